@@ -1,0 +1,154 @@
+//! Identifiers of the tables and columns the migrations touch.
+
+use sea_orm_migration::prelude::*;
+
+/// v1 `mcp_servers`.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum McpServers {
+    /// The table.
+    Table,
+    /// Columns.
+    Id,
+    Name,
+    Description,
+    Transport,
+    Command,
+    Args,
+    Env,
+    Endpoint,
+    SensitivityLevel,
+    Metadata,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// v1 `mcp_tools`.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum McpTools {
+    /// The table.
+    Table,
+    /// Columns.
+    Id,
+    ServerId,
+    Name,
+    Description,
+    InputSchema,
+    SensitivityLevel,
+    RequiresApproval,
+    Metadata,
+}
+
+/// `audit_events`, v1 and v2 columns.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum AuditEvents {
+    /// The table.
+    Table,
+    /// Columns.
+    Id,
+    Timestamp,
+    EventType,
+    Severity,
+    UserId,
+    UserEmail,
+    ServerId,
+    ToolName,
+    Decision,
+    PolicyId,
+    IpAddress,
+    UserAgent,
+    RequestId,
+    Details,
+    PrincipalOrg,
+    ResourceProtocol,
+    CapabilityId,
+    CorrelationId,
+    SourceNode,
+    TargetNode,
+    EstimatedCostMicros,
+    ActualCostMicros,
+}
+
+/// `resources`.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Resources {
+    /// The table.
+    Table,
+    /// Columns.
+    Id,
+    Name,
+    Protocol,
+    Endpoint,
+    SensitivityLevel,
+    Metadata,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// `capabilities`.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum Capabilities {
+    /// The table.
+    Table,
+    /// Columns.
+    Id,
+    ResourceId,
+    Name,
+    Description,
+    InputSchema,
+    OutputSchema,
+    SensitivityLevel,
+    Metadata,
+}
+
+/// `federation_nodes`.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum FederationNodes {
+    /// The table.
+    Table,
+    /// Columns.
+    Id,
+    NodeId,
+    Name,
+    Endpoint,
+    TrustAnchorCert,
+    Enabled,
+    TrustedSince,
+    RateLimitPerHour,
+    Metadata,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// `cost_tracking`.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum CostTracking {
+    /// The table.
+    Table,
+    /// Columns.
+    Id,
+    Timestamp,
+    PrincipalId,
+    ResourceId,
+    CapabilityId,
+    EstimatedCostMicros,
+    ActualCostMicros,
+    Metadata,
+}
+
+/// `principal_budgets`.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum PrincipalBudgets {
+    /// The table.
+    Table,
+    /// Columns.
+    PrincipalId,
+    DailyBudgetMicros,
+    MonthlyBudgetMicros,
+    DailySpentMicros,
+    MonthlySpentMicros,
+    LastDailyReset,
+    LastMonthlyReset,
+    Currency,
+    CreatedAt,
+    UpdatedAt,
+}
