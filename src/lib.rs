@@ -1,1 +1,14 @@
+//! sark-db: the typed data layer of SARK v2.0.
+//!
+//! Every repository function takes `&C where C: ConnectionTrait` — a pool or an open
+//! transaction — validates its input before any SQL runs, and returns [`Error`].
 
+pub mod db;
+pub mod error;
+pub mod money;
+pub mod timestamp;
+
+pub use db::{connect, migrate};
+pub use entity;
+pub use error::{Error, Result};
+pub use migration::Migrator;

@@ -4,20 +4,12 @@ use sea_orm_migration::prelude::*;
 
 /// A `VARCHAR` primary-key column.
 pub fn string_id<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name)
-        .string()
-        .not_null()
-        .primary_key()
-        .to_owned()
+    ColumnDef::new(name).string().not_null().primary_key().to_owned()
 }
 
 /// A JSON object column (`jsonb` on PostgreSQL), NOT NULL, defaulting to `{}`.
 pub fn json_object<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name)
-        .json_binary()
-        .not_null()
-        .default("{}")
-        .to_owned()
+    ColumnDef::new(name).json_binary().not_null().default("{}").to_owned()
 }
 
 /// A nullable JSON column (`jsonb` on PostgreSQL).
@@ -27,20 +19,12 @@ pub fn json_null<T: IntoIden>(name: T) -> ColumnDef {
 
 /// A `TIMESTAMPTZ NOT NULL DEFAULT now` column.
 pub fn timestamp_now<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name)
-        .timestamp_with_time_zone()
-        .not_null()
-        .default(Expr::current_timestamp())
-        .to_owned()
+    ColumnDef::new(name).timestamp_with_time_zone().not_null().default(Expr::current_timestamp()).to_owned()
 }
 
 /// A sensitivity column: `VARCHAR NOT NULL DEFAULT 'medium'`.
 pub fn sensitivity<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name)
-        .string()
-        .not_null()
-        .default("medium")
-        .to_owned()
+    ColumnDef::new(name).string().not_null().default("medium").to_owned()
 }
 
 /// A nullable `BIGINT` amount of micro-units.

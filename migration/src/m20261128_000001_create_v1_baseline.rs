@@ -17,14 +17,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in [
-            McpTools::Table.into_iden(),
-            McpServers::Table.into_iden(),
-            AuditEvents::Table.into_iden(),
-        ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+        for table in
+            [McpTools::Table.into_iden(), McpServers::Table.into_iden(), AuditEvents::Table.into_iden()]
+        {
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }
@@ -63,12 +59,7 @@ fn mcp_tools() -> TableCreateStatement {
         .col(ColumnDef::new(McpTools::Description).text().null())
         .col(json_null(McpTools::InputSchema))
         .col(ColumnDef::new(McpTools::SensitivityLevel).string().null())
-        .col(
-            ColumnDef::new(McpTools::RequiresApproval)
-                .boolean()
-                .not_null()
-                .default(false),
-        )
+        .col(ColumnDef::new(McpTools::RequiresApproval).boolean().not_null().default(false))
         .col(json_null(McpTools::Metadata))
         .foreign_key(
             ForeignKey::create()
@@ -89,12 +80,7 @@ fn audit_events() -> TableCreateStatement {
         .col(ColumnDef::new(AuditEvents::Id).string().not_null())
         .col(timestamp_now(AuditEvents::Timestamp))
         .col(ColumnDef::new(AuditEvents::EventType).string().not_null())
-        .col(
-            ColumnDef::new(AuditEvents::Severity)
-                .string()
-                .not_null()
-                .default("low"),
-        )
+        .col(ColumnDef::new(AuditEvents::Severity).string().not_null().default("low"))
         .col(ColumnDef::new(AuditEvents::UserId).string().null())
         .col(ColumnDef::new(AuditEvents::UserEmail).string().null())
         .col(ColumnDef::new(AuditEvents::ServerId).string().null())
@@ -104,16 +90,7 @@ fn audit_events() -> TableCreateStatement {
         .col(ColumnDef::new(AuditEvents::IpAddress).string().null())
         .col(ColumnDef::new(AuditEvents::UserAgent).string().null())
         .col(ColumnDef::new(AuditEvents::RequestId).string().null())
-        .col(
-            ColumnDef::new(AuditEvents::Details)
-                .json_binary()
-                .not_null()
-                .default("{}"),
-        )
-        .primary_key(
-            Index::create()
-                .col(AuditEvents::Id)
-                .col(AuditEvents::Timestamp),
-        )
+        .col(ColumnDef::new(AuditEvents::Details).json_binary().not_null().default("{}"))
+        .primary_key(Index::create().col(AuditEvents::Id).col(AuditEvents::Timestamp))
         .to_owned()
 }

@@ -13,11 +13,7 @@ impl MigrationTrait for Migration {
         manager.create_table(resources()).await?;
         manager.create_table(capabilities()).await?;
         let indexes = [
-            (
-                "idx_resources_protocol",
-                Resources::Table.into_iden(),
-                Resources::Protocol.into_iden(),
-            ),
+            ("idx_resources_protocol", Resources::Table.into_iden(), Resources::Protocol.into_iden()),
             (
                 "idx_resources_sensitivity",
                 Resources::Table.into_iden(),
@@ -28,27 +24,17 @@ impl MigrationTrait for Migration {
                 Capabilities::Table.into_iden(),
                 Capabilities::ResourceId.into_iden(),
             ),
-            (
-                "idx_capabilities_name",
-                Capabilities::Table.into_iden(),
-                Capabilities::Name.into_iden(),
-            ),
+            ("idx_capabilities_name", Capabilities::Table.into_iden(), Capabilities::Name.into_iden()),
         ];
         for (name, table, col) in indexes {
-            manager
-                .create_index(Index::create().name(name).table(table).col(col).to_owned())
-                .await?;
+            manager.create_index(Index::create().name(name).table(table).col(col).to_owned()).await?;
         }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Capabilities::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Resources::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(Capabilities::Table).to_owned()).await?;
+        manager.drop_table(Table::drop().table(Resources::Table).to_owned()).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

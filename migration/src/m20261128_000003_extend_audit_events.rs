@@ -67,12 +67,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for col in NEW_COLUMNS {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(AuditEvents::Table)
-                        .add_column(column_def(col))
-                        .to_owned(),
-                )
+                .alter_table(Table::alter().table(AuditEvents::Table).add_column(column_def(col)).to_owned())
                 .await?;
         }
         manager
@@ -88,10 +83,7 @@ impl MigrationTrait for Migration {
             DbBackend::Postgres => PG_APPEND_ONLY,
             _ => SQLITE_APPEND_ONLY,
         };
-        manager
-            .get_connection()
-            .execute_unprepared(triggers)
-            .await?;
+        manager.get_connection().execute_unprepared(triggers).await?;
         Ok(())
     }
 
@@ -100,27 +92,12 @@ impl MigrationTrait for Migration {
             DbBackend::Postgres => PG_DROP_APPEND_ONLY,
             _ => SQLITE_DROP_APPEND_ONLY,
         };
+        manager.get_connection().execute_unprepared(triggers).await?;
         manager
-            .get_connection()
-            .execute_unprepared(triggers)
-            .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name(CORRELATION_INDEX)
-                    .table(AuditEvents::Table)
-                    .to_owned(),
-            )
+            .drop_index(Index::drop().name(CORRELATION_INDEX).table(AuditEvents::Table).to_owned())
             .await?;
         for col in NEW_COLUMNS.into_iter().rev() {
-            manager
-                .alter_table(
-                    Table::alter()
-                        .table(AuditEvents::Table)
-                        .drop_column(col)
-                        .to_owned(),
-                )
-                .await?;
+            manager.alter_table(Table::alter().table(AuditEvents::Table).drop_column(col).to_owned()).await?;
         }
         Ok(())
     }

@@ -15,29 +15,11 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(FederationNodes::Table)
                     .col(string_id(FederationNodes::Id))
-                    .col(
-                        ColumnDef::new(FederationNodes::NodeId)
-                            .string()
-                            .not_null()
-                            .unique_key(),
-                    )
+                    .col(ColumnDef::new(FederationNodes::NodeId).string().not_null().unique_key())
                     .col(ColumnDef::new(FederationNodes::Name).string().not_null())
-                    .col(
-                        ColumnDef::new(FederationNodes::Endpoint)
-                            .string()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(FederationNodes::TrustAnchorCert)
-                            .text()
-                            .not_null(),
-                    )
-                    .col(
-                        ColumnDef::new(FederationNodes::Enabled)
-                            .boolean()
-                            .not_null()
-                            .default(true),
-                    )
+                    .col(ColumnDef::new(FederationNodes::Endpoint).string().not_null())
+                    .col(ColumnDef::new(FederationNodes::TrustAnchorCert).text().not_null())
+                    .col(ColumnDef::new(FederationNodes::Enabled).boolean().not_null().default(true))
                     .col(timestamp_now(FederationNodes::TrustedSince))
                     .col(
                         ColumnDef::new(FederationNodes::RateLimitPerHour)
@@ -54,9 +36,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(FederationNodes::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(FederationNodes::Table).to_owned()).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

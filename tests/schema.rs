@@ -1,0 +1,316 @@
+//! The migrated schema: upgrades, up/down/up, entities against DDL, indexes, keys, triggers.
+
+mod common;
+
+use common::{is_pg, scalar, strings};
+use entity::{
+    audit_event, capability, cost_record, federation_node, mcp_server, mcp_tool, principal_budget, resource,
+};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::ColumnType;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Iden, Iterable, PrimaryKeyToColumn,
+};
+use std::collections::BTreeSet;
+
+const V2_TABLES: [&str; 6] =
+    ["resources", "capabilities", "audit_events", "federation_nodes", "cost_tracking", "principal_budgets"];
+const V1_TABLES: [&str; 3] = ["mcp_servers", "mcp_tools", "audit_events"];
+
+/// Everything schema-shaped in the database except the migration bookkeeping: tables and
+/// their columns (type, nullability, default), indexes, constraints, triggers, functions.
+async fn snapshot(db: &DatabaseConnection) -> BTreeSet<String> {
+    let queries: &[&str] = if is_pg(db) {
+        &[
+            "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' \
+             || coalesce(column_default, '') FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name <> 'seaql_migrations'",
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'seaql_migrations'",
+            "SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) \
+             FROM pg_constraint WHERE connamespace = 'public'::regnamespace \
+             AND conrelid::regclass::text <> 'seaql_migrations'",
+            "SELECT tgrelid::regclass::text || ' ' || tgname || ' ' || tgenabled::text FROM pg_trigger WHERE NOT tgisinternal",
+            "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace",
+        ]
+    } else {
+        &[
+            "SELECT m.name || '.' || p.name || ' ' || p.type || ' ' || p.\"notnull\" || ' ' \
+             || coalesce(p.dflt_value, '') || ' pk' || p.pk \
+             FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'seaql%' AND m.name NOT LIKE 'sqlite%'",
+            "SELECT type || ' ' || name || ' ' || tbl_name || ' ' || coalesce(sql, '') FROM sqlite_master \
+             WHERE type IN ('index', 'trigger') AND tbl_name NOT LIKE 'seaql%'",
+            "SELECT m.name || ' -> ' || f.\"table\" || '.' || f.\"to\" || ' ' || f.on_delete \
+             FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table'",
+        ]
+    };
+    let mut all = BTreeSet::new();
+    for sql in queries {
+        all.extend(strings(db, sql).await);
+    }
+    all
+}
+
+async fn tables(db: &DatabaseConnection) -> BTreeSet<String> {
+    let sql = if is_pg(db) {
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'"
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+    };
+    strings(db, sql).await.into_iter().collect()
+}
+
+/// Column `name`, type, nullability of `table` as the database reports them.
+async fn columns(db: &DatabaseConnection, table: &str) -> Vec<(String, String, bool)> {
+    let sql = if is_pg(db) {
+        format!(
+            "SELECT column_name::text || '|' || data_type || '|' || is_nullable FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = '{table}'"
+        )
+    } else {
+        format!(
+            "SELECT name || '|' || type || '|' || CASE \"notnull\" WHEN 1 THEN 'NO' ELSE 'YES' END \
+             FROM pragma_table_info('{table}')"
+        )
+    };
+    strings(db, &sql)
+        .await
+        .into_iter()
+        .map(|row| {
+            let parts: Vec<&str> = row.split('|').collect();
+            (parts[0].to_owned(), parts[1].to_owned(), parts[2] == "YES")
+        })
+        .collect()
+}
+
+async fn primary_key(db: &DatabaseConnection, table: &str) -> BTreeSet<String> {
+    let sql = if is_pg(db) {
+        format!(
+            "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid \
+             AND a.attnum = ANY(i.indkey) WHERE i.indrelid = '{table}'::regclass AND i.indisprimary"
+        )
+    } else {
+        format!("SELECT name FROM pragma_table_info('{table}') WHERE pk > 0")
+    };
+    strings(db, &sql).await.into_iter().collect()
+}
+
+/// The type name `backend` reports for a column declared as `ty`.
+fn db_type(pg: bool, ty: &ColumnType) -> &'static str {
+    match (ty, pg) {
+        (ColumnType::String(_), true) => "character varying",
+        (ColumnType::String(_), false) => "varchar",
+        (ColumnType::Text, _) => "text",
+        (ColumnType::BigInteger, true) => "bigint",
+        (ColumnType::BigInteger | ColumnType::Integer, false) => "integer",
+        (ColumnType::Integer, true) => "integer",
+        (ColumnType::Boolean, _) => "boolean",
+        (ColumnType::JsonBinary, true) => "jsonb",
+        (ColumnType::JsonBinary, false) => "jsonb_text",
+        (ColumnType::TimestampWithTimeZone, true) => "timestamp with time zone",
+        (ColumnType::TimestampWithTimeZone, false) => "timestamp_with_timezone_text",
+        (other, _) => panic!("no mapping for {other:?}"),
+    }
+}
+
+/// Every column `E` declares exists with a matching type and nullability, and `E`'s primary key
+/// lies within the table's.
+async fn assert_entity_matches<E: EntityTrait + Default>(db: &DatabaseConnection) {
+    let table = E::default().table_name().to_owned();
+    let actual = columns(db, &table).await;
+    for col in E::Column::iter() {
+        let def = col.def();
+        let name = col.to_string();
+        let (_, ty, nullable) = actual
+            .iter()
+            .find(|(n, ..)| *n == name)
+            .unwrap_or_else(|| panic!("{table}.{name} is declared by the entity but missing"));
+        assert_eq!(ty.to_lowercase(), db_type(is_pg(db), def.get_column_type()), "type of {table}.{name}");
+        assert_eq!(*nullable, def.is_null(), "nullability of {table}.{name}");
+    }
+    let pk = primary_key(db, &table).await;
+    for key in E::PrimaryKey::iter() {
+        let name = key.into_column().to_string();
+        assert!(pk.contains(&name), "{table}: entity key {name} is not in the table's key {pk:?}");
+    }
+}
+
+on_both! {
+    empty: async fn upgrade_from_empty(db: &DatabaseConnection) {
+        sark_db::migrate(db).await.unwrap();
+        assert!(Migrator::get_pending_migrations(db).await.unwrap().is_empty());
+        let tables = tables(db).await;
+        for table in V2_TABLES.iter().chain(&V1_TABLES) {
+            assert!(tables.contains(*table), "{table} missing from {tables:?}");
+        }
+    }
+
+    empty: async fn first_migration_yields_a_v1_database(db: &DatabaseConnection) {
+        Migrator::up(db, Some(1)).await.unwrap();
+        let tables = tables(db).await;
+        for table in V1_TABLES {
+            assert!(tables.contains(table), "{table} missing");
+        }
+        assert!(!tables.contains("resources"));
+    }
+
+    empty: async fn up_down_up_restores_each_schema(db: &DatabaseConnection) {
+        let count = Migrator::migrations().len();
+        for n in 0..count {
+            let before = snapshot(db).await;
+            Migrator::up(db, Some(1)).await.unwrap();
+            let after = snapshot(db).await;
+            Migrator::down(db, Some(1)).await.unwrap();
+            assert_eq!(snapshot(db).await, before, "down of migration {} differs from before its up", n + 1);
+            Migrator::up(db, Some(1)).await.unwrap();
+            assert_eq!(snapshot(db).await, after, "second up of migration {} differs", n + 1);
+        }
+        Migrator::down(db, None).await.unwrap();
+        assert!(snapshot(db).await.is_empty(), "down to zero left {:?}", snapshot(db).await);
+    }
+
+    async fn entities_match_the_schema(db: &DatabaseConnection) {
+        assert_entity_matches::<resource::Entity>(db).await;
+        assert_entity_matches::<capability::Entity>(db).await;
+        assert_entity_matches::<audit_event::Entity>(db).await;
+        assert_entity_matches::<federation_node::Entity>(db).await;
+        assert_entity_matches::<cost_record::Entity>(db).await;
+        assert_entity_matches::<principal_budget::Entity>(db).await;
+        assert_entity_matches::<mcp_server::Entity>(db).await;
+        assert_entity_matches::<mcp_tool::Entity>(db).await;
+    }
+
+    async fn seed_indexes_and_foreign_keys_exist(db: &DatabaseConnection) {
+        let sql = if is_pg(db) {
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'index'"
+        };
+        let indexes: BTreeSet<String> = strings(db, sql).await.into_iter().collect();
+        for name in [
+            "idx_resources_protocol",
+            "idx_resources_sensitivity",
+            "idx_capabilities_resource",
+            "idx_capabilities_name",
+            "idx_audit_correlation",
+            "idx_cost_timestamp",
+            "idx_cost_principal",
+        ] {
+            assert!(indexes.contains(name), "index {name} missing");
+        }
+        let fk = if is_pg(db) {
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = 'capabilities'::regclass \
+             AND confrelid = 'resources'::regclass AND confdeltype = 'c'"
+        } else {
+            "SELECT count(*) FROM pragma_foreign_key_list('capabilities') \
+             WHERE \"table\" = 'resources' AND on_delete = 'CASCADE'"
+        };
+        assert_eq!(scalar(db, fk).await, 1);
+    }
+
+    async fn deleting_a_resource_deletes_its_capabilities(db: &DatabaseConnection) {
+        db.execute_unprepared(
+            "INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r1', 'one', 'mcp', 'x'), ('r2', 'two', 'http', 'y');
+             INSERT INTO capabilities (id, resource_id, name) VALUES ('c1', 'r1', 'a'), ('c2', 'r1', 'b'), ('c3', 'r2', 'c');",
+        )
+        .await
+        .unwrap();
+        db.execute_unprepared("DELETE FROM resources WHERE id = 'r1'").await.unwrap();
+        assert_eq!(strings(db, "SELECT id FROM capabilities").await, ["c3"]);
+        let orphan = db
+            .execute_unprepared("INSERT INTO capabilities (id, resource_id, name) VALUES ('c4', 'nope', 'd')")
+            .await;
+        assert!(orphan.is_err(), "a capability without its resource was accepted");
+    }
+
+    async fn the_database_refuses_to_change_audit_events(db: &DatabaseConnection) {
+        db.execute_unprepared("INSERT INTO audit_events (id, event_type) VALUES ('e1', 'tool_invoked')")
+            .await
+            .unwrap();
+        let mut refusals = vec![
+            db.execute_unprepared("UPDATE audit_events SET event_type = 'forged'").await.unwrap_err(),
+            db.execute_unprepared("DELETE FROM audit_events").await.unwrap_err(),
+        ];
+        if is_pg(db) {
+            refusals.push(db.execute_unprepared("TRUNCATE audit_events").await.unwrap_err());
+        }
+        for err in refusals {
+            assert!(err.to_string().contains("audit_events is append-only"), "{err}");
+        }
+        assert_eq!(strings(db, "SELECT event_type FROM audit_events").await, ["tool_invoked"]);
+    }
+
+    empty: async fn a_failing_migration_leaves_nothing_behind(db: &DatabaseConnection) {
+        Migrator::up(db, Some(1)).await.unwrap();
+        let before = snapshot(db).await;
+        let err = FailingMigrator::up(db, None).await.unwrap_err();
+        assert!(err.to_string().contains("deliberate failure"), "{err}");
+        assert_eq!(snapshot(db).await, before);
+        assert_eq!(Migrator::get_applied_migrations(db).await.unwrap().len(), 1);
+    }
+}
+
+/// The real migrations with one that fails after the resources migration did its work.
+struct FailingMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for FailingMigrator {
+    fn migrations() -> Vec<Box<dyn migration::MigrationTrait>> {
+        let mut migrations = Migrator::migrations();
+        migrations.truncate(1);
+        migrations.push(Box::new(FailsHalfway));
+        migrations
+    }
+}
+
+struct FailsHalfway;
+
+impl migration::MigrationName for FailsHalfway {
+    fn name(&self) -> &str {
+        "m20261128_999999_fails_halfway"
+    }
+}
+
+#[async_trait::async_trait]
+impl migration::MigrationTrait for FailsHalfway {
+    async fn up(&self, manager: &migration::SchemaManager) -> Result<(), sea_orm::DbErr> {
+        let real = &Migrator::migrations()[1];
+        real.up(manager).await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r', 'n', 'mcp', 'e')",
+            )
+            .await?;
+        Err(sea_orm::DbErr::Migration("deliberate failure".into()))
+    }
+
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+}
+
+#[tokio::test]
+async fn postgres_unique_indexes_on_time_series_include_timestamp() {
+    let Some(t) = common::TestDb::new(common::Backend::Postgres, common::Schema::Migrated).await else {
+        return;
+    };
+    let offenders = strings(
+        &t.db,
+        "SELECT c.relname::text || ': ' || pg_get_indexdef(i.indexrelid) FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indrelid \
+         WHERE c.relname IN ('cost_tracking', 'audit_events') AND i.indisunique \
+         AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indrelid \
+             AND a.attnum = ANY(i.indkey) AND a.attname = 'timestamp')",
+    )
+    .await;
+    assert!(offenders.is_empty(), "unique indexes without timestamp: {offenders:?}");
+    let unique = scalar(
+        &t.db,
+        "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+         WHERE c.relname IN ('cost_tracking', 'audit_events') AND i.indisunique",
+    )
+    .await;
+    assert_eq!(unique, 2, "each time-series table has its (id, timestamp) key");
+    t.finish().await;
+}
