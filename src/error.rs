@@ -1,30 +1,11 @@
 //! The one error type of the crate.
 
+use crate::window::Window;
 use rust_decimal::Decimal;
-use sea_orm::{DbErr, SqlErr};
-use std::fmt;
+use sea_orm::DbErr;
 
 /// Result with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Budget window a limit applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Window {
-    /// The UTC calendar day.
-    Daily,
-    /// The UTC calendar month.
-    Monthly,
-}
-
-impl fmt::Display for Window {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Window::Daily => "daily",
-            Window::Monthly => "monthly",
-        })
-    }
-}
 
 /// Everything a sark-db operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -74,13 +55,5 @@ impl Error {
     /// A not-found error for `entity` with key `id`.
     pub fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
         Error::NotFound { entity, id: id.into() }
-    }
-
-    /// Translates a unique violation into [`Error::Conflict`] with `what`; other errors pass.
-    pub(crate) fn unique(err: DbErr, what: impl FnOnce() -> String) -> Self {
-        match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(what()),
-            _ => Error::Db(err),
-        }
     }
 }

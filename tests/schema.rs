@@ -4,7 +4,8 @@ mod common;
 
 use common::{is_pg, scalar, strings};
 use entity::{
-    audit_event, capability, cost_record, federation_node, mcp_server, mcp_tool, principal_budget, resource,
+    audit_event, capability, cost_idempotency_key, cost_record, federation_node, mcp_server, mcp_tool,
+    principal_budget, resource,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::ColumnType;
@@ -176,6 +177,7 @@ on_both! {
         assert_entity_matches::<federation_node::Entity>(db).await;
         assert_entity_matches::<cost_record::Entity>(db).await;
         assert_entity_matches::<principal_budget::Entity>(db).await;
+        assert_entity_matches::<cost_idempotency_key::Entity>(db).await;
         assert_entity_matches::<mcp_server::Entity>(db).await;
         assert_entity_matches::<mcp_tool::Entity>(db).await;
     }

@@ -5,6 +5,7 @@
 
 pub mod audit_event;
 pub mod capability;
+pub mod cost_idempotency_key;
 pub mod cost_record;
 pub mod federation_node;
 pub mod mcp_server;

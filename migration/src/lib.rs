@@ -12,6 +12,7 @@ mod m20261128_000004_create_federation_nodes;
 mod m20261128_000005_create_cost_tracking;
 mod m20261128_000006_create_principal_budgets;
 mod m20261128_000007_enable_timescaledb;
+mod m20261128_000008_create_cost_idempotency_keys;
 pub mod tables;
 
 /// The ordered list of sark-db migrations.
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_create_cost_tracking::Migration),
             Box::new(m20261128_000006_create_principal_budgets::Migration),
             Box::new(m20261128_000007_enable_timescaledb::Migration),
+            Box::new(m20261128_000008_create_cost_idempotency_keys::Migration),
         ]
     }
 }

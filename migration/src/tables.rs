@@ -152,3 +152,15 @@ pub enum PrincipalBudgets {
     CreatedAt,
     UpdatedAt,
 }
+
+/// `cost_idempotency_keys`.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum CostIdempotencyKeys {
+    /// The table.
+    Table,
+    /// Columns.
+    Key,
+    Payload,
+    Outcome,
+    CreatedAt,
+}

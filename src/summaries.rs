@@ -1,0 +1,128 @@
+//! Cost summaries, aggregated in SQL: totals, groupings and the top spenders.
+
+use crate::money::from_micros;
+use crate::{Result, timestamp};
+use entity::cost_record::{Column, Entity};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Which ledger rows a summary covers; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostFilter {
+    /// Only this principal.
+    pub principal_id: Option<String>,
+    /// Only this resource.
+    pub resource_id: Option<String>,
+    /// Only this capability.
+    pub capability_id: Option<String>,
+    /// Rows stamped at or after this instant.
+    pub from: Option<OffsetDateTime>,
+    /// Rows stamped before this instant.
+    pub to: Option<OffsetDateTime>,
+}
+
+/// A sum of costs and how many rows it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Total {
+    /// The group (a UTC day `YYYY-MM-DD`, or a principal, resource or capability id); empty for
+    /// an ungrouped total.
+    pub key: String,
+    /// Sum of the amounts that count (`actual`, else `estimated`).
+    pub amount: Decimal,
+    /// Number of ledger rows.
+    pub count: i64,
+}
+
+/// What to group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupBy {
+    /// The UTC calendar day of the timestamp.
+    Day,
+    /// The principal.
+    Principal,
+    /// The resource.
+    Resource,
+    /// The capability.
+    Capability,
+}
+
+/// The SQL sum of the amounts that count, as `BIGINT` micro-units.
+fn amount_sum() -> Expr {
+    Expr::cust("CAST(COALESCE(SUM(COALESCE(actual_cost_micros, estimated_cost_micros)), 0) AS BIGINT)")
+}
+
+fn filtered(filter: &CostFilter) -> Select<Entity> {
+    let mut query = Entity::find().select_only();
+    if let Some(p) = &filter.principal_id {
+        query = query.filter(Column::PrincipalId.eq(p));
+    }
+    if let Some(r) = &filter.resource_id {
+        query = query.filter(Column::ResourceId.eq(r));
+    }
+    if let Some(c) = &filter.capability_id {
+        query = query.filter(Column::CapabilityId.eq(c));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(Column::Timestamp.gte(timestamp::normalize(from)));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(Column::Timestamp.lt(timestamp::normalize(to)));
+    }
+    query.column_as(amount_sum(), "amount").column_as(Expr::col(Column::Id).count(), "count")
+}
+
+/// Total and count of the rows `filter` selects.
+pub async fn total<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<Total> {
+    let (amount, count): (i64, i64) = filtered(filter).into_tuple().one(db).await?.unwrap_or_default();
+    Ok(Total { key: String::new(), amount: from_micros(amount), count })
+}
+
+/// Totals of the rows `filter` selects, one per group, ordered by group key.
+pub async fn grouped<C: ConnectionTrait>(db: &C, filter: &CostFilter, by: GroupBy) -> Result<Vec<Total>> {
+    let key = group_key(db.get_database_backend(), by);
+    let query = filtered(filter).column_as(key.clone(), "key").group_by(key.clone()).order_by_asc(key);
+    collect(query.into_tuple().all(db).await?)
+}
+
+/// The `n` principals who spent most in `[from, to)`, biggest first (ties by principal id).
+pub async fn top_principals<C: ConnectionTrait>(
+    db: &C,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    n: u64,
+) -> Result<Vec<Total>> {
+    let filter = CostFilter { from: Some(from), to: Some(to), ..Default::default() };
+    let query = filtered(&filter)
+        .column_as(Column::PrincipalId, "key")
+        .group_by(Column::PrincipalId)
+        .order_by_desc(amount_sum())
+        .order_by_asc(Column::PrincipalId)
+        .limit(n);
+    collect(query.into_tuple().all(db).await?)
+}
+
+fn collect(rows: Vec<(i64, i64, String)>) -> Result<Vec<Total>> {
+    Ok(rows
+        .into_iter()
+        .map(|(amount, count, key)| Total { key, amount: from_micros(amount), count })
+        .collect())
+}
+
+/// The grouping expression; days are cut from UTC timestamps.
+fn group_key(backend: DbBackend, by: GroupBy) -> Expr {
+    match (by, backend) {
+        (GroupBy::Day, DbBackend::Postgres) => {
+            Expr::cust(r#"to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD')"#)
+        }
+        (GroupBy::Day, _) => Expr::cust(r#"substr("timestamp", 1, 10)"#),
+        (GroupBy::Principal, _) => Expr::col(Column::PrincipalId),
+        (GroupBy::Resource, _) => Expr::col(Column::ResourceId),
+        (GroupBy::Capability, _) => Expr::col(Column::CapabilityId),
+    }
+}

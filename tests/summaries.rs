@@ -1,0 +1,104 @@
+//! Cost summaries: totals, groupings, top spenders, and the index behind them.
+
+mod common;
+
+use common::is_pg;
+use rust_decimal::dec;
+use sark_db::costs::{self, NewCost};
+use sark_db::summaries::{self, CostFilter, GroupBy, Total};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+use time::macros::datetime;
+
+fn t(key: &str, amount: rust_decimal::Decimal, count: i64) -> Total {
+    Total { key: key.into(), amount, count }
+}
+
+/// Costs over three days, three principals, two resources.
+async fn fixture(db: &DatabaseConnection) {
+    let rows = [
+        ("ann", "search", "query", dec!(1.50), datetime!(2026-11-01 00:00 UTC)),
+        ("ann", "search", "query", dec!(0.25), datetime!(2026-11-01 23:59:59.999999 UTC)),
+        ("ann", "mail", "send", dec!(2.00), datetime!(2026-11-02 08:00 UTC)),
+        ("ben", "mail", "send", dec!(4.00), datetime!(2026-11-02 09:00 UTC)),
+        ("cat", "search", "query", dec!(0.000001), datetime!(2026-11-03 10:00 UTC)),
+        ("ben", "search", "index", dec!(0.75), datetime!(2026-10-31 23:59:59.999999 UTC)),
+    ];
+    let batch: Vec<NewCost> =
+        rows.iter().map(|(p, r, c, amount, at)| NewCost::new(*p, *r, *c).actual(*amount).at(*at)).collect();
+    costs::record_many(db, &batch).await.unwrap();
+    // An estimate only: it counts while no actual is known.
+    costs::record(
+        db,
+        &NewCost::new("cat", "mail", "send").estimated(dec!(0.50)).at(datetime!(2026-11-03 11:00 UTC)),
+    )
+    .await
+    .unwrap();
+}
+
+fn november() -> CostFilter {
+    CostFilter {
+        from: Some(datetime!(2026-11-01 00:00 UTC)),
+        to: Some(datetime!(2026-12-01 00:00 UTC)),
+        ..Default::default()
+    }
+}
+
+on_both! {
+    async fn totals_respect_every_filter(db: &DatabaseConnection) {
+        fixture(db).await;
+        let all = summaries::total(db, &CostFilter::default()).await.unwrap();
+        assert_eq!((all.amount, all.count), (dec!(9.000001), 7));
+        let nov = summaries::total(db, &november()).await.unwrap();
+        assert_eq!((nov.amount, nov.count), (dec!(8.250001), 6));
+        let ann_search = CostFilter { principal_id: Some("ann".into()), resource_id: Some("search".into()), ..november() };
+        assert_eq!(summaries::total(db, &ann_search).await.unwrap().amount, dec!(1.75));
+        let send = CostFilter { capability_id: Some("send".into()), ..Default::default() };
+        assert_eq!(summaries::total(db, &send).await.unwrap().amount, dec!(6.50));
+        let none = CostFilter { principal_id: Some("nobody".into()), ..Default::default() };
+        assert_eq!(summaries::total(db, &none).await.unwrap(), t("", dec!(0), 0));
+    }
+
+    async fn groupings_by_day_principal_resource_capability(db: &DatabaseConnection) {
+        fixture(db).await;
+        let by_day = summaries::grouped(db, &CostFilter::default(), GroupBy::Day).await.unwrap();
+        assert_eq!(by_day, [
+            t("2026-10-31", dec!(0.75), 1),
+            t("2026-11-01", dec!(1.75), 2),
+            t("2026-11-02", dec!(6.00), 2),
+            t("2026-11-03", dec!(0.500001), 2),
+        ]);
+        let by_principal = summaries::grouped(db, &november(), GroupBy::Principal).await.unwrap();
+        assert_eq!(by_principal, [t("ann", dec!(3.75), 3), t("ben", dec!(4.00), 1), t("cat", dec!(0.500001), 2)]);
+        let by_resource = summaries::grouped(db, &CostFilter::default(), GroupBy::Resource).await.unwrap();
+        assert_eq!(by_resource, [t("mail", dec!(6.50), 3), t("search", dec!(2.500001), 4)]);
+        let by_capability = summaries::grouped(db, &CostFilter::default(), GroupBy::Capability).await.unwrap();
+        assert_eq!(by_capability, [t("index", dec!(0.75), 1), t("query", dec!(1.750001), 3), t("send", dec!(6.50), 3)]);
+    }
+
+    async fn top_principals_by_spend(db: &DatabaseConnection) {
+        fixture(db).await;
+        let top = summaries::top_principals(db, datetime!(2026-11-01 00:00 UTC), datetime!(2026-12-01 00:00 UTC), 2)
+            .await
+            .unwrap();
+        assert_eq!(top, [t("ben", dec!(4.00), 1), t("ann", dec!(3.75), 3)]);
+    }
+
+    async fn one_principal_one_month_uses_the_index(db: &DatabaseConnection) {
+        fixture(db).await;
+        let query = "SELECT SUM(COALESCE(actual_cost_micros, estimated_cost_micros)) FROM cost_tracking \
+                     WHERE principal_id = 'ann' AND \"timestamp\" >= '2026-11-01' AND \"timestamp\" < '2026-12-01'";
+        let txn = db.begin().await.unwrap();
+        let plan_sql = if is_pg(db) {
+            txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
+            format!("EXPLAIN {query}")
+        } else {
+            format!("EXPLAIN QUERY PLAN {query}")
+        };
+        let rows = txn.query_all_raw(Statement::from_string(db.get_database_backend(), plan_sql)).await.unwrap();
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get_by_index::<String>(if is_pg(db) { 0 } else { 3 }).unwrap())
+            .collect();
+        assert!(plan.iter().any(|line| line.contains("idx_cost_principal_timestamp")), "{plan:#?}");
+    }
+}
