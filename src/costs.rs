@@ -12,6 +12,7 @@ use crate::window::Window;
 use crate::{Error, Result, timestamp, validate};
 use entity::cost_record;
 use rust_decimal::Decimal;
+use sea_orm::sea_query::ArrayType;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, EntityTrait, Statement,
     TransactionSession, TransactionTrait, Value,
@@ -23,6 +24,22 @@ use time::OffsetDateTime;
 
 /// Rows per `INSERT` in bulk recording: 7 values a row stays below SQLite's 32 766 binds.
 const CHUNK_ROWS: usize = 4_000;
+
+/// Rows per `INSERT … SELECT FROM UNNEST` on PostgreSQL, which binds one array per column.
+const PG_CHUNK_ROWS: usize = 50_000;
+
+/// PostgreSQL bulk insert: one array parameter per column, whatever the number of rows.
+/// The driver binds no NULL array elements, so a missing amount travels as [`NO_AMOUNT`]
+/// (amounts are never negative).
+const PG_INSERT_UNNEST: &str = r#"
+INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
+    estimated_cost_micros, actual_cost_micros, metadata)
+SELECT t, p, r, c, NULLIF(e, -1), NULLIF(a, -1), m
+FROM UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
+    $5::int8[], $6::int8[], $7::jsonb[]) AS u(t, p, r, c, e, a, m)"#;
+
+/// Stands for a missing amount in [`PG_INSERT_UNNEST`].
+const NO_AMOUNT: i64 = -1;
 
 /// A cost to charge or record. Build with [`NewCost::new`] and the setters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -266,6 +283,28 @@ async fn refusal<C: ConnectionTrait>(db: &C, v: &Valid<'_>) -> Error {
     Error::BudgetExceeded { window, limit: w.limit.unwrap_or_default(), spent: w.spent, requested }
 }
 
+/// Inserts `rows` as one `UNNEST` statement (PostgreSQL).
+async fn insert_unnest<C: ConnectionTrait>(db: &C, rows: &[Valid<'_>]) -> Result<()> {
+    fn array<T>(ty: ArrayType, rows: &[Valid<'_>], f: impl Fn(&Valid<'_>) -> T) -> Value
+    where
+        T: Into<Value>,
+    {
+        Value::Array(ty, Some(Box::new(rows.iter().map(|v| f(v).into()).collect())))
+    }
+    let values = vec![
+        array(ArrayType::TimeDateTimeWithTimeZone, rows, |v| v.at),
+        array(ArrayType::String, rows, |v| v.cost.principal_id.clone()),
+        array(ArrayType::String, rows, |v| v.cost.resource_id.clone()),
+        array(ArrayType::String, rows, |v| v.cost.capability_id.clone()),
+        array(ArrayType::BigInt, rows, |v| v.estimated.unwrap_or(NO_AMOUNT)),
+        array(ArrayType::BigInt, rows, |v| v.actual.unwrap_or(NO_AMOUNT)),
+        array(ArrayType::Json, rows, |v| v.cost.metadata.clone()),
+    ];
+    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), PG_INSERT_UNNEST, values))
+        .await?;
+    Ok(())
+}
+
 /// Records many costs that already happened in one transaction: rows in chunks below the bind
 /// limit, then one budget change per principal and UTC day, oldest first. Idempotency keys
 /// are not taken here. Returns the number of rows written.
@@ -282,8 +321,16 @@ pub async fn record_many<C: ConnectionTrait + TransactionTrait>(db: &C, costs: &
             entry.1.checked_add(v.amount).ok_or_else(|| Error::validation("actual", "sum overflows"))?;
     }
     let txn = begin_write(db).await?;
-    for chunk in valid.chunks(CHUNK_ROWS) {
-        cost_record::Entity::insert_many(chunk.iter().map(Valid::row)).exec_without_returning(&txn).await?;
+    if is_postgres(db) {
+        for chunk in valid.chunks(PG_CHUNK_ROWS) {
+            insert_unnest(&txn, chunk).await?;
+        }
+    } else {
+        for chunk in valid.chunks(CHUNK_ROWS) {
+            cost_record::Entity::insert_many(chunk.iter().map(Valid::row))
+                .exec_without_returning(&txn)
+                .await?;
+        }
     }
     for ((_, principal_id), (at, amount)) in per_day {
         budgets::spend(&txn, principal_id, amount, at, false).await?;

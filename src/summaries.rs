@@ -4,7 +4,7 @@ use crate::money::from_micros;
 use crate::{Result, timestamp};
 use entity::cost_record::{Column, Entity};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
@@ -74,7 +74,7 @@ fn filtered(filter: &CostFilter) -> Select<Entity> {
     if let Some(to) = filter.to {
         query = query.filter(Column::Timestamp.lt(timestamp::normalize(to)));
     }
-    query.column_as(amount_sum(), "amount").column_as(Expr::col(Column::Id).count(), "count")
+    query.column_as(amount_sum(), "amount").column_as(Expr::cust("COUNT(*)"), "count")
 }
 
 /// Total and count of the rows `filter` selects.

@@ -1,5 +1,6 @@
 //! `cost_idempotency_keys` (exactly-once cost recording) and the ledger index for one
-//! principal's costs over a period.
+//! principal's costs over a period. The index carries the amounts, so summing a principal's
+//! month is an index-only scan.
 //!
 //! Keys live in a plain table: a hypertable cannot hold a unique key without its time column.
 
@@ -33,6 +34,8 @@ impl MigrationTrait for Migration {
                     .table(CostTracking::Table)
                     .col(CostTracking::PrincipalId)
                     .col(CostTracking::Timestamp)
+                    .col(CostTracking::ActualCostMicros)
+                    .col(CostTracking::EstimatedCostMicros)
                     .to_owned(),
             )
             .await
