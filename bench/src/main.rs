@@ -11,6 +11,7 @@ use sark_db::costs::{self, NewCost};
 use sark_db::summaries::{self, CostFilter};
 use sea_orm::sqlx::{self, PgPool, postgres::PgPoolOptions};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use std::error::Error;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -70,7 +71,7 @@ struct Bench {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     let name = format!("sark_bench_{}", std::process::id());
     let admin = sark_db::connect(&args.pg).await?;
@@ -93,7 +94,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 impl Bench {
-    async fn run(&self) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
+    async fn run(&self) -> Result<Vec<Row>, Box<dyn Error>> {
         let mut rows = Vec::new();
         rows.extend(self.sequential().await?);
         rows.push(self.concurrent("hot principal", 1).await?);
@@ -104,7 +105,7 @@ impl Bench {
     }
 
     /// Empties the ledger and gives `n` principals a large budget.
-    async fn reset(&self, n: usize) -> Result<(), Box<dyn std::error::Error>> {
+    async fn reset(&self, n: usize) -> Result<(), Box<dyn Error>> {
         self.sark
             .execute_unprepared(
                 "TRUNCATE cost_tracking, principal_budgets, cost_idempotency_keys RESTART IDENTITY",
@@ -123,7 +124,7 @@ impl Bench {
         Ok(())
     }
 
-    async fn sequential(&self) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
+    async fn sequential(&self) -> Result<Vec<Row>, Box<dyn Error>> {
         let n = self.args.sequential;
         self.reset(1).await?;
         let mut sark_lat = Vec::with_capacity(n);
@@ -179,47 +180,31 @@ impl Bench {
     }
 
     /// `tasks` tasks charging `principals` principals at random, `concurrent` charges in all.
-    async fn concurrent(&self, label: &str, principals: usize) -> Result<Row, Box<dyn std::error::Error>> {
+    async fn concurrent(&self, label: &str, principals: usize) -> Result<Row, Box<dyn Error>> {
         let (n, tasks) = (self.args.concurrent, self.args.tasks);
         self.reset(principals).await?;
-        let start = Instant::now();
-        let handles: Vec<_> = (0..tasks)
-            .map(|t| {
-                let db = self.sark.clone();
-                tokio::spawn(async move {
-                    let mut rng = fastrand::Rng::with_seed(t as u64);
-                    for _ in 0..n / tasks {
-                        costs::charge(&db, &charge(rng.usize(..principals))).await?;
-                    }
-                    Ok::<_, sark_db::Error>(())
-                })
-            })
-            .collect();
-        for h in handles {
-            h.await??;
-        }
-        let sark_rate = (n / tasks * tasks) as f64 / start.elapsed().as_secs_f64();
+        let db = self.sark.clone();
+        let sark_rate = run_tasks(tasks, n / tasks, principals, move |p| {
+            let db = db.clone();
+            async move { costs::charge(&db, &charge(p)).await.map(drop) }
+        })
+        .await?;
         self.check_invariant(principals).await?;
 
         self.reset(principals).await?;
-        let start = Instant::now();
-        let handles: Vec<_> = (0..tasks)
-            .map(|t| {
-                let pool = self.raw.clone();
-                tokio::spawn(async move {
-                    let mut rng = fastrand::Rng::with_seed(t as u64);
-                    for _ in 0..n / tasks {
-                        let p = principal(rng.usize(..principals));
-                        sqlx::query(MINIMAL_CHARGE).bind(p).bind(AMOUNT_MICROS).execute(&pool).await?;
-                    }
-                    Ok::<_, sqlx::Error>(())
-                })
-            })
-            .collect();
-        for h in handles {
-            h.await??;
-        }
-        let raw_rate = (n / tasks * tasks) as f64 / start.elapsed().as_secs_f64();
+        let pool = self.raw.clone();
+        let raw_rate = run_tasks(tasks, n / tasks, principals, move |p| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(MINIMAL_CHARGE)
+                    .bind(principal(p))
+                    .bind(AMOUNT_MICROS)
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+            }
+        })
+        .await?;
 
         self.reset(principals).await?;
         let pgbench = self.pgbench(tasks, principals, n)?;
@@ -234,7 +219,7 @@ impl Bench {
     }
 
     /// Spent never exceeds a limit, and every budget equals its ledger sum.
-    async fn check_invariant(&self, principals: usize) -> Result<(), Box<dyn std::error::Error>> {
+    async fn check_invariant(&self, principals: usize) -> Result<(), Box<dyn Error>> {
         let drift = budgets::reconcile(&self.sark, OffsetDateTime::now_utc()).await?;
         if !drift.is_empty() {
             return Err(format!("budgets disagree with the ledger: {drift:?}").into());
@@ -249,12 +234,7 @@ impl Bench {
     }
 
     /// Runs pgbench with the minimal charge and returns its transactions per second.
-    fn pgbench(
-        &self,
-        clients: usize,
-        principals: usize,
-        n: usize,
-    ) -> Result<f64, Box<dyn std::error::Error>> {
+    fn pgbench(&self, clients: usize, principals: usize, n: usize) -> Result<f64, Box<dyn Error>> {
         let dir = tempfile::tempdir()?;
         let script = dir.path().join("charge.sql");
         let sql = MINIMAL_CHARGE.replace("$1", "'bench-' || :p").replace("$2", &AMOUNT_MICROS.to_string());
@@ -273,11 +253,11 @@ impl Bench {
             .ok_or_else(|| format!("pgbench failed: {stdout}{}", String::from_utf8_lossy(&out.stderr)).into())
     }
 
-    async fn bulk(&self) -> Result<Row, Box<dyn std::error::Error>> {
+    async fn bulk(&self) -> Result<Row, Box<dyn Error>> {
         let n = self.args.rows;
         let rows = ledger(n, self.args.principals);
         self.reset(0).await?;
-        let mut copy = sqlx::raw_sql("SELECT 1").fetch_all(&self.raw).await.map(|_| String::new())?;
+        let mut copy = String::new();
         for c in &rows {
             copy.push_str(&format!(
                 "{}\t{}\t{}\t{}\t{}\t{{}}\n",
@@ -311,7 +291,7 @@ impl Bench {
     }
 
     /// Runs after [`Bench::bulk`], which leaves its rows in the ledger.
-    async fn summary(&self) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
+    async fn summary(&self) -> Result<Vec<Row>, Box<dyn Error>> {
         self.sark.execute_unprepared("VACUUM ANALYZE cost_tracking").await?;
         let (from, to) = (days_ago(30), OffsetDateTime::now_utc());
         let mut rng = fastrand::Rng::with_seed(7);
@@ -358,6 +338,38 @@ impl Bench {
             },
         ])
     }
+}
+
+/// Runs `tasks` tasks that each make `per_task` calls of `call` with a random principal below
+/// `principals`, and returns the calls per second.
+async fn run_tasks<F, Fut, E>(
+    tasks: usize,
+    per_task: usize,
+    principals: usize,
+    call: F,
+) -> Result<f64, Box<dyn Error>>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<(), E>> + Send,
+    E: Error + Send + Sync + 'static,
+{
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut rng = fastrand::Rng::with_seed(t as u64);
+                for _ in 0..per_task {
+                    call(rng.usize(..principals)).await?;
+                }
+                Ok::<_, E>(())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await??;
+    }
+    Ok((tasks * per_task) as f64 / start.elapsed().as_secs_f64())
 }
 
 fn principal(p: usize) -> String {
