@@ -170,6 +170,21 @@ on_both! {
         assert!(snapshot(db).await.is_empty(), "down to zero left {:?}", snapshot(db).await);
     }
 
+    empty: async fn an_existing_v1_database_is_adopted_with_its_rows(db: &DatabaseConnection) {
+        Migrator::up(db, Some(1)).await.unwrap();
+        db.execute_unprepared(
+            "INSERT INTO mcp_servers (id, name, transport, command) VALUES ('s1', 'files', 'stdio', 'mcp-files');
+             INSERT INTO mcp_tools (id, server_id, name) VALUES ('t1', 's1', 'read');
+             INSERT INTO audit_events (id, event_type, user_id) VALUES ('e1', 'tool_invoked', 'u1');",
+        )
+        .await
+        .unwrap();
+        sark_db::migrate(db).await.unwrap();
+        assert_eq!(strings(db, "SELECT name FROM mcp_servers").await, ["files"]);
+        assert_eq!(strings(db, "SELECT name FROM mcp_tools").await, ["read"]);
+        assert_eq!(strings(db, "SELECT user_id FROM audit_events WHERE correlation_id IS NULL").await, ["u1"]);
+    }
+
     async fn entities_match_the_schema(db: &DatabaseConnection) {
         assert_entity_matches::<resource::Entity>(db).await;
         assert_entity_matches::<capability::Entity>(db).await;
