@@ -20,6 +20,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use time::OffsetDateTime;
 
 /// Rows per `INSERT` in bulk recording: 7 values a row stays below SQLite's 32 766 binds.
@@ -222,7 +223,7 @@ async fn settle<C: ConnectionTrait + TransactionTrait>(
 
 /// PostgreSQL: the budget change and the cost row in one statement, so a charge costs one
 /// round trip. Parameters `$1`–`$6` are those of [`budgets::SPEND`].
-const PG_SPEND_AND_INSERT: &str = r#"
+const PG_SPEND_AND_INSERT_TEMPLATE: &str = r#"
 WITH budget AS ({SPEND}),
 cost AS (
     INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
@@ -230,6 +231,10 @@ cost AS (
     SELECT $7, $1, $8, $9, $10, $11, $12 FROM budget
     RETURNING id)
 SELECT cost.id, budget.* FROM budget, cost"#;
+
+/// [`PG_SPEND_AND_INSERT_TEMPLATE`] with [`budgets::SPEND`] in place, built once.
+static PG_SPEND_AND_INSERT: LazyLock<String> =
+    LazyLock::new(|| PG_SPEND_AND_INSERT_TEMPLATE.replace("{SPEND}", budgets::SPEND));
 
 /// Spends and inserts the cost row; atomic on PostgreSQL by itself, on SQLite inside the
 /// caller's transaction.
