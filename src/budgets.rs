@@ -170,29 +170,34 @@ fn window_status(
     }
 }
 
+/// Budget counters against ledger sums: `$1`–`$4` are the daily and monthly window bounds as
+/// stored in the budget rows, `$5`–`$8` the same bounds comparable with `{ts}` (the ledger
+/// timestamp in sortable form).
+const RECONCILE: &str = r#"SELECT principal_id, daily_budget, daily_ledger, monthly_budget, monthly_ledger FROM (
+    SELECT b.principal_id,
+        CASE WHEN b.last_daily_reset = $1 THEN b.daily_spent_micros ELSE 0 END AS daily_budget,
+        CAST(COALESCE((SELECT SUM(COALESCE(c.actual_cost_micros, c.estimated_cost_micros))
+            FROM cost_tracking c WHERE c.principal_id = b.principal_id
+            AND {ts} >= $5 AND {ts} < $6), 0) AS BIGINT) AS daily_ledger,
+        CASE WHEN b.last_monthly_reset = $3 THEN b.monthly_spent_micros ELSE 0 END AS monthly_budget,
+        CAST(COALESCE((SELECT SUM(COALESCE(c.actual_cost_micros, c.estimated_cost_micros))
+            FROM cost_tracking c WHERE c.principal_id = b.principal_id
+            AND {ts} >= $7 AND {ts} < $8), 0) AS BIGINT) AS monthly_ledger
+    FROM principal_budgets b) t
+WHERE daily_budget <> daily_ledger OR monthly_budget <> monthly_ledger
+ORDER BY principal_id"#;
+
 /// Compares each budget's spend in the windows containing `at` with the ledger's sum for the
 /// same windows, and returns the windows that disagree (empty when all is well).
 pub async fn reconcile<C: ConnectionTrait>(db: &C, at: OffsetDateTime) -> Result<Vec<Discrepancy>> {
-    let sql = sql_for(
-        db,
-        r#"SELECT principal_id, daily_budget, daily_ledger, monthly_budget, monthly_ledger FROM (
-            SELECT b.principal_id,
-                CASE WHEN b.last_daily_reset = $1 THEN b.daily_spent_micros ELSE 0 END AS daily_budget,
-                CAST(COALESCE((SELECT SUM(COALESCE(c.actual_cost_micros, c.estimated_cost_micros))
-                    FROM cost_tracking c WHERE c.principal_id = b.principal_id
-                    AND c."timestamp" >= $1 AND c."timestamp" < $2), 0) AS BIGINT) AS daily_ledger,
-                CASE WHEN b.last_monthly_reset = $3 THEN b.monthly_spent_micros ELSE 0 END AS monthly_budget,
-                CAST(COALESCE((SELECT SUM(COALESCE(c.actual_cost_micros, c.estimated_cost_micros))
-                    FROM cost_tracking c WHERE c.principal_id = b.principal_id
-                    AND c."timestamp" >= $3 AND c."timestamp" < $4), 0) AS BIGINT) AS monthly_ledger
-            FROM principal_budgets b) t
-        WHERE daily_budget <> daily_ledger OR monthly_budget <> monthly_ledger
-        ORDER BY principal_id"#,
-    );
-    let values: Vec<Value> = [Window::Daily, Window::Monthly]
-        .into_iter()
-        .flat_map(|w| [w.start(at).into(), w.end(at).into()])
-        .collect();
+    let backend = db.get_database_backend();
+    let sql = sql_for(db, &RECONCILE.replace("{ts}", &timestamp::sortable_sql(backend, r#"c."timestamp""#)));
+    let windows = [Window::Daily, Window::Monthly].map(|w| (w.start(at), w.end(at)));
+    let reset_values = windows.iter().flat_map(|&(start, end)| [start.into(), end.into()]);
+    let ledger_values = windows.iter().flat_map(|&(start, end)| {
+        [timestamp::sortable_value(backend, start), timestamp::sortable_value(backend, end)]
+    });
+    let values: Vec<Value> = reset_values.chain(ledger_values).collect();
     let rows =
         db.query_all_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?;
     let mut found = Vec::new();

@@ -2,7 +2,7 @@
 
 use crate::window::Window;
 use rust_decimal::Decimal;
-use sea_orm::DbErr;
+use sea_orm::{DbErr, SqlErr};
 
 /// Result with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -55,5 +55,13 @@ impl Error {
     /// A not-found error for `entity` with key `id`.
     pub fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
         Error::NotFound { entity, id: id.into() }
+    }
+}
+
+/// `e` as [`Error::Conflict`] with `message()` when it is a unique violation, else as is.
+pub(crate) fn unique_conflict(e: DbErr, message: impl FnOnce() -> String) -> Error {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(message()),
+        _ => Error::Db(e),
     }
 }

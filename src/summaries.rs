@@ -4,7 +4,7 @@ use crate::money::from_micros;
 use crate::{Result, timestamp};
 use entity::cost_record::{Column, Entity};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
@@ -57,7 +57,7 @@ fn amount_sum() -> Expr {
     Expr::cust("CAST(COALESCE(SUM(COALESCE(actual_cost_micros, estimated_cost_micros)), 0) AS BIGINT)")
 }
 
-fn filtered(filter: &CostFilter) -> Select<Entity> {
+fn filtered(backend: DbBackend, filter: &CostFilter) -> Select<Entity> {
     let mut query = Entity::find().select_only();
     if let Some(p) = &filter.principal_id {
         query = query.filter(Column::PrincipalId.eq(p));
@@ -68,25 +68,30 @@ fn filtered(filter: &CostFilter) -> Select<Entity> {
     if let Some(c) = &filter.capability_id {
         query = query.filter(Column::CapabilityId.eq(c));
     }
+    let chronological = || Expr::cust(timestamp::sortable_sql(backend, "\"timestamp\""));
     if let Some(from) = filter.from {
-        query = query.filter(Column::Timestamp.gte(timestamp::normalize(from)));
+        query = query.filter(chronological().gte(timestamp::sortable_value(backend, from)));
     }
     if let Some(to) = filter.to {
-        query = query.filter(Column::Timestamp.lt(timestamp::normalize(to)));
+        query = query.filter(chronological().lt(timestamp::sortable_value(backend, to)));
     }
     query.column_as(amount_sum(), "amount").column_as(Expr::cust("COUNT(*)"), "count")
 }
 
 /// Total and count of the rows `filter` selects.
 pub async fn total<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<Total> {
-    let (amount, count): (i64, i64) = filtered(filter).into_tuple().one(db).await?.unwrap_or_default();
+    let (amount, count): (i64, i64) =
+        filtered(db.get_database_backend(), filter).into_tuple().one(db).await?.unwrap_or_default();
     Ok(Total { key: String::new(), amount: from_micros(amount), count })
 }
 
 /// Totals of the rows `filter` selects, one per group, ordered by group key.
 pub async fn grouped<C: ConnectionTrait>(db: &C, filter: &CostFilter, by: GroupBy) -> Result<Vec<Total>> {
     let key = group_key(db.get_database_backend(), by);
-    let query = filtered(filter).column_as(key.clone(), "key").group_by(key.clone()).order_by_asc(key);
+    let query = filtered(db.get_database_backend(), filter)
+        .column_as(key.clone(), "key")
+        .group_by(key.clone())
+        .order_by_asc(key);
     collect(query.into_tuple().all(db).await?)
 }
 
@@ -98,7 +103,7 @@ pub async fn top_principals<C: ConnectionTrait>(
     n: u64,
 ) -> Result<Vec<Total>> {
     let filter = CostFilter { from: Some(from), to: Some(to), ..Default::default() };
-    let query = filtered(&filter)
+    let query = filtered(db.get_database_backend(), &filter)
         .column_as(Column::PrincipalId, "key")
         .group_by(Column::PrincipalId)
         .order_by_desc(amount_sum())

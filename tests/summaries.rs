@@ -101,4 +101,16 @@ on_both! {
             .collect();
         assert!(plan.iter().any(|line| line.contains("idx_cost_principal_timestamp")), "{plan:#?}");
     }
+
+    async fn a_cost_in_the_first_second_of_a_window_belongs_to_it(db: &DatabaseConnection) {
+        // SQLite stores `…T00:00:00Z` and `…T00:00:00.5Z`; as text the second sorts first.
+        let at = datetime!(2026-11-01 00:00:00.5 UTC);
+        costs::record(db, &NewCost::new("dan", "r", "c").actual(dec!(2)).at(at)).await.unwrap();
+        costs::record(db, &NewCost::new("dan", "r", "c").actual(dec!(3)).at(datetime!(2026-11-01 00:00 UTC))).await.unwrap();
+        costs::record(db, &NewCost::new("dan", "r", "c").actual(dec!(7)).at(datetime!(2026-10-31 23:59:59.9 UTC))).await.unwrap();
+        assert_eq!(summaries::total(db, &november()).await.unwrap(), t("", dec!(5), 2));
+        let first_second = CostFilter { to: Some(datetime!(2026-11-01 00:00:00.5 UTC)), ..november() };
+        assert_eq!(summaries::total(db, &first_second).await.unwrap(), t("", dec!(3), 1), "the end is exclusive");
+        assert!(sark_db::budgets::reconcile(db, at).await.unwrap().is_empty(), "budget and ledger agree");
+    }
 }

@@ -13,6 +13,8 @@ mod m20261128_000005_create_cost_tracking;
 mod m20261128_000006_create_principal_budgets;
 mod m20261128_000007_enable_timescaledb;
 mod m20261128_000008_create_cost_idempotency_keys;
+mod m20261128_000009_create_audit_time_index;
+pub mod sortable;
 pub mod tables;
 
 /// The ordered list of sark-db migrations.
@@ -30,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_create_principal_budgets::Migration),
             Box::new(m20261128_000007_enable_timescaledb::Migration),
             Box::new(m20261128_000008_create_cost_idempotency_keys::Migration),
+            Box::new(m20261128_000009_create_audit_time_index::Migration),
         ]
     }
 }

@@ -7,6 +7,8 @@
 //! on purpose, and an unreachable server fails the test with a hint.
 #![allow(dead_code)]
 
+pub mod certs;
+
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::sync::OnceCell;

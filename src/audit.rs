@@ -1,0 +1,299 @@
+//! `audit_events`: the append-only audit log. Events are appended and read, never changed.
+
+use crate::db::begin_write;
+use crate::error::unique_conflict;
+use crate::money::to_micros;
+use crate::page::{self, Page};
+use crate::{Error, Result, id, timestamp, validate};
+use entity::{Protocol, audit_event};
+use rust_decimal::Decimal;
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter,
+    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+use time::OffsetDateTime;
+
+/// Rows per `INSERT` in [`append_many`]: 22 values a row stays below SQLite's 32 766 binds.
+const CHUNK_ROWS: usize = 1_000;
+
+/// An event to append. Build with [`NewAuditEvent::new`] and struct update syntax.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAuditEvent {
+    /// Its id; a UUIDv7 when `None`.
+    pub id: Option<String>,
+    /// When it happened; normalized to UTC microseconds.
+    pub timestamp: OffsetDateTime,
+    /// What happened, e.g. `tool_invoked`.
+    pub event_type: String,
+    /// Severity label, e.g. `low`.
+    pub severity: String,
+    /// Acting user.
+    pub user_id: Option<String>,
+    /// Acting user's e-mail.
+    pub user_email: Option<String>,
+    /// Resource (v1 server) involved.
+    pub server_id: Option<String>,
+    /// Tool name involved.
+    pub tool_name: Option<String>,
+    /// Policy decision, e.g. `allow`.
+    pub decision: Option<String>,
+    /// Policy that decided.
+    pub policy_id: Option<String>,
+    /// Client address.
+    pub ip_address: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// Request id.
+    pub request_id: Option<String>,
+    /// Free-form details, a JSON object.
+    pub details: Json,
+    /// Organisation of the principal.
+    pub principal_org: Option<String>,
+    /// Protocol of the resource involved.
+    pub resource_protocol: Option<Protocol>,
+    /// Capability involved.
+    pub capability_id: Option<String>,
+    /// Cross-organisation correlation id.
+    pub correlation_id: Option<String>,
+    /// Federation node the request came from.
+    pub source_node: Option<String>,
+    /// Federation node the request went to.
+    pub target_node: Option<String>,
+    /// Estimated cost (at most 6 decimals, not negative).
+    pub estimated_cost: Option<Decimal>,
+    /// Actual cost (at most 6 decimals, not negative).
+    pub actual_cost: Option<Decimal>,
+}
+
+impl NewAuditEvent {
+    /// An event of `event_type` with severity `low`, stamped now, nothing else set.
+    pub fn new(event_type: impl Into<String>) -> Self {
+        NewAuditEvent {
+            id: None,
+            timestamp: timestamp::now(),
+            event_type: event_type.into(),
+            severity: "low".into(),
+            user_id: None,
+            user_email: None,
+            server_id: None,
+            tool_name: None,
+            decision: None,
+            policy_id: None,
+            ip_address: None,
+            user_agent: None,
+            request_id: None,
+            details: json!({}),
+            principal_org: None,
+            resource_protocol: None,
+            capability_id: None,
+            correlation_id: None,
+            source_node: None,
+            target_node: None,
+            estimated_cost: None,
+            actual_cost: None,
+        }
+    }
+
+    /// Validates the event and builds its row.
+    fn row(&self) -> Result<audit_event::ActiveModel> {
+        validate::name("event_type", &self.event_type)?;
+        validate::name("severity", &self.severity)?;
+        for (field, value) in [
+            ("id", &self.id),
+            ("user_id", &self.user_id),
+            ("user_email", &self.user_email),
+            ("server_id", &self.server_id),
+            ("tool_name", &self.tool_name),
+            ("decision", &self.decision),
+            ("policy_id", &self.policy_id),
+            ("ip_address", &self.ip_address),
+            ("user_agent", &self.user_agent),
+            ("request_id", &self.request_id),
+            ("principal_org", &self.principal_org),
+            ("capability_id", &self.capability_id),
+            ("correlation_id", &self.correlation_id),
+            ("source_node", &self.source_node),
+            ("target_node", &self.target_node),
+        ] {
+            validate::label(field, value.as_deref())?;
+        }
+        validate::json_object("details", &self.details)?;
+        let micros = |field, amount: Option<Decimal>| amount.map(|a| to_micros(field, a)).transpose();
+        Ok(audit_event::ActiveModel {
+            id: Set(id::or_new(self.id.as_deref())),
+            timestamp: Set(timestamp::normalize(self.timestamp)),
+            event_type: Set(self.event_type.clone()),
+            severity: Set(self.severity.clone()),
+            user_id: Set(self.user_id.clone()),
+            user_email: Set(self.user_email.clone()),
+            server_id: Set(self.server_id.clone()),
+            tool_name: Set(self.tool_name.clone()),
+            decision: Set(self.decision.clone()),
+            policy_id: Set(self.policy_id.clone()),
+            ip_address: Set(self.ip_address.clone()),
+            user_agent: Set(self.user_agent.clone()),
+            request_id: Set(self.request_id.clone()),
+            details: Set(self.details.clone()),
+            principal_org: Set(self.principal_org.clone()),
+            resource_protocol: Set(self.resource_protocol.map(|p| p.to_value())),
+            capability_id: Set(self.capability_id.clone()),
+            correlation_id: Set(self.correlation_id.clone()),
+            source_node: Set(self.source_node.clone()),
+            target_node: Set(self.target_node.clone()),
+            estimated_cost_micros: Set(micros("estimated_cost", self.estimated_cost)?),
+            actual_cost_micros: Set(micros("actual_cost", self.actual_cost)?),
+        })
+    }
+}
+
+/// Where a page of [`query`] ends: the `(timestamp, id)` of its last event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditCursor {
+    /// Timestamp of the last event returned.
+    pub timestamp: OffsetDateTime,
+    /// Id of the last event returned.
+    pub id: String,
+}
+
+/// A time range `[from, to)` of the log, optionally narrowed; see [`query`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// Start of the range, inclusive.
+    pub from: OffsetDateTime,
+    /// End of the range, exclusive.
+    pub to: OffsetDateTime,
+    /// Only this event type.
+    pub event_type: Option<String>,
+    /// Only this principal organisation.
+    pub principal_org: Option<String>,
+    /// Only requests from this node.
+    pub source_node: Option<String>,
+    /// Only requests to this node.
+    pub target_node: Option<String>,
+    /// Only this capability.
+    pub capability_id: Option<String>,
+    /// Only this resource protocol.
+    pub resource_protocol: Option<Protocol>,
+    /// Continue after this event (the `next` of the previous page).
+    pub after: Option<AuditCursor>,
+    /// Page size, 1 to [`page::MAX_LIMIT`]; [`page::DEFAULT_LIMIT`] when `None`.
+    pub limit: Option<u64>,
+}
+
+impl AuditQuery {
+    /// Every event in `[from, to)`, first page.
+    pub fn between(from: OffsetDateTime, to: OffsetDateTime) -> Self {
+        AuditQuery {
+            from,
+            to,
+            event_type: None,
+            principal_org: None,
+            source_node: None,
+            target_node: None,
+            capability_id: None,
+            resource_protocol: None,
+            after: None,
+            limit: None,
+        }
+    }
+}
+
+/// Appends one event and returns it as stored. An `(id, timestamp)` that exists already is
+/// a [`Error::Conflict`].
+pub async fn append<C: ConnectionTrait>(db: &C, event: &NewAuditEvent) -> Result<audit_event::Model> {
+    event.row()?.insert(db).await.map_err(|e| unique_conflict(e, || "audit event already recorded".into()))
+}
+
+/// Appends `events` in one transaction, in chunks below the bind limit; returns how many.
+/// One invalid event refuses the whole batch before anything is written.
+pub async fn append_many<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    events: &[NewAuditEvent],
+) -> Result<u64> {
+    let rows = events.iter().map(NewAuditEvent::row).collect::<Result<Vec<_>>>()?;
+    let txn = begin_write(db).await?;
+    let mut appended = 0;
+    for chunk in rows.chunks(CHUNK_ROWS) {
+        appended += audit_event::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await
+            .map_err(|e| unique_conflict(e, || "an audit event of the batch is already recorded".into()))?;
+    }
+    txn.commit().await?;
+    Ok(appended)
+}
+
+/// `timestamp` in a form that sorts chronologically on `db`'s backend.
+fn chronological<C: ConnectionTrait>(db: &C) -> Expr {
+    Expr::cust(timestamp::sortable_sql(db.get_database_backend(), "\"timestamp\""))
+}
+
+/// `t` as a value to compare with [`chronological`].
+fn at<C: ConnectionTrait>(db: &C, t: OffsetDateTime) -> Expr {
+    Expr::val(timestamp::sortable_value(db.get_database_backend(), t))
+}
+
+/// The event with `id` (the earliest, should a caller have reused an id at another time).
+pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<audit_event::Model> {
+    audit_event::Entity::find()
+        .filter(audit_event::Column::Id.eq(id))
+        .order_by(chronological(db), Order::Asc)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("audit event", id))
+}
+
+/// Every event with `correlation_id`, in time order: one request across organisations.
+pub async fn trace<C: ConnectionTrait>(db: &C, correlation_id: &str) -> Result<Vec<audit_event::Model>> {
+    Ok(audit_event::Entity::find()
+        .filter(audit_event::Column::CorrelationId.eq(correlation_id))
+        .order_by(chronological(db), Order::Asc)
+        .order_by_asc(audit_event::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// One page of the events `q` selects, ordered by `(timestamp, id)`.
+pub async fn query<C: ConnectionTrait>(
+    db: &C,
+    q: &AuditQuery,
+) -> Result<Page<audit_event::Model, AuditCursor>> {
+    let limit = page::limit(q.limit)?;
+    if q.to < q.from {
+        return Err(Error::validation("to", "is before from"));
+    }
+    use audit_event::Column as A;
+    let mut select = audit_event::Entity::find()
+        .filter(chronological(db).gte(at(db, q.from)))
+        .filter(chronological(db).lt(at(db, q.to)));
+    for (column, value) in [
+        (A::EventType, &q.event_type),
+        (A::PrincipalOrg, &q.principal_org),
+        (A::SourceNode, &q.source_node),
+        (A::TargetNode, &q.target_node),
+        (A::CapabilityId, &q.capability_id),
+    ] {
+        if let Some(value) = value {
+            select = select.filter(column.eq(value.as_str()));
+        }
+    }
+    if let Some(protocol) = q.resource_protocol {
+        select = select.filter(A::ResourceProtocol.eq(protocol.to_value()));
+    }
+    if let Some(after) = &q.after {
+        select = select.filter(
+            Condition::any().add(chronological(db).gt(at(db, after.timestamp))).add(
+                Condition::all()
+                    .add(chronological(db).eq(at(db, after.timestamp)))
+                    .add(A::Id.gt(after.id.as_str())),
+            ),
+        );
+    }
+    let rows =
+        select.order_by(chronological(db), Order::Asc).order_by_asc(A::Id).limit(limit + 1).all(db).await?;
+    Ok(Page::from_rows(rows, limit, |e| AuditCursor { timestamp: e.timestamp, id: e.id.clone() }))
+}

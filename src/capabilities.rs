@@ -1,0 +1,185 @@
+//! `capabilities`: the tools, endpoints and methods a resource offers.
+
+use crate::error::unique_conflict;
+use crate::{Error, Result, id, validate};
+use entity::{SensitivityLevel, capability};
+use sea_orm::ActiveValue::{Set, Unchanged};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+/// A capability to create under a resource (or to sync, see [`crate::discovery`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCapability {
+    /// Its id; a UUIDv7 when `None`.
+    pub id: Option<String>,
+    /// Name, matched by discovery sync.
+    pub name: String,
+    /// What it does.
+    pub description: Option<String>,
+    /// JSON Schema of the input, a JSON object.
+    pub input_schema: Json,
+    /// JSON Schema of the output, a JSON object.
+    pub output_schema: Json,
+    /// Sensitivity of this capability.
+    pub sensitivity_level: SensitivityLevel,
+    /// Free-form data, a JSON object.
+    pub metadata: Json,
+}
+
+impl NewCapability {
+    /// A capability of medium sensitivity with empty schemas and metadata and a generated id.
+    pub fn new(name: impl Into<String>) -> Self {
+        NewCapability {
+            id: None,
+            name: name.into(),
+            description: None,
+            input_schema: json!({}),
+            output_schema: json!({}),
+            sensitivity_level: SensitivityLevel::default(),
+            metadata: json!({}),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        validate::label("id", self.id.as_deref())?;
+        validate::name("name", &self.name)?;
+        validate::json_object("input_schema", &self.input_schema)?;
+        validate::json_object("output_schema", &self.output_schema)?;
+        validate::json_object("metadata", &self.metadata)
+    }
+
+    /// The row for this capability under `resource_id`, with its own id or a fresh one.
+    pub(crate) fn row(&self, resource_id: &str) -> capability::ActiveModel {
+        capability::ActiveModel {
+            id: Set(id::or_new(self.id.as_deref())),
+            resource_id: Set(resource_id.to_owned()),
+            name: Set(self.name.clone()),
+            description: Set(self.description.clone()),
+            input_schema: Set(self.input_schema.clone()),
+            output_schema: Set(self.output_schema.clone()),
+            sensitivity_level: Set(self.sensitivity_level),
+            metadata: Set(self.metadata.clone()),
+        }
+    }
+}
+
+/// A partial update: the fields that are `Some` change, the rest stay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CapabilityPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New description; `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    /// New input schema.
+    pub input_schema: Option<Json>,
+    /// New output schema.
+    pub output_schema: Option<Json>,
+    /// New sensitivity.
+    pub sensitivity_level: Option<SensitivityLevel>,
+    /// New metadata object (replaces the old one).
+    pub metadata: Option<Json>,
+}
+
+impl CapabilityPatch {
+    fn validate(&self) -> Result<()> {
+        validate::label("name", self.name.as_deref())?;
+        for (field, value) in [
+            ("input_schema", &self.input_schema),
+            ("output_schema", &self.output_schema),
+            ("metadata", &self.metadata),
+        ] {
+            value.as_ref().map_or(Ok(()), |v| validate::json_object(field, v))?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates a capability of `resource_id`. A missing resource is [`Error::NotFound`] of the
+/// resource; an id that exists already is a [`Error::Conflict`].
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    resource_id: &str,
+    new: &NewCapability,
+) -> Result<capability::Model> {
+    new.validate()?;
+    new.row(resource_id).insert(db).await.map_err(|e: DbErr| match e.sql_err() {
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => Error::not_found("resource", resource_id),
+        _ => {
+            unique_conflict(e, || format!("capability {:?} already exists", new.id.as_deref().unwrap_or("?")))
+        }
+    })
+}
+
+/// The capability with `id`.
+pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::Model> {
+    capability::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found("capability", id))
+}
+
+/// The capabilities of `resource_id`, by name (empty when the resource has none or does not exist).
+pub async fn list_by_resource<C: ConnectionTrait>(
+    db: &C,
+    resource_id: &str,
+) -> Result<Vec<capability::Model>> {
+    Ok(capability::Entity::find()
+        .filter(capability::Column::ResourceId.eq(resource_id))
+        .order_by_asc(capability::Column::Name)
+        .order_by_asc(capability::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Every capability called `name`, across resources, by resource id.
+pub async fn find_by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<Vec<capability::Model>> {
+    Ok(capability::Entity::find()
+        .filter(capability::Column::Name.eq(name))
+        .order_by_asc(capability::Column::ResourceId)
+        .order_by_asc(capability::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Applies `patch`; returns the capability as it is now.
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    patch: &CapabilityPatch,
+) -> Result<capability::Model> {
+    patch.validate()?;
+    let mut row = capability::ActiveModel { id: Unchanged(id.to_owned()), ..Default::default() };
+    if let Some(name) = &patch.name {
+        row.name = Set(name.clone());
+    }
+    if let Some(description) = &patch.description {
+        row.description = Set(description.clone());
+    }
+    if let Some(schema) = &patch.input_schema {
+        row.input_schema = Set(schema.clone());
+    }
+    if let Some(schema) = &patch.output_schema {
+        row.output_schema = Set(schema.clone());
+    }
+    if let Some(level) = patch.sensitivity_level {
+        row.sensitivity_level = Set(level);
+    }
+    if let Some(metadata) = &patch.metadata {
+        row.metadata = Set(metadata.clone());
+    }
+    if !row.is_changed() {
+        return get(db, id).await;
+    }
+    row.update(db).await.map_err(|e| match e {
+        DbErr::RecordNotUpdated => Error::not_found("capability", id),
+        e => e.into(),
+    })
+}
+
+/// Deletes the capability with `id`.
+pub async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<()> {
+    match capability::Entity::delete_by_id(id).exec(db).await?.rows_affected {
+        0 => Err(Error::not_found("capability", id)),
+        _ => Ok(()),
+    }
+}

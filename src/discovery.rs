@@ -1,0 +1,106 @@
+//! Discovery sync: make a resource's capability set equal to what discovery found.
+
+use crate::capabilities::NewCapability;
+use crate::db::begin_write;
+use crate::error::unique_conflict;
+use crate::{Error, Result, resources};
+use entity::capability;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    TransactionSession, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Rows per `INSERT` or `DELETE … IN`: 8 values a row stays below every bind limit.
+const CHUNK_ROWS: usize = 1_000;
+
+/// What a sync changed, by capability name (each list sorted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Names that were new.
+    pub inserted: Vec<String>,
+    /// Names whose description, schemas, sensitivity or metadata changed.
+    pub updated: Vec<String>,
+    /// Names that discovery no longer reports.
+    pub deleted: Vec<String>,
+    /// Names that were already as discovered.
+    pub unchanged: Vec<String>,
+}
+
+/// Replaces the capabilities of `resource_id` with `found`, matched by name, in one
+/// transaction: new names are inserted (with their `id` or a UUIDv7), changed ones updated in
+/// place (keeping their id), missing ones deleted. Duplicate names in `found` are a validation
+/// error; a missing resource is [`Error::NotFound`].
+pub async fn sync<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    resource_id: &str,
+    found: &[NewCapability],
+) -> Result<SyncReport> {
+    let mut wanted = BTreeMap::new();
+    for capability in found {
+        capability.validate()?;
+        if wanted.insert(capability.name.as_str(), capability).is_some() {
+            return Err(Error::validation("name", format!("{:?} appears more than once", capability.name)));
+        }
+    }
+    let txn = begin_write(db).await?;
+    resources::lock(&txn, resource_id).await?;
+    let existing =
+        capability::Entity::find().filter(capability::Column::ResourceId.eq(resource_id)).all(&txn).await?;
+    let mut report = SyncReport::default();
+    let mut stale = Vec::new();
+    let mut seen = BTreeSet::new();
+    for row in existing {
+        match wanted.get(row.name.as_str()) {
+            Some(new) if seen.insert(row.name.clone()) => {
+                if differs(&row, new) {
+                    report.updated.push(row.name.clone());
+                    update(&txn, row, new).await?;
+                } else {
+                    report.unchanged.push(row.name);
+                }
+            }
+            // Gone from discovery, or a second row of a name already matched.
+            _ => stale.push(row),
+        }
+    }
+    let fresh: Vec<_> = wanted.values().filter(|c| !seen.contains(&c.name)).collect();
+    for chunk in fresh.chunks(CHUNK_ROWS) {
+        capability::Entity::insert_many(chunk.iter().map(|c| c.row(resource_id)))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(|e| unique_conflict(e, || "a discovered capability's id is taken".into()))?;
+    }
+    for chunk in stale.chunks(CHUNK_ROWS) {
+        let ids = chunk.iter().map(|row| row.id.clone());
+        capability::Entity::delete_many().filter(capability::Column::Id.is_in(ids)).exec(&txn).await?;
+    }
+    txn.commit().await?;
+    report.inserted = fresh.iter().map(|c| c.name.clone()).collect();
+    report.deleted = stale.into_iter().map(|row| row.name).collect();
+    for list in [&mut report.updated, &mut report.deleted, &mut report.unchanged] {
+        list.sort();
+    }
+    Ok(report)
+}
+
+fn differs(row: &capability::Model, new: &NewCapability) -> bool {
+    row.description != new.description
+        || row.input_schema != new.input_schema
+        || row.output_schema != new.output_schema
+        || row.sensitivity_level != new.sensitivity_level
+        || row.metadata != new.metadata
+}
+
+async fn update<C: ConnectionTrait>(txn: &C, row: capability::Model, new: &NewCapability) -> Result<()> {
+    let mut row = row.into_active_model();
+    row.description = Set(new.description.clone());
+    row.input_schema = Set(new.input_schema.clone());
+    row.output_schema = Set(new.output_schema.clone());
+    row.sensitivity_level = Set(new.sensitivity_level);
+    row.metadata = Set(new.metadata.clone());
+    row.update(txn).await?;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! `federation_nodes`: trusted SARK nodes of other organisations, addressed by `node_id`.
+
+use crate::error::unique_conflict;
+use crate::{Error, Result, id, timestamp, trust_anchor, validate};
+use entity::federation_node;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+use time::OffsetDateTime;
+
+/// Requests per hour a node may make unless told otherwise.
+pub const DEFAULT_RATE_LIMIT_PER_HOUR: i32 = 10_000;
+
+/// A node to register.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewNode {
+    /// Row id; a UUIDv7 when `None`.
+    pub id: Option<String>,
+    /// The node's federation identity, unique.
+    pub node_id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Absolute `https` URL (`http` only for loopback), without credentials.
+    pub endpoint: String,
+    /// PEM X.509 certificate that anchors trust in the node.
+    pub trust_anchor_cert: String,
+    /// Whether the node starts enabled.
+    pub enabled: bool,
+    /// Requests per hour, at least 1.
+    pub rate_limit_per_hour: i32,
+    /// Free-form data, a JSON object.
+    pub metadata: Json,
+}
+
+impl NewNode {
+    /// An enabled node with the default rate limit and empty metadata.
+    pub fn new(
+        node_id: impl Into<String>,
+        name: impl Into<String>,
+        endpoint: impl Into<String>,
+        trust_anchor_cert: impl Into<String>,
+    ) -> Self {
+        NewNode {
+            id: None,
+            node_id: node_id.into(),
+            name: name.into(),
+            endpoint: endpoint.into(),
+            trust_anchor_cert: trust_anchor_cert.into(),
+            enabled: true,
+            rate_limit_per_hour: DEFAULT_RATE_LIMIT_PER_HOUR,
+            metadata: json!({}),
+        }
+    }
+}
+
+/// Registers a node. A `node_id` (or `id`) that exists already is a [`Error::Conflict`];
+/// an expired certificate is refused.
+pub async fn register<C: ConnectionTrait>(db: &C, new: &NewNode) -> Result<federation_node::Model> {
+    validate::label("id", new.id.as_deref())?;
+    validate::name("node_id", &new.node_id)?;
+    validate::name("name", &new.name)?;
+    validate::federation_endpoint(&new.endpoint)?;
+    let now = timestamp::now();
+    trust_anchor::check(&new.trust_anchor_cert, now)?;
+    validate::rate_limit(new.rate_limit_per_hour)?;
+    validate::json_object("metadata", &new.metadata)?;
+    federation_node::ActiveModel {
+        id: Set(id::or_new(new.id.as_deref())),
+        node_id: Set(new.node_id.clone()),
+        name: Set(new.name.clone()),
+        endpoint: Set(new.endpoint.clone()),
+        trust_anchor_cert: Set(new.trust_anchor_cert.clone()),
+        enabled: Set(new.enabled),
+        trusted_since: Set(now),
+        rate_limit_per_hour: Set(new.rate_limit_per_hour),
+        metadata: Set(new.metadata.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| unique_conflict(e, || format!("federation node {:?} is already registered", new.node_id)))
+}
+
+/// The node with `node_id`.
+pub async fn get<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation_node::Model> {
+    federation_node::Entity::find()
+        .filter(federation_node::Column::NodeId.eq(node_id))
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::not_found("federation node", node_id))
+}
+
+/// The enabled nodes, by `node_id`.
+pub async fn list_enabled<C: ConnectionTrait>(db: &C) -> Result<Vec<federation_node::Model>> {
+    Ok(federation_node::Entity::find()
+        .filter(federation_node::Column::Enabled.eq(true))
+        .order_by_asc(federation_node::Column::NodeId)
+        .all(db)
+        .await?)
+}
+
+/// Enables or disables the node; the row stays either way.
+pub async fn set_enabled<C: ConnectionTrait>(
+    db: &C,
+    node_id: &str,
+    enabled: bool,
+) -> Result<federation_node::Model> {
+    let row = federation_node::ActiveModel { enabled: Set(enabled), ..Default::default() };
+    change(db, node_id, row, timestamp::now()).await
+}
+
+/// Installs a new trust anchor (validated like at registration) and restarts `trusted_since`.
+pub async fn rotate_trust_anchor<C: ConnectionTrait>(
+    db: &C,
+    node_id: &str,
+    pem: &str,
+) -> Result<federation_node::Model> {
+    let now = timestamp::now();
+    trust_anchor::check(pem, now)?;
+    let row = federation_node::ActiveModel {
+        trust_anchor_cert: Set(pem.to_owned()),
+        trusted_since: Set(now),
+        ..Default::default()
+    };
+    change(db, node_id, row, now).await
+}
+
+/// Sets the node's rate limit (at least 1 per hour).
+pub async fn set_rate_limit<C: ConnectionTrait>(
+    db: &C,
+    node_id: &str,
+    per_hour: i32,
+) -> Result<federation_node::Model> {
+    validate::rate_limit(per_hour)?;
+    let row = federation_node::ActiveModel { rate_limit_per_hour: Set(per_hour), ..Default::default() };
+    change(db, node_id, row, timestamp::now()).await
+}
+
+/// Deletes the node.
+pub async fn delete<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<()> {
+    let deleted = federation_node::Entity::delete_many()
+        .filter(federation_node::Column::NodeId.eq(node_id))
+        .exec(db)
+        .await?
+        .rows_affected;
+    if deleted == 0 { Err(Error::not_found("federation node", node_id)) } else { Ok(()) }
+}
+
+/// Writes the set fields of `row`, and `updated_at = now`, to the node with `node_id`.
+async fn change<C: ConnectionTrait>(
+    db: &C,
+    node_id: &str,
+    mut row: federation_node::ActiveModel,
+    now: OffsetDateTime,
+) -> Result<federation_node::Model> {
+    row.updated_at = Set(now);
+    federation_node::Entity::update_many()
+        .set(row)
+        .filter(federation_node::Column::NodeId.eq(node_id))
+        .exec_with_returning(db)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found("federation node", node_id))
+}

@@ -1,0 +1,215 @@
+//! `resources`: the registry of governed MCP servers, HTTP APIs and gRPC services.
+
+use crate::db::begin_write;
+use crate::error::unique_conflict;
+use crate::page::{self, Page};
+use crate::{Error, Result, id, timestamp, validate};
+use entity::{Protocol, SensitivityLevel, capability, resource};
+use sea_orm::ActiveValue::{Set, Unchanged};
+use sea_orm::sea_query::{ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionSession, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+/// A resource to register.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewResource {
+    /// Its id; a UUIDv7 when `None`.
+    pub id: Option<String>,
+    /// Human-readable name.
+    pub name: String,
+    /// Protocol it speaks.
+    pub protocol: Protocol,
+    /// URL or command line it is reached at.
+    pub endpoint: String,
+    /// Sensitivity of the resource as a whole.
+    pub sensitivity_level: SensitivityLevel,
+    /// Protocol-specific data, a JSON object.
+    pub metadata: Json,
+}
+
+impl NewResource {
+    /// A resource of medium sensitivity with empty metadata and a generated id.
+    pub fn new(name: impl Into<String>, protocol: Protocol, endpoint: impl Into<String>) -> Self {
+        NewResource {
+            id: None,
+            name: name.into(),
+            protocol,
+            endpoint: endpoint.into(),
+            sensitivity_level: SensitivityLevel::default(),
+            metadata: json!({}),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        validate::label("id", self.id.as_deref())?;
+        validate::name("name", &self.name)?;
+        validate::text("endpoint", &self.endpoint, validate::MAX_ENDPOINT_LEN)?;
+        validate::json_object("metadata", &self.metadata)
+    }
+}
+
+/// A partial update: the fields that are `Some` change, the rest stay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourcePatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New protocol.
+    pub protocol: Option<Protocol>,
+    /// New endpoint.
+    pub endpoint: Option<String>,
+    /// New sensitivity.
+    pub sensitivity_level: Option<SensitivityLevel>,
+    /// New metadata object (replaces the old one).
+    pub metadata: Option<Json>,
+}
+
+impl ResourcePatch {
+    fn validate(&self) -> Result<()> {
+        validate::label("name", self.name.as_deref())?;
+        if let Some(endpoint) = &self.endpoint {
+            validate::text("endpoint", endpoint, validate::MAX_ENDPOINT_LEN)?;
+        }
+        self.metadata.as_ref().map_or(Ok(()), |m| validate::json_object("metadata", m))
+    }
+}
+
+/// Which resources [`list`] returns, and from where.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceFilter {
+    /// Only this protocol.
+    pub protocol: Option<Protocol>,
+    /// Only this sensitivity.
+    pub sensitivity_level: Option<SensitivityLevel>,
+    /// Only names starting with this (case-sensitive; `%` and `_` are plain characters).
+    pub name_prefix: Option<String>,
+    /// Continue after this id (the `next` of the previous page).
+    pub after: Option<String>,
+    /// Page size, 1 to [`page::MAX_LIMIT`]; [`page::DEFAULT_LIMIT`] when `None`.
+    pub limit: Option<u64>,
+}
+
+/// A resource with its capabilities.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceWithCapabilities {
+    /// The resource.
+    pub resource: resource::Model,
+    /// Its capabilities, by name.
+    pub capabilities: Vec<capability::Model>,
+}
+
+/// Registers a resource. An id that exists already is a [`Error::Conflict`].
+pub async fn create<C: ConnectionTrait>(db: &C, new: &NewResource) -> Result<resource::Model> {
+    new.validate()?;
+    let id = id::or_new(new.id.as_deref());
+    let now = timestamp::now();
+    resource::ActiveModel {
+        id: Set(id.clone()),
+        name: Set(new.name.clone()),
+        protocol: Set(new.protocol),
+        endpoint: Set(new.endpoint.clone()),
+        sensitivity_level: Set(new.sensitivity_level),
+        metadata: Set(new.metadata.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| unique_conflict(e, || format!("resource {id:?} already exists")))
+}
+
+/// The resource with `id`.
+pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<resource::Model> {
+    resource::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found("resource", id))
+}
+
+/// The resource with `id` and its capabilities, read in one query.
+pub async fn get_with_capabilities<C: ConnectionTrait>(db: &C, id: &str) -> Result<ResourceWithCapabilities> {
+    let found = resource::Entity::find_by_id(id).find_with_related(capability::Entity).all(db).await?;
+    let (resource, mut capabilities) =
+        found.into_iter().next().ok_or_else(|| Error::not_found("resource", id))?;
+    capabilities.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    Ok(ResourceWithCapabilities { resource, capabilities })
+}
+
+/// One page of resources matching `filter`, in id order.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    filter: &ResourceFilter,
+) -> Result<Page<resource::Model, String>> {
+    let limit = page::limit(filter.limit)?;
+    let mut query = resource::Entity::find();
+    if let Some(protocol) = filter.protocol {
+        query = query.filter(resource::Column::Protocol.eq(protocol));
+    }
+    if let Some(level) = filter.sensitivity_level {
+        query = query.filter(resource::Column::SensitivityLevel.eq(level));
+    }
+    if let Some(prefix) = &filter.name_prefix {
+        // No name is longer than MAX_LEN, so a longer prefix matches nothing either way.
+        let chars = prefix.chars().count().min(validate::MAX_LEN + 1) as i32;
+        let head = Func::cust("SUBSTR").arg(resource::Column::Name.into_expr()).arg(1).arg(chars);
+        query = query.filter(head.eq(prefix.as_str()));
+    }
+    if let Some(after) = &filter.after {
+        query = query.filter(resource::Column::Id.gt(after.as_str()));
+    }
+    let rows = query.order_by_asc(resource::Column::Id).limit(limit + 1).all(db).await?;
+    Ok(Page::from_rows(rows, limit, |r| r.id.clone()))
+}
+
+/// Applies `patch` and sets `updated_at`; returns the resource as it is now.
+pub async fn update<C: ConnectionTrait>(db: &C, id: &str, patch: &ResourcePatch) -> Result<resource::Model> {
+    patch.validate()?;
+    let mut row = resource::ActiveModel {
+        id: Unchanged(id.to_owned()),
+        updated_at: Set(timestamp::now()),
+        ..Default::default()
+    };
+    if let Some(name) = &patch.name {
+        row.name = Set(name.clone());
+    }
+    if let Some(protocol) = patch.protocol {
+        row.protocol = Set(protocol);
+    }
+    if let Some(endpoint) = &patch.endpoint {
+        row.endpoint = Set(endpoint.clone());
+    }
+    if let Some(level) = patch.sensitivity_level {
+        row.sensitivity_level = Set(level);
+    }
+    if let Some(metadata) = &patch.metadata {
+        row.metadata = Set(metadata.clone());
+    }
+    row.update(db).await.map_err(|e| match e {
+        sea_orm::DbErr::RecordNotUpdated => Error::not_found("resource", id),
+        e => e.into(),
+    })
+}
+
+/// Deletes the resource and its capabilities; returns how many capabilities went with it.
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(db: &C, id: &str) -> Result<u64> {
+    let txn = begin_write(db).await?;
+    lock(&txn, id).await?;
+    let capabilities = capability::Entity::delete_many()
+        .filter(capability::Column::ResourceId.eq(id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    resource::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(capabilities)
+}
+
+/// Reads the resource with `id` and, on PostgreSQL, locks it until the transaction ends, so
+/// that no capability is added to it meanwhile (SQLite writers are serialised anyway).
+pub(crate) async fn lock<C: ConnectionTrait>(txn: &C, id: &str) -> Result<resource::Model> {
+    resource::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::not_found("resource", id))
+}

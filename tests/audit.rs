@@ -1,0 +1,145 @@
+//! The audit log: append, batches, get, trace, time-range queries with keyset pagination.
+
+mod common;
+
+use common::scalar;
+use rust_decimal::dec;
+use sark_db::audit::{self, AuditCursor, AuditQuery, NewAuditEvent};
+use sark_db::entity::Protocol;
+use sark_db::{Error, Page};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use std::collections::BTreeSet;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
+
+/// Walks every page of `q` and returns the `(timestamp, id)` keys in the order seen.
+async fn walk(db: &DatabaseConnection, mut q: AuditQuery) -> Vec<(OffsetDateTime, String)> {
+    let mut keys = Vec::new();
+    loop {
+        let Page { items, next } = audit::query(db, &q).await.unwrap();
+        keys.extend(items.into_iter().map(|e| (e.timestamp, e.id)));
+        match next {
+            Some(after) => q.after = Some(after),
+            None => return keys,
+        }
+    }
+}
+
+on_both! {
+    async fn an_event_round_trips_with_every_field(db: &DatabaseConnection) {
+        let event = NewAuditEvent {
+            id: Some("ev-1".into()),
+            timestamp: datetime!(2026-11-28 13:14:15.123456789 +02:00),
+            severity: "high".into(),
+            user_id: Some("u-1".into()),
+            user_email: Some("ada@example.org".into()),
+            server_id: Some("r-1".into()),
+            tool_name: Some("read".into()),
+            decision: Some("allow".into()),
+            policy_id: Some("p-7".into()),
+            ip_address: Some("2001:db8::1".into()),
+            user_agent: Some("claude/1.0".into()),
+            request_id: Some("req-9".into()),
+            details: json!({"args": {"path": "/etc/hosts"}, "quote": "it's \"fine\"; --"}),
+            principal_org: Some("acme".into()),
+            resource_protocol: Some(Protocol::Grpc),
+            capability_id: Some("c-1".into()),
+            correlation_id: Some("corr-1".into()),
+            source_node: Some("acme".into()),
+            target_node: Some("globex".into()),
+            estimated_cost: Some(dec!(0.0003)),
+            actual_cost: Some(dec!(1.000001)),
+            ..NewAuditEvent::new("tool_invoked")
+        };
+        let stored = audit::append(db, &event).await.unwrap();
+        assert_eq!(audit::get(db, "ev-1").await.unwrap(), stored);
+        assert_eq!(stored.timestamp, datetime!(2026-11-28 11:14:15.123456 UTC), "UTC, microseconds");
+        assert_eq!((stored.estimated_cost_micros, stored.actual_cost_micros), (Some(300), Some(1_000_001)));
+        assert_eq!(stored.resource_protocol.as_deref(), Some("grpc"));
+        assert_eq!(stored.details, event.details);
+        assert_eq!((stored.user_agent.as_deref(), stored.target_node.as_deref()), (Some("claude/1.0"), Some("globex")));
+        assert!(matches!(audit::append(db, &event).await, Err(Error::Conflict(_))));
+        assert!(matches!(audit::get(db, "ev-2").await, Err(Error::NotFound { entity: "audit event", .. })));
+        let generated = audit::append(db, &NewAuditEvent::new("login")).await.unwrap();
+        assert_eq!(uuid::Uuid::parse_str(&generated.id).unwrap().get_version_num(), 7);
+    }
+
+    async fn a_batch_is_chunked_and_all_or_nothing(db: &DatabaseConnection) {
+        let batch: Vec<_> = (0..4_321)
+            .map(|i| NewAuditEvent { timestamp: T0 + Duration::milliseconds(i), ..NewAuditEvent::new("tool_invoked") })
+            .collect();
+        assert_eq!(audit::append_many(db, &batch).await.unwrap(), 4_321);
+        assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 4_321);
+        // A clash in the last chunk rolls back the chunks before it.
+        let mut clash: Vec<_> = (0..2_500).map(|_| NewAuditEvent::new("x")).collect();
+        clash.push(NewAuditEvent { id: Some("dup".into()), timestamp: T0, ..NewAuditEvent::new("x") });
+        clash.push(NewAuditEvent { id: Some("dup".into()), timestamp: T0, ..NewAuditEvent::new("x") });
+        assert!(matches!(audit::append_many(db, &clash).await, Err(Error::Conflict(_))));
+        assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 4_321);
+        assert_eq!(audit::append_many(db, &[]).await.unwrap(), 0);
+    }
+
+    async fn a_trace_follows_one_request_across_organisations_in_time_order(db: &DatabaseConnection) {
+        let hop = |org: &str, minutes: i64, corr: &str| NewAuditEvent {
+            principal_org: Some(org.into()),
+            correlation_id: Some(corr.into()),
+            timestamp: T0 + Duration::minutes(minutes),
+            ..NewAuditEvent::new("federated_call")
+        };
+        let events = [hop("globex", 2, "c-1"), hop("acme", 0, "c-1"), hop("initech", 1, "c-1"), hop("acme", 1, "c-2")];
+        audit::append_many(db, &events).await.unwrap();
+        let orgs: Vec<_> = audit::trace(db, "c-1").await.unwrap().into_iter().map(|e| e.principal_org.unwrap()).collect();
+        assert_eq!(orgs, ["acme", "initech", "globex"]);
+        assert!(audit::trace(db, "c-3").await.unwrap().is_empty());
+    }
+
+    async fn queries_narrow_by_range_and_every_filter(db: &DatabaseConnection) {
+        let mut events = Vec::new();
+        for i in 0..240i64 {
+            events.push(NewAuditEvent {
+                timestamp: T0 + Duration::seconds(i),
+                principal_org: Some(["acme", "globex"][i as usize % 2].into()),
+                source_node: Some(["n1", "n2", "n3"][i as usize % 3].into()),
+                target_node: Some(["n4", "n5", "n6", "n7"][i as usize % 4].into()),
+                capability_id: Some(format!("cap-{}", i % 5)),
+                resource_protocol: Some([Protocol::Mcp, Protocol::Http][i as usize / 120]),
+                ..NewAuditEvent::new(["tool_invoked", "policy_denied"][i as usize % 6 / 5])
+            });
+        }
+        audit::append_many(db, &events).await.unwrap();
+        let all = AuditQuery { limit: Some(1_000), ..AuditQuery::between(T0, T0 + Duration::hours(1)) };
+        let count = async |q: AuditQuery| walk(db, q).await.len();
+        assert_eq!(count(all.clone()).await, 240);
+        assert_eq!(count(AuditQuery { to: T0 + Duration::seconds(60), ..all.clone() }).await, 60, "the end is exclusive");
+        assert_eq!(count(AuditQuery { from: T0 + Duration::seconds(239), ..all.clone() }).await, 1, "the start is inclusive");
+        assert_eq!(count(AuditQuery { event_type: Some("policy_denied".into()), ..all.clone() }).await, 40);
+        assert_eq!(count(AuditQuery { principal_org: Some("acme".into()), ..all.clone() }).await, 120);
+        assert_eq!(count(AuditQuery { source_node: Some("n3".into()), ..all.clone() }).await, 80);
+        assert_eq!(count(AuditQuery { target_node: Some("n7".into()), ..all.clone() }).await, 60);
+        assert_eq!(count(AuditQuery { capability_id: Some("cap-4".into()), ..all.clone() }).await, 48);
+        assert_eq!(count(AuditQuery { resource_protocol: Some(Protocol::Http), ..all.clone() }).await, 120);
+        assert_eq!(count(AuditQuery { resource_protocol: Some(Protocol::Grpc), ..all.clone() }).await, 0);
+        let narrow = AuditQuery { principal_org: Some("acme".into()), target_node: Some("n4".into()), source_node: Some("n1".into()), ..all.clone() };
+        assert_eq!(count(narrow).await, 20, "filters combine");
+    }
+
+    async fn pages_walk_thousands_of_events_with_equal_timestamps(db: &DatabaseConnection) {
+        // 3,000 events on 7 distinct timestamps: most pages start and end inside a tie.
+        let batch: Vec<_> = (0..3_000)
+            .map(|i| NewAuditEvent { timestamp: T0 + Duration::microseconds(i % 7), ..NewAuditEvent::new("tick") })
+            .collect();
+        audit::append_many(db, &batch).await.unwrap();
+        let seen = walk(db, AuditQuery { limit: Some(101), ..AuditQuery::between(T0, T0 + Duration::seconds(1)) }).await;
+        assert_eq!(seen.len(), 3_000, "no repeats, no gaps");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "strictly increasing (timestamp, id)");
+        assert_eq!(seen.iter().map(|(_, id)| id.clone()).collect::<BTreeSet<_>>().len(), 3_000);
+        // A cursor built by hand from the middle of a tie continues right after it.
+        let (at, id) = seen[1_500].clone();
+        let q = AuditQuery { limit: Some(3), after: Some(AuditCursor { timestamp: at, id }), ..AuditQuery::between(T0, T0 + Duration::seconds(1)) };
+        let next: Vec<_> = audit::query(db, &q).await.unwrap().items.into_iter().map(|e| (e.timestamp, e.id)).collect();
+        assert_eq!(next, seen[1_501..1_504]);
+    }
+}
