@@ -2,11 +2,10 @@
 
 mod common;
 
-use common::is_pg;
 use rust_decimal::dec;
 use sark_db::costs::{self, NewCost};
 use sark_db::summaries::{self, CostFilter, GroupBy, Total};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use time::macros::datetime;
 
 fn t(key: &str, amount: rust_decimal::Decimal, count: i64) -> Total {
@@ -87,18 +86,7 @@ on_both! {
         fixture(db).await;
         let query = "SELECT SUM(COALESCE(actual_cost_micros, estimated_cost_micros)) FROM cost_tracking \
                      WHERE principal_id = 'ann' AND \"timestamp\" >= '2026-11-01' AND \"timestamp\" < '2026-12-01'";
-        let txn = db.begin().await.unwrap();
-        let plan_sql = if is_pg(db) {
-            txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.unwrap();
-            format!("EXPLAIN {query}")
-        } else {
-            format!("EXPLAIN QUERY PLAN {query}")
-        };
-        let rows = txn.query_all_raw(Statement::from_string(db.get_database_backend(), plan_sql)).await.unwrap();
-        let plan: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get_by_index::<String>(if is_pg(db) { 0 } else { 3 }).unwrap())
-            .collect();
+        let plan = common::plan(db, query).await;
         assert!(plan.iter().any(|line| line.contains("idx_cost_principal_timestamp")), "{plan:#?}");
     }
 
