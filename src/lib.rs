@@ -19,6 +19,7 @@ pub mod resources;
 pub mod summaries;
 pub mod timestamp;
 pub mod trust_anchor;
+pub mod v1;
 pub mod validate;
 pub mod window;
 

@@ -14,8 +14,10 @@ mod m20261128_000006_create_principal_budgets;
 mod m20261128_000007_enable_timescaledb;
 mod m20261128_000008_create_cost_idempotency_keys;
 mod m20261128_000009_create_audit_time_index;
+mod m20261128_000010_copy_v1_registry;
 pub mod sortable;
 pub mod tables;
+pub mod v1_copy;
 
 /// The ordered list of sark-db migrations.
 pub struct Migrator;
@@ -33,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_enable_timescaledb::Migration),
             Box::new(m20261128_000008_create_cost_idempotency_keys::Migration),
             Box::new(m20261128_000009_create_audit_time_index::Migration),
+            Box::new(m20261128_000010_copy_v1_registry::Migration),
         ]
     }
 }

@@ -164,3 +164,13 @@ pub enum CostIdempotencyKeys {
     Outcome,
     CreatedAt,
 }
+
+/// `v1_copied_rows`: which v2 rows the v1 → v2 copy created, so that `down` removes only those.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum V1CopiedRows {
+    /// The table.
+    Table,
+    /// Columns.
+    Entity,
+    Id,
+}

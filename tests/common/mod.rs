@@ -41,6 +41,8 @@ pub enum Schema {
 pub struct TestDb {
     /// The connection the body uses.
     pub db: DatabaseConnection,
+    /// The URL it was opened with.
+    pub url: String,
     /// What to remove afterwards.
     place: Place,
 }
@@ -137,7 +139,7 @@ impl TestDb {
         if schema == Schema::Migrated {
             sark_db::migrate(&db).await.expect("migrate sqlite");
         }
-        TestDb { db, place: Place::Sqlite(dir) }
+        TestDb { db, url, place: Place::Sqlite(dir) }
     }
 
     async fn postgres(schema: Schema) -> Option<TestDb> {
@@ -161,8 +163,9 @@ impl TestDb {
             }
         }
         admin.close().await.expect("close admin");
-        let db = sark_db::connect(&url_for(&admin_url, &name)).await.expect("connect test database");
-        Some(TestDb { db, place: Place::Postgres { admin_url, name } })
+        let url = url_for(&admin_url, &name);
+        let db = sark_db::connect(&url).await.expect("connect test database");
+        Some(TestDb { db, url, place: Place::Postgres { admin_url, name } })
     }
 
     /// The backend this database is on.

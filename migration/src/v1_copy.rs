@@ -1,0 +1,250 @@
+//! The v1 → v2 copy: `mcp_servers` → `resources`, `mcp_tools` → `capabilities`.
+//!
+//! The copy is SQL (`INSERT … SELECT`), the same statements on both backends but for their JSON
+//! functions. Rows whose id already exists in v2 are left alone; every row the copy creates is
+//! listed in `v1_copied_rows`, which is what [`uncopy`] removes. Dirty v1 data that has no rule
+//! makes the copy fail with the offending ids, before anything is written.
+//!
+//! Metadata: the v1 columns without a v2 column are added to the v1 `metadata` object under
+//! their own names (`null` when NULL). When the v1 metadata is not an object, or already has one
+//! of those keys or `v1_metadata`, it is kept whole under `v1_metadata` instead of merged.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+/// v1 `mcp_servers` columns that have no `resources` column, carried into `metadata`.
+pub const SERVER_EXTRA_COLUMNS: [&str; 6] =
+    ["transport", "command", "args", "env", "endpoint", "description"];
+
+/// The metadata key that holds v1 metadata which could not be merged.
+pub const V1_METADATA_KEY: &str = "v1_metadata";
+
+/// The v2 sensitivity vocabulary; v1 values are matched after `lower(trim(…))`.
+const SENSITIVITY: &str = "('low', 'medium', 'high', 'critical')";
+
+/// Most offending ids named in an error.
+const SHOWN_IDS: usize = 20;
+
+/// Rows the copy created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Copied {
+    /// New `resources` rows.
+    pub resources: u64,
+    /// New `capabilities` rows.
+    pub capabilities: u64,
+}
+
+/// Copies the v1 rows that are not in v2 yet. Run it inside a transaction: on failure
+/// nothing it did should stay.
+pub async fn copy<C: ConnectionTrait>(db: &C) -> Result<Copied, DbErr> {
+    let sql = Sql(db.get_database_backend());
+    refuse_unmappable(db, &sql).await?;
+    for entity in ["resource", "capability"] {
+        db.execute_unprepared(&sql.log(entity)).await?;
+    }
+    let resources = db.execute_unprepared(&sql.insert_resources()).await?.rows_affected();
+    let capabilities = db.execute_unprepared(&sql.insert_capabilities()).await?.rows_affected();
+    Ok(Copied { resources, capabilities })
+}
+
+/// Deletes the rows the copy created (a capability created natively under a copied resource
+/// goes with its resource) and forgets them.
+pub async fn uncopy<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    for (table, entity) in [("capabilities", "capability"), ("resources", "resource")] {
+        db.execute_unprepared(&format!(
+            "DELETE FROM {table} WHERE id IN (SELECT id FROM v1_copied_rows WHERE entity = '{entity}')"
+        ))
+        .await?;
+    }
+    db.execute_unprepared("DELETE FROM v1_copied_rows").await.map(drop)
+}
+
+/// Fails naming the ids of v1 rows (still to be copied) that no rule maps.
+async fn refuse_unmappable<C: ConnectionTrait>(db: &C, sql: &Sql) -> Result<(), DbErr> {
+    let pending = |table: &str, v2: &str| {
+        format!("{table} v WHERE NOT EXISTS (SELECT 1 FROM {v2} n WHERE n.id = v.id)")
+    };
+    let servers = pending("mcp_servers", "resources");
+    let tools = pending("mcp_tools", "capabilities");
+    let checks = [
+        (
+            "mcp_servers with neither command nor endpoint",
+            format!("{servers} AND v.command IS NULL AND v.endpoint IS NULL"),
+        ),
+        ("mcp_servers with an unknown sensitivity_level", format!("{servers} AND {}", unknown_sensitivity())),
+        ("mcp_tools with an unknown sensitivity_level", format!("{tools} AND {}", unknown_sensitivity())),
+        (
+            "mcp_tools whose input_schema is not a JSON object",
+            format!("{tools} AND v.input_schema IS NOT NULL AND NOT {}", sql.is_object("v.input_schema")),
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (what, from_where) in checks {
+        let query = format!("SELECT v.id FROM {from_where} ORDER BY v.id");
+        let rows = db.query_all_raw(Statement::from_string(sql.0, query)).await?;
+        if rows.is_empty() {
+            continue;
+        }
+        let ids = rows.iter().map(|r| r.try_get_by_index::<String>(0)).collect::<Result<Vec<_>, _>>()?;
+        let shown: Vec<_> = ids.iter().take(SHOWN_IDS).map(|id| format!("{id:?}")).collect();
+        let more = ids.len().saturating_sub(SHOWN_IDS);
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        problems.push(format!("{what}: {}{more}", shown.join(", ")));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(DbErr::Migration(format!("v1 → v2 copy refused, nothing copied: {}", problems.join("; "))))
+    }
+}
+
+fn unknown_sensitivity() -> String {
+    format!("v.sensitivity_level IS NOT NULL AND lower(trim(v.sensitivity_level)) NOT IN {SENSITIVITY}")
+}
+
+/// The copy's SQL for one backend.
+struct Sql(DbBackend);
+
+impl Sql {
+    /// Lists the v1 rows of `entity` that are in neither v2 nor the list yet.
+    fn log(&self, entity: &str) -> String {
+        let (v1, v2) =
+            if entity == "resource" { ("mcp_servers", "resources") } else { ("mcp_tools", "capabilities") };
+        format!(
+            "INSERT INTO v1_copied_rows (entity, id) SELECT '{entity}', v.id FROM {v1} v \
+             WHERE NOT EXISTS (SELECT 1 FROM {v2} n WHERE n.id = v.id) \
+             AND NOT EXISTS (SELECT 1 FROM v1_copied_rows l WHERE l.entity = '{entity}' AND l.id = v.id)"
+        )
+    }
+
+    fn insert_resources(&self) -> String {
+        let extras: Vec<(&str, String)> = SERVER_EXTRA_COLUMNS
+            .iter()
+            .map(|&c| {
+                (
+                    c,
+                    if matches!(c, "args" | "env") {
+                        self.json_col(&format!("v.{c}"))
+                    } else {
+                        format!("v.{c}")
+                    },
+                )
+            })
+            .collect();
+        format!(
+            "INSERT INTO resources (id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at) \
+             SELECT v.id, v.name, 'mcp', COALESCE(v.command, v.endpoint), {sensitivity}, {metadata}, v.created_at, v.updated_at \
+             FROM mcp_servers v {copied}",
+            sensitivity = sensitivity(),
+            metadata = self.metadata(&extras),
+            copied = copied("resource", "resources"),
+        )
+    }
+
+    fn insert_capabilities(&self) -> String {
+        let extras = [("requires_approval", self.json_bool("v.requires_approval"))];
+        format!(
+            "INSERT INTO capabilities (id, resource_id, name, description, input_schema, output_schema, \
+             sensitivity_level, metadata) \
+             SELECT v.id, v.server_id, v.name, v.description, COALESCE({input}, {empty}), {empty}, {sensitivity}, {metadata} \
+             FROM mcp_tools v {copied}",
+            input = self.json_col("v.input_schema"),
+            empty = self.empty_object(),
+            sensitivity = sensitivity(),
+            metadata = self.metadata(&extras),
+            copied = copied("capability", "capabilities"),
+        )
+    }
+
+    /// The v1 `metadata` with `extras` merged in, or kept whole under [`V1_METADATA_KEY`].
+    fn metadata(&self, extras: &[(&str, String)]) -> String {
+        let mut keys: Vec<&str> = extras.iter().map(|(k, _)| *k).collect();
+        keys.push(V1_METADATA_KEY);
+        let mut kept = extras.to_vec();
+        kept.push((V1_METADATA_KEY, self.json_col("v.metadata")));
+        format!(
+            "CASE WHEN v.metadata IS NOT NULL AND (NOT {is_object} OR {has_key}) THEN {kept} ELSE {merged} END",
+            is_object = self.is_object("v.metadata"),
+            has_key = self.has_any_key("v.metadata", &keys),
+            kept = self.object(&kept),
+            merged = self.merge(
+                &format!("COALESCE({}, {})", self.json_col("v.metadata"), self.empty_object()),
+                extras
+            ),
+        )
+    }
+
+    fn empty_object(&self) -> &'static str {
+        match self.0 {
+            DbBackend::Postgres => "'{}'::jsonb",
+            _ => "'{}'",
+        }
+    }
+
+    /// A JSON column as a JSON value (SQLite keeps JSON as text).
+    fn json_col(&self, col: &str) -> String {
+        match self.0 {
+            DbBackend::Postgres => col.to_owned(),
+            _ => format!("json({col})"),
+        }
+    }
+
+    fn json_bool(&self, col: &str) -> String {
+        match self.0 {
+            DbBackend::Postgres => col.to_owned(),
+            _ => format!("json(CASE WHEN {col} THEN 'true' ELSE 'false' END)"),
+        }
+    }
+
+    fn is_object(&self, col: &str) -> String {
+        match self.0 {
+            DbBackend::Postgres => format!("jsonb_typeof({col}) = 'object'"),
+            _ => format!("json_type({col}) = 'object'"),
+        }
+    }
+
+    fn has_any_key(&self, col: &str, keys: &[&str]) -> String {
+        match self.0 {
+            DbBackend::Postgres => {
+                let keys: Vec<_> = keys.iter().map(|k| format!("'{k}'")).collect();
+                format!("jsonb_exists_any({col}, ARRAY[{}])", keys.join(", "))
+            }
+            _ => {
+                let tests: Vec<_> =
+                    keys.iter().map(|k| format!("json_type({col}, '$.{k}') IS NOT NULL")).collect();
+                format!("({})", tests.join(" OR "))
+            }
+        }
+    }
+
+    fn object(&self, pairs: &[(&str, String)]) -> String {
+        let args: Vec<_> = pairs.iter().map(|(k, v)| format!("'{k}', {v}")).collect();
+        match self.0 {
+            DbBackend::Postgres => format!("jsonb_build_object({})", args.join(", ")),
+            _ => format!("json_object({})", args.join(", ")),
+        }
+    }
+
+    /// `base` with `pairs` set (a SQL NULL becomes JSON `null`).
+    fn merge(&self, base: &str, pairs: &[(&str, String)]) -> String {
+        match self.0 {
+            DbBackend::Postgres => format!("{base} || {}", self.object(pairs)),
+            _ => {
+                let args: Vec<_> = pairs.iter().map(|(k, v)| format!("'$.{k}', {v}")).collect();
+                format!("json_set({base}, {})", args.join(", "))
+            }
+        }
+    }
+}
+
+fn sensitivity() -> &'static str {
+    "COALESCE(lower(trim(v.sensitivity_level)), 'medium')"
+}
+
+/// Restricts `FROM … v` to the rows of `entity` listed as copied and not in `v2` yet.
+fn copied(entity: &str, v2: &str) -> String {
+    format!(
+        "WHERE v.id IN (SELECT id FROM v1_copied_rows WHERE entity = '{entity}') \
+         AND NOT EXISTS (SELECT 1 FROM {v2} n WHERE n.id = v.id)"
+    )
+}

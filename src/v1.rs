@@ -1,0 +1,235 @@
+//! The v1 → v2 registry copy and its verification.
+//!
+//! [`copy`] is what migration 10 runs (idempotent: it copies only what v2 lacks).
+//! [`verify`] recomputes the mapping in Rust from the v1 rows and compares it with v2.
+
+use crate::Result;
+use entity::{capability, mcp_server, mcp_tool, resource};
+pub use migration::v1_copy::{Copied, SERVER_EXTRA_COLUMNS, V1_METADATA_KEY};
+use sea_orm::{ConnectionTrait, EntityTrait, Statement};
+use serde::Serialize;
+use serde_json::{Map, Value as Json, json};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Most entries of each list that [`Report`]'s `Display` prints.
+const SHOWN: usize = 50;
+
+/// Copies the v1 rows v2 lacks; see [`migration::v1_copy`] for the rules.
+pub async fn copy<C: ConnectionTrait>(db: &C) -> Result<Copied> {
+    Ok(migration::v1_copy::copy(db).await?)
+}
+
+/// Row counts on both sides.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Rows in `mcp_servers`.
+    pub servers: u64,
+    /// Rows in `resources` (native ones included).
+    pub resources: u64,
+    /// Rows in `mcp_tools`.
+    pub tools: u64,
+    /// Rows in `capabilities` (native ones included).
+    pub capabilities: u64,
+}
+
+/// A row present on one side only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Missing {
+    /// The table it is missing from.
+    pub table: &'static str,
+    /// Its id.
+    pub id: String,
+}
+
+/// A v2 field that is not what the mapping gives for its v1 row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Difference {
+    /// The v2 table.
+    pub table: &'static str,
+    /// The row's id.
+    pub id: String,
+    /// The v2 column.
+    pub field: String,
+    /// What the mapping of the v1 row gives.
+    pub expected: Json,
+    /// What v2 holds.
+    pub found: Json,
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// Row counts.
+    pub counts: Counts,
+    /// v1 rows without their v2 row.
+    pub missing_in_v2: Vec<Missing>,
+    /// Copied v2 rows whose v1 row is gone.
+    pub missing_in_v1: Vec<Missing>,
+    /// Fields that differ from the mapping.
+    pub differences: Vec<Difference>,
+}
+
+impl Report {
+    /// Whether v2 holds every v1 row exactly as mapped.
+    pub fn is_clean(&self) -> bool {
+        self.missing_in_v2.is_empty() && self.missing_in_v1.is_empty() && self.differences.is_empty()
+    }
+
+    /// How many problems were found.
+    pub fn problems(&self) -> usize {
+        self.missing_in_v2.len() + self.missing_in_v1.len() + self.differences.len()
+    }
+}
+
+/// Compares v1 with v2 under the copy's mapping. Needs migration 10 applied.
+pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Report> {
+    let servers = mcp_server::Entity::find().all(db).await?;
+    let tools = mcp_tool::Entity::find().all(db).await?;
+    let resources: HashMap<String, resource::Model> =
+        resource::Entity::find().all(db).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let capabilities: HashMap<String, capability::Model> =
+        capability::Entity::find().all(db).await?.into_iter().map(|c| (c.id.clone(), c)).collect();
+    let mut report = Report {
+        counts: Counts {
+            servers: servers.len() as u64,
+            resources: resources.len() as u64,
+            tools: tools.len() as u64,
+            capabilities: capabilities.len() as u64,
+        },
+        ..Report::default()
+    };
+    for server in &servers {
+        report.compare("resources", &server.id, expected_resource(server), resources.get(&server.id))?;
+    }
+    for tool in &tools {
+        report.compare("capabilities", &tool.id, expected_capability(tool), capabilities.get(&tool.id))?;
+    }
+    report.missing_in_v1 = orphans(db).await?;
+    Ok(report)
+}
+
+impl Report {
+    fn compare<M: Serialize>(
+        &mut self,
+        table: &'static str,
+        id: &str,
+        expected: Map<String, Json>,
+        found: Option<&M>,
+    ) -> Result<()> {
+        let Some(found) = found else {
+            self.missing_in_v2.push(Missing { table, id: id.to_owned() });
+            return Ok(());
+        };
+        let found = serde_json::to_value(found).map_err(|e| sea_orm::DbErr::Json(e.to_string()))?;
+        for (field, expected) in expected {
+            let found = found.get(&field).cloned().unwrap_or(Json::Null);
+            if found != expected {
+                self.differences.push(Difference { table, id: id.to_owned(), field, expected, found });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Copied rows whose v1 row no longer exists.
+async fn orphans<C: ConnectionTrait>(db: &C) -> Result<Vec<Missing>> {
+    let sql = "SELECT l.entity, l.id FROM v1_copied_rows l \
+        WHERE (l.entity = 'resource' AND NOT EXISTS (SELECT 1 FROM mcp_servers s WHERE s.id = l.id)) \
+        OR (l.entity = 'capability' AND NOT EXISTS (SELECT 1 FROM mcp_tools t WHERE t.id = l.id)) \
+        ORDER BY l.entity, l.id";
+    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
+    rows.iter()
+        .map(|row| {
+            let entity: String = row.try_get_by_index(0)?;
+            let table = if entity == "resource" { "mcp_servers" } else { "mcp_tools" };
+            Ok(Missing { table, id: row.try_get_by_index(1)? })
+        })
+        .collect()
+}
+
+/// The v2 fields the mapping gives for a v1 server.
+fn expected_resource(s: &mcp_server::Model) -> Map<String, Json> {
+    let extras = Map::from_iter([
+        ("transport".to_owned(), json!(s.transport)),
+        ("command".to_owned(), json!(s.command)),
+        ("args".to_owned(), json!(s.args)),
+        ("env".to_owned(), json!(s.env)),
+        ("endpoint".to_owned(), json!(s.endpoint)),
+        ("description".to_owned(), json!(s.description)),
+    ]);
+    Map::from_iter([
+        ("name".to_owned(), json!(s.name)),
+        ("protocol".to_owned(), json!("mcp")),
+        ("endpoint".to_owned(), json!(s.command.as_ref().or(s.endpoint.as_ref()))),
+        ("sensitivity_level".to_owned(), sensitivity(s.sensitivity_level.as_deref())),
+        ("metadata".to_owned(), carry(s.metadata.as_ref(), extras)),
+        ("created_at".to_owned(), json!(s.created_at)),
+        ("updated_at".to_owned(), json!(s.updated_at)),
+    ])
+}
+
+/// The v2 fields the mapping gives for a v1 tool.
+fn expected_capability(t: &mcp_tool::Model) -> Map<String, Json> {
+    let extras = Map::from_iter([("requires_approval".to_owned(), json!(t.requires_approval))]);
+    Map::from_iter([
+        ("resource_id".to_owned(), json!(t.server_id)),
+        ("name".to_owned(), json!(t.name)),
+        ("description".to_owned(), json!(t.description)),
+        ("input_schema".to_owned(), t.input_schema.clone().unwrap_or_else(|| json!({}))),
+        ("output_schema".to_owned(), json!({})),
+        ("sensitivity_level".to_owned(), sensitivity(t.sensitivity_level.as_deref())),
+        ("metadata".to_owned(), carry(t.metadata.as_ref(), extras)),
+    ])
+}
+
+fn sensitivity(v1: Option<&str>) -> Json {
+    json!(v1.map_or_else(|| "medium".to_owned(), |s| s.trim().to_lowercase()))
+}
+
+/// v1 metadata with `extras` merged in; kept whole under [`V1_METADATA_KEY`] when it is not
+/// an object or already uses one of their keys (or that key).
+fn carry(v1: Option<&Json>, mut extras: Map<String, Json>) -> Json {
+    match v1 {
+        None => Json::Object(extras),
+        Some(Json::Object(m)) if !m.keys().any(|k| k == V1_METADATA_KEY || extras.contains_key(k)) => {
+            let mut merged = m.clone();
+            merged.append(&mut extras);
+            Json::Object(merged)
+        }
+        Some(other) => {
+            extras.insert(V1_METADATA_KEY.to_owned(), other.clone());
+            Json::Object(extras)
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.counts;
+        writeln!(f, "v1 → v2 verification")?;
+        writeln!(f, "  mcp_servers {:>8}   resources    {:>8}", c.servers, c.resources)?;
+        writeln!(f, "  mcp_tools   {:>8}   capabilities {:>8}", c.tools, c.capabilities)?;
+        for (title, list) in [
+            ("missing in v2", &self.missing_in_v2),
+            ("missing in v1 (copied, v1 row gone)", &self.missing_in_v1),
+        ] {
+            writeln!(f, "  {title}: {}", list.len())?;
+            for m in list.iter().take(SHOWN) {
+                writeln!(f, "    {} {:?}", m.table, m.id)?;
+            }
+        }
+        writeln!(f, "  field differences: {}", self.differences.len())?;
+        for d in self.differences.iter().take(SHOWN) {
+            writeln!(
+                f,
+                "    {} {:?} {}: expected {}, found {}",
+                d.table, d.id, d.field, d.expected, d.found
+            )?;
+        }
+        match self.problems() {
+            0 => write!(f, "result: no differences"),
+            n => write!(f, "result: {n} differences"),
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! The v1 → v2 copy (migration 10) and its verification, on a generated v1 fixture.
+
+mod common;
+
+use common::{Backend, Schema, TestDb, scalar};
+use migration::MigratorTrait;
+use sark_db::entity::{Protocol, SensitivityLevel};
+use sark_db::entity::{mcp_server, mcp_tool};
+use sark_db::resources::{self, NewResource};
+use sark_db::{Migrator, capabilities, v1};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
+use serde_json::{Value as Json, json};
+use time::Duration;
+use time::macros::datetime;
+
+/// Servers with every edge case the copy must handle, `tools_per_server` tools each.
+fn fixture(
+    servers: usize,
+    tools_per_server: usize,
+) -> (Vec<mcp_server::ActiveModel>, Vec<mcp_tool::ActiveModel>) {
+    let t0 = datetime!(2025-06-01 08:00 UTC);
+    let nested = json!({"levels": {"a": [1, 2.5, {"b": [true, null, "ünï"]}], "c": {"d": {"e": "deep"}}}, "list": (0..50).collect::<Vec<_>>()});
+    let names =
+        ["plain server", "服务器 🚀 émoji", "O'Brien \"quoted\"; DROP TABLE resources; --", "%_\\ LIKE $1 ?"];
+    let sensitivities = [None, Some("low"), Some("HIGH"), Some("Medium"), Some(" critical "), Some("high")];
+    let metadatas = [
+        None,
+        Some(json!({})),
+        Some(json!({"team": "search", "nested": nested})),
+        Some(json!({"transport": "from metadata", "command": ["collides"], "keep": 1})),
+        Some(json!({"v1_metadata": "reserved key"})),
+        Some(json!([1, 2, 3])),
+        Some(json!("just a string")),
+        Some(json!({"quote": "it's \"fine\"", "emoji": "🎉"})),
+    ];
+    let mut server_rows = Vec::new();
+    let mut tool_rows = Vec::new();
+    for i in 0..servers {
+        let id = match i % 50 {
+            7 => format!("srv-'\";--{i}"),
+            9 => format!("srv-🚀-{i}"),
+            _ => format!("srv-{i:06}"),
+        };
+        let (transport, command, endpoint) = match i % 4 {
+            0 => ("stdio", Some(format!("npx @acme/server-{i}")), None),
+            1 => ("http", None, Some(format!("https://api{i}.example.org/mcp"))),
+            2 => ("sse", None, Some(format!("http://localhost:{}/sse", 3000 + i % 1000))),
+            _ => (
+                "stdio",
+                Some(format!("/usr/bin/tool{i} --flag")),
+                Some("http://ignored.example.org".to_owned()),
+            ),
+        };
+        server_rows.push(mcp_server::ActiveModel {
+            id: Set(id.clone()),
+            name: Set(format!("{} {i}", names[i % names.len()])),
+            description: Set((i % 2 == 0).then(|| format!("server {i}: 'quotes', \"doubles\", 🎉"))),
+            transport: Set(transport.to_owned()),
+            command: Set(command),
+            args: Set((i % 4 != 0).then(|| json!(["--port", i, "ünï", {"k": null}]))),
+            env: Set((i % 5 != 0).then(|| json!({"TOKEN": "x'y\"z", "N": i}))),
+            endpoint: Set(endpoint),
+            sensitivity_level: Set(sensitivities[i % sensitivities.len()].map(str::to_owned)),
+            metadata: Set(metadatas[i % metadatas.len()].clone()),
+            created_at: Set(t0 + Duration::seconds(i as i64) + Duration::microseconds((i % 7) as i64)),
+            updated_at: Set(t0 + Duration::days(1) + Duration::seconds(i as i64)),
+        });
+        for j in 0..tools_per_server {
+            let k = i * tools_per_server + j;
+            tool_rows.push(mcp_tool::ActiveModel {
+                id: Set(format!("{id}/tool-{j}")),
+                server_id: Set(id.clone()),
+                name: Set(format!("{} {j}", ["read_file", "запрос", "x'; --", "🔧 fix"][k % 4])),
+                description: Set((k % 3 != 0).then(|| format!("tool {k} does \"things\""))),
+                input_schema: Set((k % 4 != 0)
+                    .then(|| json!({"type": "object", "properties": {"path": {"type": "string"}}, "n": k}))),
+                sensitivity_level: Set(sensitivities[k % sensitivities.len()].map(str::to_owned)),
+                requires_approval: Set(k % 2 == 0),
+                metadata: Set([
+                    None,
+                    Some(json!({"owner": "ops"})),
+                    Some(json!({"requires_approval": "meta"})),
+                    Some(json!([k])),
+                ][k % 4]
+                    .clone()),
+            });
+        }
+    }
+    (server_rows, tool_rows)
+}
+
+/// Migration 1 only, then the fixture.
+async fn v1_with(
+    db: &DatabaseConnection,
+    fixture: (Vec<mcp_server::ActiveModel>, Vec<mcp_tool::ActiveModel>),
+) {
+    Migrator::up(db, Some(1)).await.unwrap();
+    let (servers, tools) = fixture;
+    for chunk in servers.chunks(1_000) {
+        mcp_server::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await.unwrap();
+    }
+    for chunk in tools.chunks(1_000) {
+        mcp_tool::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await.unwrap();
+    }
+}
+
+/// All of v2's registry as JSON, in id order.
+async fn v2(db: &DatabaseConnection) -> (Vec<Json>, Vec<Json>) {
+    let resources = sark_db::entity::resource::Entity::find().all(db).await.unwrap();
+    let capabilities = sark_db::entity::capability::Entity::find().all(db).await.unwrap();
+    let mut r: Vec<Json> = resources.iter().map(|m| serde_json::to_value(m).unwrap()).collect();
+    let mut c: Vec<Json> = capabilities.iter().map(|m| serde_json::to_value(m).unwrap()).collect();
+    r.sort_by_key(|v| v["id"].to_string());
+    c.sort_by_key(|v| v["id"].to_string());
+    (r, c)
+}
+
+on_both! {
+    empty: async fn the_copy_carries_every_row_and_verifies_clean(db: &DatabaseConnection) {
+        v1_with(db, fixture(1_000, 10)).await;
+        Migrator::up(db, None).await.unwrap();
+        let report = v1::verify(db).await.unwrap();
+        assert!(report.is_clean(), "{report}");
+        assert_eq!((report.counts.servers, report.counts.resources, report.counts.tools, report.counts.capabilities), (1_000, 1_000, 10_000, 10_000));
+
+        let r = resources::get(db, "srv-000001").await.unwrap();
+        assert_eq!((r.endpoint.as_str(), r.protocol), ("https://api1.example.org/mcp", Protocol::Mcp));
+        let r = resources::get(db, "srv-000003").await.unwrap();
+        assert_eq!(r.endpoint, "/usr/bin/tool3 --flag", "command wins over endpoint");
+        assert_eq!(r.metadata["endpoint"], "http://ignored.example.org", "the v1 endpoint survives in metadata");
+        assert_eq!(r.metadata["transport"], "stdio", "the column wins the plain key");
+        assert_eq!(r.metadata["v1_metadata"], json!({"transport": "from metadata", "command": ["collides"], "keep": 1}), "colliding metadata kept whole");
+        assert_eq!(r.sensitivity_level, SensitivityLevel::Medium, "'Medium' maps to medium");
+        let r = resources::get(db, "srv-000002").await.unwrap();
+        assert_eq!(r.sensitivity_level, SensitivityLevel::High, "'HIGH' maps to high");
+        assert_eq!((r.metadata["team"].as_str(), r.metadata["args"][1].as_i64()), (Some("search"), Some(2)));
+        let r = resources::get(db, "srv-000005").await.unwrap();
+        assert_eq!(r.metadata["v1_metadata"], json!([1, 2, 3]), "non-object metadata is kept under a key");
+        assert_eq!(r.metadata["env"], Json::Null, "an absent column is null");
+        let c = capabilities::get(db, "srv-000000/tool-2").await.unwrap();
+        assert_eq!(c.metadata, json!({"requires_approval": true, "v1_metadata": {"requires_approval": "meta"}}));
+        assert_eq!((c.input_schema["n"].as_i64(), c.output_schema.clone()), (Some(2), json!({})));
+        let c = capabilities::get(db, "srv-000000/tool-0").await.unwrap();
+        assert_eq!((c.input_schema, c.metadata), (json!({}), json!({"requires_approval": true})));
+    }
+
+    empty: async fn verification_finds_a_corrupted_and_a_deleted_row(db: &DatabaseConnection) {
+        v1_with(db, fixture(40, 3)).await;
+        Migrator::up(db, None).await.unwrap();
+        db.execute_unprepared("UPDATE resources SET name = 'tampered' WHERE id = 'srv-000004'").await.unwrap();
+        db.execute_unprepared("DELETE FROM capabilities WHERE id = 'srv-000010/tool-1'").await.unwrap();
+        db.execute_unprepared("DELETE FROM mcp_tools WHERE id = 'srv-000011/tool-2'").await.unwrap();
+        let report = v1::verify(db).await.unwrap();
+        assert_eq!(report.problems(), 3, "{report}");
+        let d = &report.differences[0];
+        assert_eq!((d.table, d.id.as_str(), d.field.as_str(), &d.found), ("resources", "srv-000004", "name", &json!("tampered")));
+        assert_eq!(d.expected, json!("plain server 4"));
+        assert_eq!((report.missing_in_v2[0].table, report.missing_in_v2[0].id.as_str()), ("capabilities", "srv-000010/tool-1"));
+        assert_eq!((report.missing_in_v1[0].table, report.missing_in_v1[0].id.as_str()), ("mcp_tools", "srv-000011/tool-2"));
+        let text = report.to_string();
+        assert!(text.contains("srv-000004") && text.contains("result: 3 differences"), "{text}");
+    }
+
+    empty: async fn an_unmappable_row_fails_the_copy_by_id_and_leaves_v2_empty(db: &DatabaseConnection) {
+        let (mut servers, mut tools) = fixture(30, 2);
+        servers[5].command = Set(None);
+        servers[5].endpoint = Set(None);
+        tools[7].sensitivity_level = Set(Some("extreme".into()));
+        v1_with(db, (servers, tools)).await;
+        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        assert!(err.contains("\"srv-000005\"") && err.contains("neither command nor endpoint"), "{err}");
+        assert!(err.contains("\"srv-000003/tool-1\"") && err.contains("unknown sensitivity_level"), "{err}");
+        assert_eq!(scalar(db, "SELECT count(*) FROM resources").await, 0);
+        assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 0);
+        assert_eq!(Migrator::get_pending_migrations(db).await.unwrap().len(), 1, "only the copy is pending");
+        assert_eq!(scalar(db, "SELECT count(*) FROM mcp_servers").await, 30, "v1 stays");
+    }
+
+    empty: async fn the_copy_is_idempotent_and_down_removes_only_copied_rows(db: &DatabaseConnection) {
+        v1_with(db, fixture(60, 4)).await;
+        Migrator::up(db, Some(8)).await.unwrap();
+        // Rows created natively in v2 before the copy, one of them with a v1 server's id.
+        let native = NewResource { id: Some("srv-000001".into()), ..NewResource::new("native twin", Protocol::Http, "https://n") };
+        resources::create(db, &native).await.unwrap();
+        resources::create(db, &NewResource { id: Some("native".into()), ..native.clone() }).await.unwrap();
+        capabilities::create(db, "native", &capabilities::NewCapability::new("own")).await.unwrap();
+        Migrator::up(db, None).await.unwrap();
+        let first = v2(db).await;
+        assert_eq!((first.0.len(), first.1.len()), (61, 241));
+        assert_eq!(resources::get(db, "srv-000001").await.unwrap().name, "native twin", "an existing row is not overwritten");
+
+        assert_eq!(v1::copy(db).await.unwrap(), v1::Copied::default(), "a second copy copies nothing");
+        assert_eq!(v2(db).await, first);
+
+        Migrator::down(db, Some(1)).await.unwrap();
+        let left = v2(db).await;
+        let ids: Vec<_> = left.0.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ids, ["native", "srv-000001"]);
+        assert_eq!(left.1.len(), 1, "only the native capability");
+
+        Migrator::up(db, None).await.unwrap();
+        assert_eq!(v2(db).await, first, "down then up gives the same result");
+    }
+}
+
+/// The copy gives the same rows, as JSON, on both backends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_backends_copy_identically() {
+    let mut results = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(t) = TestDb::new(backend, Schema::Empty).await else { return };
+        v1_with(&t.db, fixture(200, 5)).await;
+        Migrator::up(&t.db, None).await.unwrap();
+        results.push(v2(&t.db).await);
+        t.finish().await;
+    }
+    assert_eq!(results[0].0.len(), 200);
+    assert_eq!(results[0], results[1]);
+}
+
+/// `sark-verify-v1` exits 0 on a clean copy and 1 with the report when a row differs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_check_exits_non_zero_on_a_difference() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(t) = TestDb::new(backend, Schema::Empty).await else { return };
+        v1_with(&t.db, fixture(20, 2)).await;
+        Migrator::up(&t.db, None).await.unwrap();
+        let run = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_sark-verify-v1"))
+                .env("DATABASE_URL", &t.url)
+                .output()
+                .unwrap()
+        };
+        let clean = run();
+        assert_eq!(clean.status.code(), Some(0), "{clean:?}");
+        assert!(String::from_utf8_lossy(&clean.stdout).contains("result: no differences"));
+        t.db.execute_unprepared("DELETE FROM resources WHERE id = 'srv-000002'").await.unwrap();
+        let dirty = run();
+        assert_eq!(dirty.status.code(), Some(1), "{dirty:?}");
+        let out = String::from_utf8_lossy(&dirty.stdout);
+        assert!(out.contains("missing in v2: 3") && out.contains("srv-000002"), "{out}");
+        t.finish().await;
+    }
+}
+
+/// Times the copy on PostgreSQL for 10,000 servers and 100,000 tools:
+/// `cargo test --release --test v1 -- --ignored --nocapture copy_timing`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn copy_timing() {
+    let Some(t) = TestDb::new(Backend::Postgres, Schema::Empty).await else { return };
+    v1_with(&t.db, fixture(10_000, 10)).await;
+    Migrator::up(&t.db, Some(8)).await.unwrap();
+    let started = std::time::Instant::now();
+    Migrator::up(&t.db, None).await.unwrap();
+    let copy = started.elapsed();
+    let started = std::time::Instant::now();
+    let report = v1::verify(&t.db).await.unwrap();
+    println!(
+        "copy of 10,000 servers and 100,000 tools: {copy:?}; verify: {:?}; clean: {}",
+        started.elapsed(),
+        report.is_clean()
+    );
+    t.finish().await;
+}
