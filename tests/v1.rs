@@ -71,11 +71,11 @@ fn fixture(
                 id: Set(format!("{id}/tool-{j}")),
                 server_id: Set(id.clone()),
                 name: Set(format!("{} {j}", ["read_file", "запрос", "x'; --", "🔧 fix"][k % 4])),
-                description: Set((k % 3 != 0).then(|| format!("tool {k} does \"things\""))),
-                input_schema: Set((k % 4 != 0)
+                description: Set((!k.is_multiple_of(3)).then(|| format!("tool {k} does \"things\""))),
+                input_schema: Set((!k.is_multiple_of(4))
                     .then(|| json!({"type": "object", "properties": {"path": {"type": "string"}}, "n": k}))),
                 sensitivity_level: Set(sensitivities[k % sensitivities.len()].map(str::to_owned)),
-                requires_approval: Set(k % 2 == 0),
+                requires_approval: Set(k.is_multiple_of(2)),
                 metadata: Set([
                     None,
                     Some(json!({"owner": "ops"})),
