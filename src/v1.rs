@@ -73,12 +73,34 @@ pub struct Report {
 impl Report {
     /// Whether v2 holds every v1 row exactly as mapped.
     pub fn is_clean(&self) -> bool {
-        self.missing_in_v2.is_empty() && self.missing_in_v1.is_empty() && self.differences.is_empty()
+        self.problems() == 0
     }
 
     /// How many problems were found.
     pub fn problems(&self) -> usize {
         self.missing_in_v2.len() + self.missing_in_v1.len() + self.differences.len()
+    }
+
+    /// Records where the v2 row `found` differs from `expected`, or that it is missing.
+    fn compare<M: Serialize>(
+        &mut self,
+        table: &'static str,
+        id: &str,
+        expected: Map<String, Json>,
+        found: Option<&M>,
+    ) -> Result<()> {
+        let Some(found) = found else {
+            self.missing_in_v2.push(Missing { table, id: id.to_owned() });
+            return Ok(());
+        };
+        let found = serde_json::to_value(found).map_err(|e| sea_orm::DbErr::Json(e.to_string()))?;
+        for (field, expected) in expected {
+            let found = found.get(&field).cloned().unwrap_or(Json::Null);
+            if found != expected {
+                self.differences.push(Difference { table, id: id.to_owned(), field, expected, found });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -107,29 +129,6 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Report> {
     }
     report.missing_in_v1 = orphans(db).await?;
     Ok(report)
-}
-
-impl Report {
-    fn compare<M: Serialize>(
-        &mut self,
-        table: &'static str,
-        id: &str,
-        expected: Map<String, Json>,
-        found: Option<&M>,
-    ) -> Result<()> {
-        let Some(found) = found else {
-            self.missing_in_v2.push(Missing { table, id: id.to_owned() });
-            return Ok(());
-        };
-        let found = serde_json::to_value(found).map_err(|e| sea_orm::DbErr::Json(e.to_string()))?;
-        for (field, expected) in expected {
-            let found = found.get(&field).cloned().unwrap_or(Json::Null);
-            if found != expected {
-                self.differences.push(Difference { table, id: id.to_owned(), field, expected, found });
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Copied rows whose v1 row no longer exists.
