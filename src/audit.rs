@@ -229,7 +229,7 @@ pub async fn append_many<C: ConnectionTrait + TransactionTrait>(
 
 /// `timestamp` in a form that sorts chronologically on `db`'s backend.
 fn chronological<C: ConnectionTrait>(db: &C) -> Expr {
-    Expr::cust(timestamp::sortable_sql(db.get_database_backend(), "\"timestamp\""))
+    timestamp::sortable_column(db.get_database_backend())
 }
 
 /// `t` as a value to compare with [`chronological`].

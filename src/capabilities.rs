@@ -178,8 +178,6 @@ pub async fn update<C: ConnectionTrait>(
 
 /// Deletes the capability with `id`.
 pub async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<()> {
-    match capability::Entity::delete_by_id(id).exec(db).await?.rows_affected {
-        0 => Err(Error::not_found("capability", id)),
-        _ => Ok(()),
-    }
+    let deleted = capability::Entity::delete_by_id(id).exec(db).await?.rows_affected;
+    if deleted == 0 { Err(Error::not_found("capability", id)) } else { Ok(()) }
 }

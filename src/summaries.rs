@@ -68,12 +68,12 @@ fn filtered(backend: DbBackend, filter: &CostFilter) -> Select<Entity> {
     if let Some(c) = &filter.capability_id {
         query = query.filter(Column::CapabilityId.eq(c));
     }
-    let chronological = || Expr::cust(timestamp::sortable_sql(backend, "\"timestamp\""));
     if let Some(from) = filter.from {
-        query = query.filter(chronological().gte(timestamp::sortable_value(backend, from)));
+        query =
+            query.filter(timestamp::sortable_column(backend).gte(timestamp::sortable_value(backend, from)));
     }
     if let Some(to) = filter.to {
-        query = query.filter(chronological().lt(timestamp::sortable_value(backend, to)));
+        query = query.filter(timestamp::sortable_column(backend).lt(timestamp::sortable_value(backend, to)));
     }
     query.column_as(amount_sum(), "amount").column_as(Expr::cust("COUNT(*)"), "count")
 }

@@ -6,6 +6,7 @@
 //! SQLite a fixed-width `YYYY-MM-DDTHH:MM:SS.ffffff` text, on PostgreSQL the `timestamptz`
 //! itself.
 
+use sea_orm::sea_query::Expr;
 use sea_orm::{DbBackend, Value};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -27,6 +28,11 @@ pub(crate) fn sortable_sql(backend: DbBackend, column: &str) -> String {
         DbBackend::Sqlite => migration::sortable::sqlite_sortable(column),
         _ => column.to_owned(),
     }
+}
+
+/// The table's `"timestamp"` column in sortable form (see [`sortable_sql`]).
+pub(crate) fn sortable_column(backend: DbBackend) -> Expr {
+    Expr::cust(sortable_sql(backend, r#""timestamp""#))
 }
 
 /// `t` as a value to compare with [`sortable_sql`] on `backend`.

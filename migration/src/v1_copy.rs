@@ -22,6 +22,10 @@ pub const V1_METADATA_KEY: &str = "v1_metadata";
 /// The v2 sensitivity vocabulary; v1 values are matched after `lower(trim(…))`.
 const SENSITIVITY: &str = "('low', 'medium', 'high', 'critical')";
 
+/// `(entity, v1 table, v2 table)` in copy order; `v1_copied_rows.entity` names the kind.
+const COPIED: [(&str, &str, &str); 2] =
+    [("resource", "mcp_servers", "resources"), ("capability", "mcp_tools", "capabilities")];
+
 /// Most offending ids named in an error.
 const SHOWN_IDS: usize = 20;
 
@@ -39,8 +43,8 @@ pub struct Copied {
 pub async fn copy<C: ConnectionTrait>(db: &C) -> Result<Copied, DbErr> {
     let sql = Sql(db.get_database_backend());
     refuse_unmappable(db, &sql).await?;
-    for entity in ["resource", "capability"] {
-        db.execute_unprepared(&sql.log(entity)).await?;
+    for (entity, v1, v2) in COPIED {
+        db.execute_unprepared(&log(entity, v1, v2)).await?;
     }
     let resources = db.execute_unprepared(&sql.insert_resources()).await?.rows_affected();
     let capabilities = db.execute_unprepared(&sql.insert_capabilities()).await?.rows_affected();
@@ -50,7 +54,7 @@ pub async fn copy<C: ConnectionTrait>(db: &C) -> Result<Copied, DbErr> {
 /// Deletes the rows the copy created (a capability created natively under a copied resource
 /// goes with its resource) and forgets them.
 pub async fn uncopy<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
-    for (table, entity) in [("capabilities", "capability"), ("resources", "resource")] {
+    for (entity, _, table) in COPIED.into_iter().rev() {
         db.execute_unprepared(&format!(
             "DELETE FROM {table} WHERE id IN (SELECT id FROM v1_copied_rows WHERE entity = '{entity}')"
         ))
@@ -106,17 +110,6 @@ fn unknown_sensitivity() -> String {
 struct Sql(DbBackend);
 
 impl Sql {
-    /// Lists the v1 rows of `entity` that are in neither v2 nor the list yet.
-    fn log(&self, entity: &str) -> String {
-        let (v1, v2) =
-            if entity == "resource" { ("mcp_servers", "resources") } else { ("mcp_tools", "capabilities") };
-        format!(
-            "INSERT INTO v1_copied_rows (entity, id) SELECT '{entity}', v.id FROM {v1} v \
-             WHERE NOT EXISTS (SELECT 1 FROM {v2} n WHERE n.id = v.id) \
-             AND NOT EXISTS (SELECT 1 FROM v1_copied_rows l WHERE l.entity = '{entity}' AND l.id = v.id)"
-        )
-    }
-
     fn insert_resources(&self) -> String {
         let extras: Vec<(&str, String)> = SERVER_EXTRA_COLUMNS
             .iter()
@@ -235,6 +228,15 @@ impl Sql {
             }
         }
     }
+}
+
+/// Lists the v1 rows of `entity` that are in neither v2 nor the list yet.
+fn log(entity: &str, v1: &str, v2: &str) -> String {
+    format!(
+        "INSERT INTO v1_copied_rows (entity, id) SELECT '{entity}', v.id FROM {v1} v \
+         WHERE NOT EXISTS (SELECT 1 FROM {v2} n WHERE n.id = v.id) \
+         AND NOT EXISTS (SELECT 1 FROM v1_copied_rows l WHERE l.entity = '{entity}' AND l.id = v.id)"
+    )
 }
 
 fn sensitivity() -> &'static str {
