@@ -1,5 +1,6 @@
 //! Opening connections and applying migrations.
 
+use crate::Result;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -18,7 +19,7 @@ const SQLITE_POOL_SIZE: u32 = 4;
 ///
 /// SQLite gets WAL, foreign keys on, `synchronous = NORMAL` and a busy timeout;
 /// PostgreSQL gets sqlx's pool defaults.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+pub async fn connect(url: &str) -> Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url);
     options.sqlx_logging(false);
     if url.starts_with("sqlite:") {
@@ -29,12 +30,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
         });
     }
-    Database::connect(options).await
+    Ok(Database::connect(options).await?)
 }
 
 /// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
+    Ok(Migrator::up(db, None).await?)
 }
 
 /// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite, so that it takes the

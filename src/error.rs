@@ -1,6 +1,6 @@
-//! The one error type of the crate.
+//! The one error type of the crate, and the one place database errors are translated.
 
-use crate::window::Window;
+use crate::ledger::Window;
 use rust_decimal::Decimal;
 use sea_orm::{DbErr, SqlErr};
 
@@ -18,9 +18,9 @@ pub enum Error {
         /// Its key.
         id: String,
     },
-    /// The operation contradicts existing data (duplicate key, reused idempotency key …).
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// The operation contradicts data that exists already; nothing was written.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
     /// Input was refused before any SQL ran; nothing was written.
     #[error("invalid {field}: {reason}")]
     Validation {
@@ -46,22 +46,56 @@ pub enum Error {
     Db(#[from] DbErr),
 }
 
+/// What an operation conflicted with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// A row with this key exists already.
+    #[error("{entity} {id:?} already exists")]
+    Exists {
+        /// Kind of row, e.g. `resource`.
+        entity: &'static str,
+        /// The key that is taken.
+        id: String,
+    },
+    /// The idempotency key was used before with a different request.
+    #[error("idempotency key {key:?} was used with another request")]
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+    },
+}
+
 impl Error {
     /// A validation error for `field`.
-    pub fn validation(field: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn validation(field: &'static str, reason: impl Into<String>) -> Self {
         Error::Validation { field, reason: reason.into() }
     }
 
     /// A not-found error for `entity` with key `id`.
-    pub fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
+    pub(crate) fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
         Error::NotFound { entity, id: id.into() }
+    }
+
+    /// A conflict with an existing `entity` keyed `id`.
+    pub(crate) fn exists(entity: &'static str, id: impl Into<String>) -> Self {
+        Error::Conflict(Conflict::Exists { entity, id: id.into() })
     }
 }
 
-/// `e` as [`Error::Conflict`] with `message()` when it is a unique violation, else as is.
-pub(crate) fn unique_conflict(e: DbErr, message: impl FnOnce() -> String) -> Error {
-    match e.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => Error::Conflict(message()),
+/// Translates the error of a write of `entity` `id`: a unique violation is
+/// [`Conflict::Exists`], a foreign-key violation is [`Error::NotFound`] of `parent` (when
+/// given), anything else stays a database error.
+pub(crate) fn write_error(
+    e: DbErr,
+    entity: &'static str,
+    id: &str,
+    parent: Option<(&'static str, &str)>,
+) -> Error {
+    match (e.sql_err(), parent) {
+        (Some(SqlErr::UniqueConstraintViolation(_)), _) => Error::exists(entity, id),
+        (Some(SqlErr::ForeignKeyConstraintViolation(_)), Some((parent, parent_id))) => {
+            Error::not_found(parent, parent_id)
+        }
         _ => Error::Db(e),
     }
 }

@@ -2,30 +2,33 @@
 //!
 //! Every repository function takes `&C where C: ConnectionTrait` — a pool or an open
 //! transaction — validates its input before any SQL runs, and returns [`Error`].
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`registry`] | resources, their capabilities, discovery sync |
+//! | [`ledger`] | costs, budgets, idempotency keys, summaries |
+//! | [`audit`] | the append-only audit log |
+//! | [`federation`] | trusted nodes of other organisations and their trust anchors |
+//! | [`v1`] | the v1 → v2 registry copy and its verification |
 
 pub mod audit;
-pub mod budgets;
-pub mod capabilities;
-pub mod costs;
-pub mod db;
-pub mod discovery;
-pub mod error;
+mod clock;
+mod db;
+mod error;
 pub mod federation;
 mod id;
-mod idempotency;
-pub mod money;
-pub mod page;
-pub mod resources;
-pub mod summaries;
-pub mod timestamp;
-pub mod trust_anchor;
+pub mod ledger;
+mod page;
+pub mod registry;
+mod timestamp;
 pub mod v1;
-pub mod validate;
-pub mod window;
+mod validate;
 
+pub use clock::Clock;
 pub use db::{connect, migrate};
 pub use entity;
-pub use error::{Error, Result};
+pub use error::{Conflict, Error, Result};
+pub use ledger::Window;
 pub use migration::Migrator;
 pub use page::Page;
-pub use window::Window;
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};

@@ -1,8 +1,6 @@
 //! Input checks that run at the repository edge, before any SQL.
 
 use crate::{Error, Result};
-use entity::{Protocol, SensitivityLevel};
-use sea_orm::ActiveEnum;
 use serde_json::Value as Json;
 use url::{Host, Url};
 
@@ -32,19 +30,6 @@ pub fn text(field: &'static str, value: &str, max: usize) -> Result<()> {
 /// An optional label: when present, the [`name`] rules apply.
 pub fn label(field: &'static str, value: Option<&str>) -> Result<()> {
     value.map_or(Ok(()), |v| name(field, v))
-}
-
-/// Parses a protocol name (`mcp`, `http`, `grpc`).
-pub fn protocol(value: &str) -> Result<Protocol> {
-    Protocol::try_from_value(&value.to_owned())
-        .map_err(|_| Error::validation("protocol", format!("{value:?} is not one of mcp, http, grpc")))
-}
-
-/// Parses a sensitivity level (`low`, `medium`, `high`, `critical`).
-pub fn sensitivity(value: &str) -> Result<SensitivityLevel> {
-    SensitivityLevel::try_from_value(&value.to_owned()).map_err(|_| {
-        Error::validation("sensitivity_level", format!("{value:?} is not one of low, medium, high, critical"))
-    })
 }
 
 /// An absolute `https` URL without credentials; `http` only for a loopback host.

@@ -2,11 +2,11 @@
 
 mod common;
 
-use common::scalar;
+use common::{CLOCK, scalar};
 use rust_decimal::dec;
-use sark_db::audit::{self, AuditCursor, AuditQuery, NewAuditEvent};
+use sark_db::audit::{self, AuditCursor, AuditFilter, NewAuditEvent};
 use sark_db::entity::Protocol;
-use sark_db::{Error, Page};
+use sark_db::{Conflict, Error, Page};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -16,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 const T0: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
 
 /// Walks every page of `q` and returns the `(timestamp, id)` keys in the order seen.
-async fn walk(db: &DatabaseConnection, mut q: AuditQuery) -> Vec<(OffsetDateTime, String)> {
+async fn walk(db: &DatabaseConnection, mut q: AuditFilter) -> Vec<(OffsetDateTime, String)> {
     let mut keys = Vec::new();
     loop {
         let Page { items, next } = audit::query(db, &q).await.unwrap();
@@ -54,16 +54,16 @@ on_both! {
             actual_cost: Some(dec!(1.000001)),
             ..NewAuditEvent::new("tool_invoked")
         };
-        let stored = audit::append(db, &event).await.unwrap();
+        let stored = audit::append_with(db, &event, &CLOCK).await.unwrap();
         assert_eq!(audit::get(db, "ev-1").await.unwrap(), stored);
         assert_eq!(stored.timestamp, datetime!(2026-11-28 11:14:15.123456 UTC), "UTC, microseconds");
         assert_eq!((stored.estimated_cost_micros, stored.actual_cost_micros), (Some(300), Some(1_000_001)));
         assert_eq!(stored.resource_protocol.as_deref(), Some("grpc"));
         assert_eq!(stored.details, event.details);
         assert_eq!((stored.user_agent.as_deref(), stored.target_node.as_deref()), (Some("claude/1.0"), Some("globex")));
-        assert!(matches!(audit::append(db, &event).await, Err(Error::Conflict(_))));
+        assert!(matches!(audit::append_with(db, &event, &CLOCK).await, Err(Error::Conflict(Conflict::Exists { entity: "audit event", id })) if id == "ev-1"));
         assert!(matches!(audit::get(db, "ev-2").await, Err(Error::NotFound { entity: "audit event", .. })));
-        let generated = audit::append(db, &NewAuditEvent::new("login")).await.unwrap();
+        let generated = audit::append_with(db, &NewAuditEvent::new("login"), &CLOCK).await.unwrap();
         assert_eq!(uuid::Uuid::parse_str(&generated.id).unwrap().get_version_num(), 7);
     }
 
@@ -71,15 +71,15 @@ on_both! {
         let batch: Vec<_> = (0..4_321)
             .map(|i| NewAuditEvent { timestamp: T0 + Duration::milliseconds(i), ..NewAuditEvent::new("tool_invoked") })
             .collect();
-        assert_eq!(audit::append_many(db, &batch).await.unwrap(), 4_321);
+        assert_eq!(audit::append_many_with(db, &batch, &CLOCK).await.unwrap(), 4_321);
         assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 4_321);
         // A clash in the last chunk rolls back the chunks before it.
         let mut clash: Vec<_> = (0..2_500).map(|_| NewAuditEvent::new("x")).collect();
         clash.push(NewAuditEvent { id: Some("dup".into()), timestamp: T0, ..NewAuditEvent::new("x") });
         clash.push(NewAuditEvent { id: Some("dup".into()), timestamp: T0, ..NewAuditEvent::new("x") });
-        assert!(matches!(audit::append_many(db, &clash).await, Err(Error::Conflict(_))));
+        assert!(matches!(audit::append_many_with(db, &clash, &CLOCK).await, Err(Error::Conflict(Conflict::Exists { entity: "audit event", .. }))));
         assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 4_321);
-        assert_eq!(audit::append_many(db, &[]).await.unwrap(), 0);
+        assert_eq!(audit::append_many_with(db, &[], &CLOCK).await.unwrap(), 0);
     }
 
     async fn a_trace_follows_one_request_across_organisations_in_time_order(db: &DatabaseConnection) {
@@ -90,7 +90,7 @@ on_both! {
             ..NewAuditEvent::new("federated_call")
         };
         let events = [hop("globex", 2, "c-1"), hop("acme", 0, "c-1"), hop("initech", 1, "c-1"), hop("acme", 1, "c-2")];
-        audit::append_many(db, &events).await.unwrap();
+        audit::append_many_with(db, &events, &CLOCK).await.unwrap();
         let orgs: Vec<_> = audit::trace(db, "c-1").await.unwrap().into_iter().map(|e| e.principal_org.unwrap()).collect();
         assert_eq!(orgs, ["acme", "initech", "globex"]);
         assert!(audit::trace(db, "c-3").await.unwrap().is_empty());
@@ -109,20 +109,20 @@ on_both! {
                 ..NewAuditEvent::new(["tool_invoked", "policy_denied"][i as usize % 6 / 5])
             });
         }
-        audit::append_many(db, &events).await.unwrap();
-        let all = AuditQuery { limit: Some(1_000), ..AuditQuery::between(T0, T0 + Duration::hours(1)) };
-        let count = async |q: AuditQuery| walk(db, q).await.len();
+        audit::append_many_with(db, &events, &CLOCK).await.unwrap();
+        let all = AuditFilter { limit: Some(1_000), ..AuditFilter::between(T0, T0 + Duration::hours(1)) };
+        let count = async |q: AuditFilter| walk(db, q).await.len();
         assert_eq!(count(all.clone()).await, 240);
-        assert_eq!(count(AuditQuery { to: T0 + Duration::seconds(60), ..all.clone() }).await, 60, "the end is exclusive");
-        assert_eq!(count(AuditQuery { from: T0 + Duration::seconds(239), ..all.clone() }).await, 1, "the start is inclusive");
-        assert_eq!(count(AuditQuery { event_type: Some("policy_denied".into()), ..all.clone() }).await, 40);
-        assert_eq!(count(AuditQuery { principal_org: Some("acme".into()), ..all.clone() }).await, 120);
-        assert_eq!(count(AuditQuery { source_node: Some("n3".into()), ..all.clone() }).await, 80);
-        assert_eq!(count(AuditQuery { target_node: Some("n7".into()), ..all.clone() }).await, 60);
-        assert_eq!(count(AuditQuery { capability_id: Some("cap-4".into()), ..all.clone() }).await, 48);
-        assert_eq!(count(AuditQuery { resource_protocol: Some(Protocol::Http), ..all.clone() }).await, 120);
-        assert_eq!(count(AuditQuery { resource_protocol: Some(Protocol::Grpc), ..all.clone() }).await, 0);
-        let narrow = AuditQuery { principal_org: Some("acme".into()), target_node: Some("n4".into()), source_node: Some("n1".into()), ..all.clone() };
+        assert_eq!(count(AuditFilter { to: T0 + Duration::seconds(60), ..all.clone() }).await, 60, "the end is exclusive");
+        assert_eq!(count(AuditFilter { from: T0 + Duration::seconds(239), ..all.clone() }).await, 1, "the start is inclusive");
+        assert_eq!(count(AuditFilter { event_type: Some("policy_denied".into()), ..all.clone() }).await, 40);
+        assert_eq!(count(AuditFilter { principal_org: Some("acme".into()), ..all.clone() }).await, 120);
+        assert_eq!(count(AuditFilter { source_node: Some("n3".into()), ..all.clone() }).await, 80);
+        assert_eq!(count(AuditFilter { target_node: Some("n7".into()), ..all.clone() }).await, 60);
+        assert_eq!(count(AuditFilter { capability_id: Some("cap-4".into()), ..all.clone() }).await, 48);
+        assert_eq!(count(AuditFilter { resource_protocol: Some(Protocol::Http), ..all.clone() }).await, 120);
+        assert_eq!(count(AuditFilter { resource_protocol: Some(Protocol::Grpc), ..all.clone() }).await, 0);
+        let narrow = AuditFilter { principal_org: Some("acme".into()), target_node: Some("n4".into()), source_node: Some("n1".into()), ..all.clone() };
         assert_eq!(count(narrow).await, 20, "filters combine");
     }
 
@@ -131,14 +131,14 @@ on_both! {
         let batch: Vec<_> = (0..3_000)
             .map(|i| NewAuditEvent { timestamp: T0 + Duration::microseconds(i % 7), ..NewAuditEvent::new("tick") })
             .collect();
-        audit::append_many(db, &batch).await.unwrap();
-        let seen = walk(db, AuditQuery { limit: Some(101), ..AuditQuery::between(T0, T0 + Duration::seconds(1)) }).await;
+        audit::append_many_with(db, &batch, &CLOCK).await.unwrap();
+        let seen = walk(db, AuditFilter { limit: Some(101), ..AuditFilter::between(T0, T0 + Duration::seconds(1)) }).await;
         assert_eq!(seen.len(), 3_000, "no repeats, no gaps");
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "strictly increasing (timestamp, id)");
         assert_eq!(seen.iter().map(|(_, id)| id.clone()).collect::<BTreeSet<_>>().len(), 3_000);
         // A cursor built by hand from the middle of a tie continues right after it.
         let (at, id) = seen[1_500].clone();
-        let q = AuditQuery { limit: Some(3), after: Some(AuditCursor { timestamp: at, id }), ..AuditQuery::between(T0, T0 + Duration::seconds(1)) };
+        let q = AuditFilter { limit: Some(3), after: Some(AuditCursor { timestamp: at, id }), ..AuditFilter::between(T0, T0 + Duration::seconds(1)) };
         let next: Vec<_> = audit::query(db, &q).await.unwrap().items.into_iter().map(|e| (e.timestamp, e.id)).collect();
         assert_eq!(next, seen[1_501..1_504]);
     }
@@ -146,7 +146,7 @@ on_both! {
     async fn a_time_range_is_read_through_the_time_index(db: &DatabaseConnection) {
         let batch: Vec<_> =
             (0..2_000).map(|i| NewAuditEvent { timestamp: T0 + Duration::minutes(i), ..NewAuditEvent::new("x") }).collect();
-        audit::append_many(db, &batch).await.unwrap();
+        audit::append_many_with(db, &batch, &CLOCK).await.unwrap();
         let ts = if common::is_pg(db) { "\"timestamp\"".to_owned() } else { migration::sortable::sqlite_sortable("\"timestamp\"") };
         let query = format!(
             "SELECT * FROM audit_events WHERE {ts} >= '2026-11-28' AND {ts} < '2026-11-29' \

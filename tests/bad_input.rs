@@ -3,14 +3,15 @@
 
 mod common;
 
-use common::{certs, scalar};
+use common::{CLOCK, certs, scalar};
 use rust_decimal::dec;
-use sark_db::audit::{self, AuditQuery, NewAuditEvent};
-use sark_db::capabilities::{self, CapabilityPatch, NewCapability};
+use sark_db::audit::{self, AuditFilter, NewAuditEvent};
 use sark_db::entity::Protocol;
 use sark_db::federation::{self, NewNode};
-use sark_db::resources::{self, NewResource, ResourceFilter, ResourcePatch};
-use sark_db::{Error, discovery, validate};
+use sark_db::registry::capabilities::{self, CapabilityPatch, NewCapability};
+use sark_db::registry::resources::{self, NewResource, ResourceFilter, ResourcePatch};
+use sark_db::registry::{self, discovery};
+use sark_db::{Conflict, Error};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 use time::macros::datetime;
@@ -20,14 +21,14 @@ use time::macros::datetime;
 enum Expect {
     Validation(&'static str),
     NotFound(&'static str),
-    Conflict,
+    Exists(&'static str),
 }
 
 fn check(case: &str, result: &Result<(), Error>, expect: &Expect) {
     let ok = match (result, expect) {
         (Err(Error::Validation { field, .. }), Expect::Validation(want)) => field == want,
         (Err(Error::NotFound { entity, .. }), Expect::NotFound(want)) => entity == want,
-        (Err(Error::Conflict(_)), Expect::Conflict) => true,
+        (Err(Error::Conflict(Conflict::Exists { entity, .. })), Expect::Exists(want)) => entity == want,
         _ => false,
     };
     assert!(ok, "{case}: expected {expect:?}, got {result:?}");
@@ -65,7 +66,7 @@ on_both! {
         resources::create(db, &NewResource { id: Some("r-1".into()), ..mcp("one") }).await.unwrap();
         capabilities::create(db, "r-1", &NewCapability { id: Some("c-1".into()), ..NewCapability::new("read") }).await.unwrap();
         federation::register(db, &node("partner", url, &pem)).await.unwrap();
-        audit::append(db, &NewAuditEvent::new("seed")).await.unwrap();
+        audit::append_with(db, &NewAuditEvent::new("seed"), &CLOCK).await.unwrap();
         let before = counts(db).await;
         let long = "x".repeat(256);
 
@@ -77,10 +78,10 @@ on_both! {
             ("empty endpoint", Validation("endpoint"), d(resources::create(db, &NewResource::new("a", Protocol::Http, "")).await)),
             ("endpoint of 2049 characters", Validation("endpoint"), d(resources::create(db, &NewResource::new("a", Protocol::Http, "h".repeat(2_049))).await)),
             ("metadata array", Validation("metadata"), d(resources::create(db, &NewResource { metadata: json!([1]), ..mcp("a") }).await)),
-            ("duplicate resource id", Conflict, d(resources::create(db, &NewResource { id: Some("r-1".into()), ..mcp("again") }).await)),
-            ("protocol outside the vocabulary", Validation("protocol"), d(validate::protocol("ftp"))),
-            ("protocol in upper case", Validation("protocol"), d(validate::protocol("MCP"))),
-            ("sensitivity outside the vocabulary", Validation("sensitivity_level"), d(validate::sensitivity("extreme"))),
+            ("duplicate resource id", Exists("resource"), d(resources::create(db, &NewResource { id: Some("r-1".into()), ..mcp("again") }).await)),
+            ("protocol outside the vocabulary", Validation("protocol"), d(registry::parse_protocol("ftp"))),
+            ("protocol in upper case", Validation("protocol"), d(registry::parse_protocol("MCP"))),
+            ("sensitivity outside the vocabulary", Validation("sensitivity_level"), d(registry::parse_sensitivity("extreme"))),
             ("patch of a missing resource", NotFound("resource"), d(resources::update(db, "nope", &ResourcePatch { name: Some("n".into()), ..Default::default() }).await)),
             ("patch with metadata string", Validation("metadata"), d(resources::update(db, "r-1", &ResourcePatch { metadata: Some(json!("s")), ..Default::default() }).await)),
             ("patch with empty name", Validation("name"), d(resources::update(db, "r-1", &ResourcePatch { name: Some(String::new()), ..Default::default() }).await)),
@@ -91,7 +92,7 @@ on_both! {
             ("input schema array", Validation("input_schema"), d(capabilities::create(db, "r-1", &NewCapability { input_schema: json!([]), ..NewCapability::new("a") }).await)),
             ("output schema null", Validation("output_schema"), d(capabilities::create(db, "r-1", &NewCapability { output_schema: json!(null), ..NewCapability::new("a") }).await)),
             ("capability name of 256 characters", Validation("name"), d(capabilities::create(db, "r-1", &NewCapability::new(long.as_str())).await)),
-            ("duplicate capability id", Conflict, d(capabilities::create(db, "r-1", &NewCapability { id: Some("c-1".into()), ..NewCapability::new("b") }).await)),
+            ("duplicate capability id", Exists("capability"), d(capabilities::create(db, "r-1", &NewCapability { id: Some("c-1".into()), ..NewCapability::new("b") }).await)),
             ("capability patch with schema number", Validation("input_schema"), d(capabilities::update(db, "c-1", &CapabilityPatch { input_schema: Some(json!(7)), ..Default::default() }).await)),
             ("delete of a missing capability", NotFound("capability"), d(capabilities::delete(db, "nope").await)),
             ("sync with a duplicate name", Validation("name"), d(discovery::sync(db, "r-1", &[NewCapability::new("a"), NewCapability::new("b"), NewCapability::new("a")]).await)),
@@ -110,17 +111,17 @@ on_both! {
             ("broken base64 in the block", Validation("trust_anchor_cert"), d(federation::register(db, &node("n", url, &pem.replacen('M', "*", 3))).await)),
             ("expired certificate", Validation("trust_anchor_cert"), d(federation::register(db, &node("n", url, &expired)).await)),
             ("rate limit of 0", Validation("rate_limit_per_hour"), d(federation::register(db, &NewNode { rate_limit_per_hour: 0, ..node("n", url, &pem) }).await)),
-            ("duplicate node_id", Conflict, d(federation::register(db, &node("partner", url, &other_pem)).await)),
+            ("duplicate node_id", Exists("federation node"), d(federation::register(db, &node("partner", url, &other_pem)).await)),
             ("negative rate limit change", Validation("rate_limit_per_hour"), d(federation::set_rate_limit(db, "partner", -5).await)),
             ("rotation to a private key", Validation("trust_anchor_cert"), d(federation::rotate_trust_anchor(db, "partner", &key).await)),
             ("get of a missing node", NotFound("federation node"), d(federation::get(db, "nope").await)),
-            ("empty event type", Validation("event_type"), d(audit::append(db, &NewAuditEvent::new("")).await)),
-            ("details array", Validation("details"), d(audit::append(db, &NewAuditEvent { details: json!([]), ..NewAuditEvent::new("x") }).await)),
-            ("negative estimated cost", Validation("estimated_cost"), d(audit::append(db, &NewAuditEvent { estimated_cost: Some(dec!(-0.01)), ..NewAuditEvent::new("x") }).await)),
-            ("actual cost with 7 decimals", Validation("actual_cost"), d(audit::append(db, &NewAuditEvent { actual_cost: Some(dec!(0.0000001)), ..NewAuditEvent::new("x") }).await)),
-            ("user agent of 256 characters", Validation("user_agent"), d(audit::append(db, &NewAuditEvent { user_agent: Some(long.clone()), ..NewAuditEvent::new("x") }).await)),
-            ("batch with one bad event", Validation("correlation_id"), d(audit::append_many(db, &[NewAuditEvent::new("ok"), NewAuditEvent { correlation_id: Some(String::new()), ..NewAuditEvent::new("x") }]).await)),
-            ("range ending before it starts", Validation("to"), d(audit::query(db, &AuditQuery::between(datetime!(2026-02-01 0:00 UTC), datetime!(2026-01-01 0:00 UTC))).await)),
+            ("empty event type", Validation("event_type"), d(audit::append_with(db, &NewAuditEvent::new(""), &CLOCK).await)),
+            ("details array", Validation("details"), d(audit::append_with(db, &NewAuditEvent { details: json!([]), ..NewAuditEvent::new("x") }, &CLOCK).await)),
+            ("negative estimated cost", Validation("estimated_cost"), d(audit::append_with(db, &NewAuditEvent { estimated_cost: Some(dec!(-0.01)), ..NewAuditEvent::new("x") }, &CLOCK).await)),
+            ("actual cost with 7 decimals", Validation("actual_cost"), d(audit::append_with(db, &NewAuditEvent { actual_cost: Some(dec!(0.0000001)), ..NewAuditEvent::new("x") }, &CLOCK).await)),
+            ("user agent of 256 characters", Validation("user_agent"), d(audit::append_with(db, &NewAuditEvent { user_agent: Some(long.clone()), ..NewAuditEvent::new("x") }, &CLOCK).await)),
+            ("batch with one bad event", Validation("correlation_id"), d(audit::append_many_with(db, &[NewAuditEvent::new("ok"), NewAuditEvent { correlation_id: Some(String::new()), ..NewAuditEvent::new("x") }], &CLOCK).await)),
+            ("range ending before it starts", Validation("to"), d(audit::query(db, &AuditFilter::between(datetime!(2026-02-01 0:00 UTC), datetime!(2026-01-01 0:00 UTC))).await)),
         ];
         assert!(cases.len() >= 25);
         for (case, expect, result) in &cases {

@@ -2,10 +2,10 @@
 
 mod common;
 
-use common::scalar;
+use common::{CLOCK, scalar};
 use rust_decimal::{Decimal, dec};
-use sark_db::budgets::{self, Limits};
-use sark_db::costs::{self, NewCost};
+use sark_db::ledger::budgets::{self, Limits};
+use sark_db::ledger::costs::{self, NewCost};
 use sark_db::{Error, Window};
 use sea_orm::DatabaseConnection;
 use time::OffsetDateTime;
@@ -48,7 +48,7 @@ async fn hammer(
             tokio::spawn(async move {
                 let mut ok = 0;
                 for _ in 0..per_task {
-                    match costs::charge(&db, &cost(&principal, amount, at)).await {
+                    match costs::charge_with(&db, &cost(&principal, amount, at), &CLOCK).await {
                         Ok(_) => ok += 1,
                         Err(Error::BudgetExceeded { .. }) => {}
                         Err(e) => panic!("unexpected error: {e}"),
@@ -99,8 +99,8 @@ on_both! {
     async fn a_refused_charge_writes_nothing_and_says_why(db: &DatabaseConnection) {
         budgets::set_limits(db, "carol", &limits(Some(dec!(1.00)), Some(dec!(1.50)))).await.unwrap();
         let at = datetime!(2026-11-28 10:00 UTC);
-        costs::charge(db, &cost("carol", dec!(0.80), at)).await.unwrap();
-        let err = costs::charge(db, &cost("carol", dec!(0.30), at)).await.unwrap_err();
+        costs::charge_with(db, &cost("carol", dec!(0.80), at), &CLOCK).await.unwrap();
+        let err = costs::charge_with(db, &cost("carol", dec!(0.30), at), &CLOCK).await.unwrap_err();
         match err {
             Error::BudgetExceeded { window, limit, spent, requested } => {
                 assert_eq!((window, limit, spent, requested), (Window::Daily, dec!(1.00), dec!(0.80), dec!(0.30)));
@@ -109,7 +109,7 @@ on_both! {
         }
         // Next day the daily window is fresh, but the month only has 0.70 left.
         let next = datetime!(2026-11-29 10:00 UTC);
-        let err = costs::charge(db, &cost("carol", dec!(0.75), next)).await.unwrap_err();
+        let err = costs::charge_with(db, &cost("carol", dec!(0.75), next), &CLOCK).await.unwrap_err();
         assert!(matches!(err, Error::BudgetExceeded { window: Window::Monthly, .. }), "{err}");
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 1);
         let status = budgets::status(db, "carol", at).await.unwrap();
@@ -119,9 +119,9 @@ on_both! {
     async fn record_always_records_and_reports_overspend(db: &DatabaseConnection) {
         budgets::set_limits(db, "dave", &limits(Some(dec!(1.00)), None)).await.unwrap();
         let at = datetime!(2026-11-28 10:00 UTC);
-        let first = costs::record(db, &cost("dave", dec!(0.60), at)).await.unwrap();
+        let first = costs::record_with(db, &cost("dave", dec!(0.60), at), &CLOCK).await.unwrap();
         assert_eq!(first.over_limit, None);
-        let second = costs::record(db, &cost("dave", dec!(0.60), at)).await.unwrap();
+        let second = costs::record_with(db, &cost("dave", dec!(0.60), at), &CLOCK).await.unwrap();
         assert_eq!(second.over_limit, Some(Window::Daily));
         assert_eq!(second.daily_spent, dec!(1.20));
         let status = budgets::status(db, "dave", at).await.unwrap();
@@ -132,24 +132,24 @@ on_both! {
     async fn window_edges_are_utc_calendar_days_and_months(db: &DatabaseConnection) {
         budgets::set_limits(db, "erin", &limits(Some(dec!(1.00)), Some(dec!(2.50)))).await.unwrap();
         let last_micro = datetime!(2028-02-28 23:59:59.999999 UTC);
-        costs::charge(db, &cost("erin", dec!(1.00), last_micro)).await.unwrap();
-        assert!(costs::charge(db, &cost("erin", dec!(0.000001), last_micro)).await.is_err());
+        costs::charge_with(db, &cost("erin", dec!(1.00), last_micro), &CLOCK).await.unwrap();
+        assert!(costs::charge_with(db, &cost("erin", dec!(0.000001), last_micro), &CLOCK).await.is_err());
         // Midnight opens a new day: 29 February of a leap year.
         let leap_day = datetime!(2028-02-29 00:00 UTC);
-        let out = costs::charge(db, &cost("erin", dec!(1.00), leap_day)).await.unwrap();
+        let out = costs::charge_with(db, &cost("erin", dec!(1.00), leap_day), &CLOCK).await.unwrap();
         assert_eq!((out.daily_spent, out.monthly_spent), (dec!(1.00), dec!(2.00)));
         // 1 March opens a new month.
         let march = datetime!(2028-03-01 00:00 UTC);
-        let out = costs::charge(db, &cost("erin", dec!(1.00), march)).await.unwrap();
+        let out = costs::charge_with(db, &cost("erin", dec!(1.00), march), &CLOCK).await.unwrap();
         assert_eq!((out.daily_spent, out.monthly_spent), (dec!(1.00), dec!(1.00)));
         // December → January.
-        costs::charge(db, &cost("erin", dec!(1.00), datetime!(2028-12-31 23:59:59.999999 UTC))).await.unwrap();
-        let out = costs::charge(db, &cost("erin", dec!(1.00), datetime!(2029-01-01 00:00 UTC))).await.unwrap();
+        costs::charge_with(db, &cost("erin", dec!(1.00), datetime!(2028-12-31 23:59:59.999999 UTC)), &CLOCK).await.unwrap();
+        let out = costs::charge_with(db, &cost("erin", dec!(1.00), datetime!(2029-01-01 00:00 UTC)), &CLOCK).await.unwrap();
         assert_eq!((out.daily_spent, out.monthly_spent), (dec!(1.00), dec!(1.00)));
     }
 
     async fn reading_rolls_windows_over_without_writing(db: &DatabaseConnection) {
-        costs::charge(db, &cost("frank", dec!(3.00), datetime!(2026-11-28 08:00 UTC))).await.unwrap();
+        costs::charge_with(db, &cost("frank", dec!(3.00), datetime!(2026-11-28 08:00 UTC)), &CLOCK).await.unwrap();
         let tomorrow = budgets::status(db, "frank", datetime!(2026-11-29 08:00 UTC)).await.unwrap();
         assert_eq!(tomorrow.daily.spent, Decimal::ZERO);
         assert_eq!(tomorrow.monthly.spent, dec!(3.00));
@@ -160,17 +160,17 @@ on_both! {
 
     async fn an_older_request_never_resets_a_newer_window(db: &DatabaseConnection) {
         budgets::set_limits(db, "gina", &limits(Some(dec!(5.00)), None)).await.unwrap();
-        costs::charge(db, &cost("gina", dec!(4.00), datetime!(2026-11-28 08:00 UTC))).await.unwrap();
-        costs::record(db, &cost("gina", dec!(2.00), datetime!(2026-11-27 23:00 UTC))).await.unwrap();
+        costs::charge_with(db, &cost("gina", dec!(4.00), datetime!(2026-11-28 08:00 UTC)), &CLOCK).await.unwrap();
+        costs::record_with(db, &cost("gina", dec!(2.00), datetime!(2026-11-27 23:00 UTC)), &CLOCK).await.unwrap();
         let status = budgets::status(db, "gina", datetime!(2026-11-28 09:00 UTC)).await.unwrap();
         assert_eq!(status.daily.spent, dec!(4.00), "yesterday's cost must not reset today");
         assert_eq!(status.monthly.spent, dec!(6.00));
-        assert!(budgets::reconcile(db, datetime!(2026-11-28 09:00 UTC)).await.unwrap().is_empty());
+        assert!(budgets::reconcile(db, time::OffsetDateTime::UNIX_EPOCH, CLOCK.now()).await.unwrap().is_empty());
     }
 
     async fn limits_can_change_and_status_reports_them(db: &DatabaseConnection) {
         let at = datetime!(2026-11-28 08:00 UTC);
-        costs::charge(db, &cost("hank", dec!(2.00), at)).await.unwrap();
+        costs::charge_with(db, &cost("hank", dec!(2.00), at), &CLOCK).await.unwrap();
         budgets::set_limits(db, "hank", &Limits { daily: Some(dec!(8.00)), monthly: None, currency: "EUR".into() })
             .await
             .unwrap();
@@ -184,14 +184,14 @@ on_both! {
 
     async fn reconciliation_finds_a_tampered_counter(db: &DatabaseConnection) {
         let at = datetime!(2026-11-28 08:00 UTC);
-        costs::charge(db, &cost("ivy", dec!(1.50), at)).await.unwrap();
-        costs::charge(db, &cost("jack", dec!(0.50), at)).await.unwrap();
-        assert!(budgets::reconcile(db, at).await.unwrap().is_empty());
+        costs::charge_with(db, &cost("ivy", dec!(1.50), at), &CLOCK).await.unwrap();
+        costs::charge_with(db, &cost("jack", dec!(0.50), at), &CLOCK).await.unwrap();
+        assert!(budgets::reconcile(db, time::OffsetDateTime::UNIX_EPOCH, CLOCK.now()).await.unwrap().is_empty());
         use sea_orm::ConnectionTrait;
         db.execute_unprepared("UPDATE principal_budgets SET daily_spent_micros = 1 WHERE principal_id = 'ivy'")
             .await
             .unwrap();
-        let found = budgets::reconcile(db, at).await.unwrap();
+        let found = budgets::reconcile(db, time::OffsetDateTime::UNIX_EPOCH, CLOCK.now()).await.unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].principal_id.as_str(), found[0].window), ("ivy", Window::Daily));
         assert_eq!((found[0].budget_spent, found[0].ledger_spent), (dec!(0.000001), dec!(1.50)));

@@ -5,8 +5,8 @@ mod common;
 use common::certs;
 use common::scalar;
 use sark_db::Error;
+use sark_db::federation::trust_anchor;
 use sark_db::federation::{self, NewNode};
-use sark_db::trust_anchor;
 use sha2::{Digest, Sha256};
 use time::macros::datetime;
 
@@ -78,7 +78,7 @@ on_both! {
         assert_eq!(federation::get(db, "partner").await.unwrap().rate_limit_per_hour, federation::DEFAULT_RATE_LIMIT_PER_HOUR);
         assert_eq!(federation::set_rate_limit(db, "partner", 1).await.unwrap().rate_limit_per_hour, 1);
         assert_eq!(federation::get(db, "partner").await.unwrap().rate_limit_per_hour, 1);
-        federation::delete(db, "partner").await.unwrap();
+        assert_eq!(federation::delete(db, "partner").await.unwrap().node_id, "partner", "returns the removed node");
         assert!(matches!(federation::get(db, "partner").await, Err(Error::NotFound { entity: "federation node", .. })));
         assert!(matches!(federation::delete(db, "partner").await, Err(Error::NotFound { .. })));
         federation::register(db, &node("partner")).await.unwrap();

@@ -3,11 +3,11 @@
 mod common;
 
 use common::scalar;
-use sark_db::capabilities::{self, CapabilityPatch, NewCapability};
-use sark_db::discovery::{self, SyncReport};
 use sark_db::entity::{Protocol, SensitivityLevel};
-use sark_db::resources::{self, NewResource, ResourceFilter, ResourcePatch};
-use sark_db::{Error, Page};
+use sark_db::registry::capabilities::{self, CapabilityPatch, NewCapability};
+use sark_db::registry::discovery::{self, SyncReport};
+use sark_db::registry::resources::{self, NewResource, ResourceFilter, ResourcePatch};
+use sark_db::{Conflict, Error, Page};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -66,11 +66,14 @@ on_both! {
             capabilities::create(db, "r-1", &NewCapability::new(name)).await.unwrap();
         }
         capabilities::create(db, "r-2", &NewCapability::new("read")).await.unwrap();
-        assert_eq!(resources::delete(db, "r-1").await.unwrap(), 3);
+        let removed = resources::delete(db, "r-1").await.unwrap();
+        assert_eq!(removed.resource.name, "one");
+        let names: Vec<_> = removed.capabilities.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["list", "read", "write"], "the removed capabilities, by name");
         assert!(matches!(resources::get(db, "r-1").await, Err(Error::NotFound { entity: "resource", .. })));
         assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 1);
         assert!(matches!(resources::delete(db, "r-1").await, Err(Error::NotFound { entity: "resource", .. })));
-        assert_eq!(resources::delete(db, "r-2").await.unwrap(), 1);
+        assert_eq!(resources::delete(db, "r-2").await.unwrap().capabilities.len(), 1);
     }
 
     async fn a_resource_comes_with_its_capabilities_by_name(db: &DatabaseConnection) {
@@ -160,7 +163,7 @@ on_both! {
         assert_eq!(capabilities::update(db, "c-1", &CapabilityPatch::default()).await.unwrap().id, "c-1");
         assert!(matches!(capabilities::update(db, "gone", &patch).await, Err(Error::NotFound { entity: "capability", .. })));
 
-        capabilities::delete(db, "c-1").await.unwrap();
+        assert_eq!(capabilities::delete(db, "c-1").await.unwrap().id, "c-1", "returns the removed row");
         assert!(matches!(capabilities::get(db, "c-1").await, Err(Error::NotFound { entity: "capability", .. })));
         assert!(matches!(capabilities::delete(db, "c-1").await, Err(Error::NotFound { .. })));
         assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 2);
@@ -209,7 +212,7 @@ on_both! {
             NewCapability { description: Some("changed".into()), ..NewCapability::new("read") },
             NewCapability { id: Some("taken".into()), ..NewCapability::new("new") },
         ];
-        assert!(matches!(discovery::sync(db, "r-1", &clash).await, Err(Error::Conflict(_))));
+        assert!(matches!(discovery::sync(db, "r-1", &clash).await, Err(Error::Conflict(Conflict::Exists { entity: "capability", id })) if id == "taken"));
         assert_eq!(capabilities::list_by_resource(db, "r-1").await.unwrap(), before);
     }
 

@@ -2,9 +2,11 @@
 
 mod common;
 
+use common::CLOCK;
+
 use rust_decimal::dec;
-use sark_db::costs::{self, NewCost};
-use sark_db::summaries::{self, CostFilter, GroupBy, Total};
+use sark_db::ledger::costs::{self, NewCost};
+use sark_db::ledger::summaries::{self, CostFilter, GroupBy, Total};
 use sea_orm::DatabaseConnection;
 use time::macros::datetime;
 
@@ -24,11 +26,12 @@ async fn fixture(db: &DatabaseConnection) {
     ];
     let batch: Vec<NewCost> =
         rows.iter().map(|(p, r, c, amount, at)| NewCost::new(*p, *r, *c).actual(*amount).at(*at)).collect();
-    costs::record_many(db, &batch).await.unwrap();
+    costs::record_many_with(db, &batch, &CLOCK).await.unwrap();
     // An estimate only: it counts while no actual is known.
-    costs::record(
+    costs::record_with(
         db,
         &NewCost::new("cat", "mail", "send").estimated(dec!(0.50)).at(datetime!(2026-11-03 11:00 UTC)),
+        &CLOCK,
     )
     .await
     .unwrap();
@@ -93,12 +96,12 @@ on_both! {
     async fn a_cost_in_the_first_second_of_a_window_belongs_to_it(db: &DatabaseConnection) {
         // SQLite stores `…T00:00:00Z` and `…T00:00:00.5Z`; as text the second sorts first.
         let at = datetime!(2026-11-01 00:00:00.5 UTC);
-        costs::record(db, &NewCost::new("dan", "r", "c").actual(dec!(2)).at(at)).await.unwrap();
-        costs::record(db, &NewCost::new("dan", "r", "c").actual(dec!(3)).at(datetime!(2026-11-01 00:00 UTC))).await.unwrap();
-        costs::record(db, &NewCost::new("dan", "r", "c").actual(dec!(7)).at(datetime!(2026-10-31 23:59:59.9 UTC))).await.unwrap();
+        costs::record_with(db, &NewCost::new("dan", "r", "c").actual(dec!(2)).at(at), &CLOCK).await.unwrap();
+        costs::record_with(db, &NewCost::new("dan", "r", "c").actual(dec!(3)).at(datetime!(2026-11-01 00:00 UTC)), &CLOCK).await.unwrap();
+        costs::record_with(db, &NewCost::new("dan", "r", "c").actual(dec!(7)).at(datetime!(2026-10-31 23:59:59.9 UTC)), &CLOCK).await.unwrap();
         assert_eq!(summaries::total(db, &november()).await.unwrap(), t("", dec!(5), 2));
         let first_second = CostFilter { to: Some(datetime!(2026-11-01 00:00:00.5 UTC)), ..november() };
         assert_eq!(summaries::total(db, &first_second).await.unwrap(), t("", dec!(3), 1), "the end is exclusive");
-        assert!(sark_db::budgets::reconcile(db, at).await.unwrap().is_empty(), "budget and ledger agree");
+        assert!(sark_db::ledger::budgets::reconcile(db, time::OffsetDateTime::UNIX_EPOCH, CLOCK.now()).await.unwrap().is_empty(), "budget and ledger agree");
     }
 }

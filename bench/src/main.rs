@@ -6,9 +6,9 @@
 
 use clap::Parser;
 use rust_decimal::Decimal;
-use sark_db::budgets::{self, Limits};
-use sark_db::costs::{self, NewCost};
-use sark_db::summaries::{self, CostFilter};
+use sark_db::ledger::budgets::{self, Limits};
+use sark_db::ledger::costs::{self, NewCost};
+use sark_db::ledger::summaries::{self, CostFilter};
 use sea_orm::sqlx::{self, PgPool, postgres::PgPoolOptions};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use std::error::Error;
@@ -220,7 +220,8 @@ impl Bench {
 
     /// Spent never exceeds a limit, and every budget equals its ledger sum.
     async fn check_invariant(&self, principals: usize) -> Result<(), Box<dyn Error>> {
-        let drift = budgets::reconcile(&self.sark, OffsetDateTime::now_utc()).await?;
+        let now = OffsetDateTime::now_utc();
+        let drift = budgets::reconcile(&self.sark, now - time::Duration::days(1), now).await?;
         if !drift.is_empty() {
             return Err(format!("budgets disagree with the ledger: {drift:?}").into());
         }
@@ -377,7 +378,7 @@ fn principal(p: usize) -> String {
 }
 
 fn charge(p: usize) -> NewCost {
-    NewCost::new(principal(p), "r", "c").actual(sark_db::money::from_micros(AMOUNT_MICROS))
+    NewCost::new(principal(p), "r", "c").actual(rust_decimal::Decimal::new(AMOUNT_MICROS, 6))
 }
 
 fn days_ago(days: i64) -> OffsetDateTime {

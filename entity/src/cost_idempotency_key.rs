@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "cost_idempotency_keys")]
 pub struct Model {
+    /// The principal whose request used the key; keys of different principals never meet.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub principal_id: String,
     /// The caller's key.
     #[sea_orm(primary_key, auto_increment = false)]
     pub key: String,

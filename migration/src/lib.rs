@@ -15,8 +15,9 @@ mod m20261128_000007_enable_timescaledb;
 mod m20261128_000008_create_cost_idempotency_keys;
 mod m20261128_000009_create_audit_time_index;
 mod m20261128_000010_copy_v1_registry;
+mod m20261128_000011_scope_idempotency_keys;
 pub mod sortable;
-pub mod tables;
+mod tables;
 pub mod v1_copy;
 
 /// The ordered list of sark-db migrations.
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_create_cost_idempotency_keys::Migration),
             Box::new(m20261128_000009_create_audit_time_index::Migration),
             Box::new(m20261128_000010_copy_v1_registry::Migration),
+            Box::new(m20261128_000011_scope_idempotency_keys::Migration),
         ]
     }
 }

@@ -159,6 +159,7 @@ pub enum CostIdempotencyKeys {
     /// The table.
     Table,
     /// Columns.
+    PrincipalId,
     Key,
     Payload,
     Outcome,

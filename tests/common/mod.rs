@@ -276,3 +276,19 @@ pub async fn plan(db: &DatabaseConnection, query: &str) -> Vec<String> {
         .unwrap_or_else(|e| panic!("{query}: {e}"));
     rows.iter().map(|r| r.try_get_by_index::<String>(column).expect("plan line")).collect()
 }
+
+/// `amount` in micro-units (10⁻⁶), as the ledger stores it; panics on more than six decimals.
+pub fn micros(amount: rust_decimal::Decimal) -> i64 {
+    let micros = amount * rust_decimal::Decimal::from(1_000_000);
+    assert!(micros.fract().is_zero(), "{amount} has more than six decimals");
+    i64::try_from(micros).expect("fits i64")
+}
+
+/// `micros` micro-units as an amount.
+pub fn from_micros(micros: i64) -> rust_decimal::Decimal {
+    rust_decimal::Decimal::new(micros, 6)
+}
+
+/// A clock fixed far ahead of every timestamp the tests write, so that explicit stamps in
+/// any year up to 2099 are "the past" (the tolerance check is tested on its own).
+pub const CLOCK: sark_db::Clock = sark_db::Clock::fixed(time::macros::datetime!(2100-01-01 0:00 UTC));

@@ -1,13 +1,14 @@
 //! Discovery sync: make a resource's capability set equal to what discovery found.
 
-use crate::capabilities::NewCapability;
+use super::resources;
 use crate::db::begin_write;
-use crate::error::unique_conflict;
-use crate::{Error, Result, resources};
+use crate::error::write_error;
+use crate::registry::capabilities::NewCapability;
+use crate::{Error, Result};
 use entity::capability;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
     TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
@@ -68,10 +69,11 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
     }
     let fresh: Vec<_> = wanted.values().filter(|c| !seen.contains(&c.name)).collect();
     for chunk in fresh.chunks(CHUNK_ROWS) {
+        refuse_taken_ids(&txn, chunk).await?;
         capability::Entity::insert_many(chunk.iter().map(|c| c.row(resource_id)))
             .exec_without_returning(&txn)
             .await
-            .map_err(|e| unique_conflict(e, || "a discovered capability's id is taken".into()))?;
+            .map_err(|e| write_error(e, "capability", "(a discovered id)", None))?;
     }
     for chunk in stale.chunks(CHUNK_ROWS) {
         let ids = chunk.iter().map(|row| row.id.clone());
@@ -84,6 +86,21 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
         list.sort();
     }
     Ok(report)
+}
+
+/// A [`crate::Conflict::Exists`] naming the first of `fresh`'s own ids that a capability
+/// already has.
+async fn refuse_taken_ids<C: ConnectionTrait>(txn: &C, fresh: &[&&NewCapability]) -> Result<()> {
+    let ids: Vec<&str> = fresh.iter().filter_map(|c| c.id.as_deref()).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let taken = capability::Entity::find()
+        .filter(capability::Column::Id.is_in(ids))
+        .order_by_asc(capability::Column::Id)
+        .one(txn)
+        .await?;
+    taken.map_or(Ok(()), |row| Err(Error::exists("capability", row.id)))
 }
 
 fn differs(row: &capability::Model, new: &NewCapability) -> bool {

@@ -1,6 +1,6 @@
 //! Cost summaries, aggregated in SQL: totals, groupings and the top spenders.
 
-use crate::money::from_micros;
+use crate::ledger::money::from_micros;
 use crate::{Result, timestamp};
 use entity::cost_record::{Column, Entity};
 use rust_decimal::Decimal;
@@ -52,9 +52,41 @@ pub enum GroupBy {
     Capability,
 }
 
-/// The SQL sum of the amounts that count, as `BIGINT` micro-units.
+/// The SQL sum of the amounts that count (`actual` when present, zero included, else
+/// `estimated`), as `BIGINT` micro-units.
 fn amount_sum() -> Expr {
     Expr::cust("CAST(COALESCE(SUM(COALESCE(actual_cost_micros, estimated_cost_micros)), 0) AS BIGINT)")
+}
+
+/// The sum of the rows `filter` selects, in micro-units.
+pub(crate) async fn sum_micros<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<i64> {
+    Ok(amount_and_count(db, filter).await?.0)
+}
+
+/// The sum in micro-units and the number of the rows `filter` selects.
+async fn amount_and_count<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<(i64, i64)> {
+    Ok(filtered(db.get_database_backend(), filter).into_tuple().one(db).await?.unwrap_or_default())
+}
+
+/// Sums per principal and UTC day (`YYYY-MM-DD`) of the rows in `[from, to)` (`to = None`:
+/// no end), in micro-units.
+pub(crate) async fn by_principal_and_day<C: ConnectionTrait>(
+    db: &C,
+    from: OffsetDateTime,
+    to: Option<OffsetDateTime>,
+) -> Result<Vec<(String, String, i64)>> {
+    let backend = db.get_database_backend();
+    let day = group_key(backend, GroupBy::Day);
+    let filter = CostFilter { from: Some(from), to, ..Default::default() };
+    let rows: Vec<(i64, i64, String, String)> = filtered(backend, &filter)
+        .column_as(Column::PrincipalId, "principal_id")
+        .column_as(day.clone(), "day")
+        .group_by(Column::PrincipalId)
+        .group_by(day)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(amount, _count, principal, day)| (principal, day, amount)).collect())
 }
 
 fn filtered(backend: DbBackend, filter: &CostFilter) -> Select<Entity> {
@@ -80,8 +112,7 @@ fn filtered(backend: DbBackend, filter: &CostFilter) -> Select<Entity> {
 
 /// Total and count of the rows `filter` selects.
 pub async fn total<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<Total> {
-    let (amount, count): (i64, i64) =
-        filtered(db.get_database_backend(), filter).into_tuple().one(db).await?.unwrap_or_default();
+    let (amount, count) = amount_and_count(db, filter).await?;
     Ok(Total { key: String::new(), amount: from_micros(amount), count })
 }
 

@@ -1,12 +1,10 @@
 //! `capabilities`: the tools, endpoints and methods a resource offers.
 
-use crate::error::unique_conflict;
+use crate::error::write_error;
 use crate::{Error, Result, id, validate};
 use entity::{SensitivityLevel, capability};
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -105,12 +103,9 @@ pub async fn create<C: ConnectionTrait>(
     new: &NewCapability,
 ) -> Result<capability::Model> {
     new.validate()?;
-    new.row(resource_id).insert(db).await.map_err(|e: DbErr| match e.sql_err() {
-        Some(SqlErr::ForeignKeyConstraintViolation(_)) => Error::not_found("resource", resource_id),
-        _ => {
-            unique_conflict(e, || format!("capability {:?} already exists", new.id.as_deref().unwrap_or("?")))
-        }
-    })
+    let row = new.row(resource_id);
+    let id = row.id.as_ref().clone();
+    row.insert(db).await.map_err(|e| write_error(e, "capability", &id, Some(("resource", resource_id))))
 }
 
 /// The capability with `id`.
@@ -176,8 +171,10 @@ pub async fn update<C: ConnectionTrait>(
     })
 }
 
-/// Deletes the capability with `id`.
-pub async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<()> {
-    let deleted = capability::Entity::delete_by_id(id).exec(db).await?.rows_affected;
-    if deleted == 0 { Err(Error::not_found("capability", id)) } else { Ok(()) }
+/// Deletes the capability with `id`; returns what was removed.
+pub async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::Model> {
+    capability::Entity::delete_by_id(id)
+        .exec_with_returning(db)
+        .await?
+        .ok_or_else(|| Error::not_found("capability", id))
 }

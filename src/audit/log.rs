@@ -1,10 +1,10 @@
 //! `audit_events`: the append-only audit log. Events are appended and read, never changed.
 
 use crate::db::begin_write;
-use crate::error::unique_conflict;
-use crate::money::to_micros;
+use crate::error::write_error;
+use crate::ledger::money::to_micros;
 use crate::page::{self, Page};
-use crate::{Error, Result, id, timestamp, validate};
+use crate::{Clock, Error, Result, id, timestamp, validate};
 use entity::{Protocol, audit_event};
 use rust_decimal::Decimal;
 use sea_orm::ActiveValue::Set;
@@ -98,8 +98,8 @@ impl NewAuditEvent {
         }
     }
 
-    /// Validates the event and builds its row.
-    fn row(&self) -> Result<audit_event::ActiveModel> {
+    /// Validates the event (its timestamp against `clock`) and builds its row.
+    fn row(&self, clock: &Clock) -> Result<audit_event::ActiveModel> {
         validate::name("event_type", &self.event_type)?;
         validate::name("severity", &self.severity)?;
         for (field, value) in [
@@ -123,9 +123,11 @@ impl NewAuditEvent {
         }
         validate::json_object("details", &self.details)?;
         let micros = |field, amount: Option<Decimal>| amount.map(|a| to_micros(field, a)).transpose();
+        let at = timestamp::normalize(self.timestamp);
+        clock.check(at)?;
         Ok(audit_event::ActiveModel {
             id: Set(id::or_new(self.id.as_deref())),
-            timestamp: Set(timestamp::normalize(self.timestamp)),
+            timestamp: Set(at),
             event_type: Set(self.event_type.clone()),
             severity: Set(self.severity.clone()),
             user_id: Set(self.user_id.clone()),
@@ -161,7 +163,7 @@ pub struct AuditCursor {
 
 /// A time range `[from, to)` of the log, optionally narrowed; see [`query`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditQuery {
+pub struct AuditFilter {
     /// Start of the range, inclusive.
     pub from: OffsetDateTime,
     /// End of the range, exclusive.
@@ -184,10 +186,10 @@ pub struct AuditQuery {
     pub limit: Option<u64>,
 }
 
-impl AuditQuery {
+impl AuditFilter {
     /// Every event in `[from, to)`, first page.
     pub fn between(from: OffsetDateTime, to: OffsetDateTime) -> Self {
-        AuditQuery {
+        AuditFilter {
             from,
             to,
             event_type: None,
@@ -205,7 +207,19 @@ impl AuditQuery {
 /// Appends one event and returns it as stored. An `(id, timestamp)` that exists already is
 /// a [`Error::Conflict`].
 pub async fn append<C: ConnectionTrait>(db: &C, event: &NewAuditEvent) -> Result<audit_event::Model> {
-    event.row()?.insert(db).await.map_err(|e| unique_conflict(e, || "audit event already recorded".into()))
+    append_with(db, event, &Clock::default()).await
+}
+
+/// [`append`] with the current time and tolerance taken from `clock`: an event stamped more
+/// than the tolerance after now is refused.
+pub async fn append_with<C: ConnectionTrait>(
+    db: &C,
+    event: &NewAuditEvent,
+    clock: &Clock,
+) -> Result<audit_event::Model> {
+    let row = event.row(clock)?;
+    let id = row.id.as_ref().clone();
+    row.insert(db).await.map_err(|e| write_error(e, "audit event", &id, None))
 }
 
 /// Appends `events` in one transaction, in chunks below the bind limit; returns how many.
@@ -214,14 +228,23 @@ pub async fn append_many<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     events: &[NewAuditEvent],
 ) -> Result<u64> {
-    let rows = events.iter().map(NewAuditEvent::row).collect::<Result<Vec<_>>>()?;
+    append_many_with(db, events, &Clock::default()).await
+}
+
+/// [`append_many`] with the current time and tolerance taken from `clock`.
+pub async fn append_many_with<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    events: &[NewAuditEvent],
+    clock: &Clock,
+) -> Result<u64> {
+    let rows = events.iter().map(|e| e.row(clock)).collect::<Result<Vec<_>>>()?;
     let txn = begin_write(db).await?;
     let mut appended = 0;
     for chunk in rows.chunks(CHUNK_ROWS) {
         appended += audit_event::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&txn)
             .await
-            .map_err(|e| unique_conflict(e, || "an audit event of the batch is already recorded".into()))?;
+            .map_err(|e| write_error(e, "audit event", "(an event of the batch)", None))?;
     }
     txn.commit().await?;
     Ok(appended)
@@ -260,7 +283,7 @@ pub async fn trace<C: ConnectionTrait>(db: &C, correlation_id: &str) -> Result<V
 /// One page of the events `q` selects, ordered by `(timestamp, id)`.
 pub async fn query<C: ConnectionTrait>(
     db: &C,
-    q: &AuditQuery,
+    q: &AuditFilter,
 ) -> Result<Page<audit_event::Model, AuditCursor>> {
     let limit = page::limit(q.limit)?;
     if q.to < q.from {

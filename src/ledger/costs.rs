@@ -1,15 +1,21 @@
 //! The cost ledger: charging pre-authorised work, recording costs that happened, bulk ingest.
 //!
 //! The amount that counts is `actual` when present (zero included), else `estimated`. The
-//! cost row and the budget change commit together: on PostgreSQL as one statement (a
-//! data-modifying CTE), on SQLite as one `BEGIN IMMEDIATE` transaction.
+//! cost row and the budget change commit together. A cost in the windows the budget row
+//! counts takes one statement on PostgreSQL (a data-modifying CTE; one round trip when no
+//! idempotency key is given) and one `BEGIN IMMEDIATE` transaction on SQLite; a cost in any
+//! other window is checked against the ledger's own sum under the budget row's lock.
+//!
+//! A cost stamped more than the [`Clock`]'s tolerance after now is refused with
+//! `Validation { field: "timestamp" }`; the `…_with` functions take the clock, the others use
+//! [`Clock::default`].
 
-use crate::budgets::{self, Spent};
+use super::Window;
+use super::idempotency::{self, Claim};
+use super::money::{from_micros, to_micros};
+use super::spend::{self, PG_SPEND_AND_INSERT, Spend, Spent};
 use crate::db::{begin_write, is_postgres};
-use crate::idempotency::{self, Claim};
-use crate::money::{from_micros, to_micros};
-use crate::window::Window;
-use crate::{Error, Result, timestamp, validate};
+use crate::{Clock, Error, Result, timestamp, validate};
 use entity::cost_record;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::ArrayType;
@@ -20,7 +26,6 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 use time::OffsetDateTime;
 
 /// Rows per `INSERT` in bulk recording: 7 values a row stays below SQLite's 32 766 binds.
@@ -32,8 +37,7 @@ const PG_CHUNK_ROWS: usize = 50_000;
 /// PostgreSQL bulk insert: one array parameter per column, whatever the number of rows.
 /// The driver binds no NULL array elements, so a missing amount travels as [`NO_AMOUNT`]
 /// (amounts are never negative).
-const PG_INSERT_UNNEST: &str = r#"
-INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
+const PG_INSERT_UNNEST: &str = r#"INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
     estimated_cost_micros, actual_cost_micros, metadata)
 SELECT t, p, r, c, NULLIF(e, -1), NULLIF(a, -1), m
 FROM UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
@@ -120,9 +124,9 @@ pub struct CostOutcome {
     pub cost_id: i64,
     /// The amount that counted.
     pub amount: Decimal,
-    /// Spent in the principal's current daily window after this cost.
+    /// Spent in the UTC day of the cost's own timestamp, counting it.
     pub daily_spent: Decimal,
-    /// Spent in the principal's current monthly window after this cost.
+    /// Spent in the UTC month of the cost's own timestamp, counting it.
     pub monthly_spent: Decimal,
     /// A window whose limit is now exceeded (only ever set by [`record`]).
     pub over_limit: Option<Window>,
@@ -137,11 +141,13 @@ struct Valid<'a> {
     estimated: Option<i64>,
     actual: Option<i64>,
     amount: i64,
+    /// `actual` or `estimated`: the field the amount comes from.
+    field: &'static str,
     at: OffsetDateTime,
 }
 
 impl<'a> Valid<'a> {
-    fn new(cost: &'a NewCost) -> Result<Self> {
+    fn new(cost: &'a NewCost, clock: &Clock) -> Result<Self> {
         validate::name("principal_id", &cost.principal_id)?;
         validate::name("resource_id", &cost.resource_id)?;
         validate::name("capability_id", &cost.capability_id)?;
@@ -151,10 +157,14 @@ impl<'a> Valid<'a> {
         }
         let estimated = cost.estimated.map(|e| to_micros("estimated", e)).transpose()?;
         let actual = cost.actual.map(|a| to_micros("actual", a)).transpose()?;
-        let amount = actual
-            .or(estimated)
-            .ok_or_else(|| Error::validation("actual", "neither actual nor estimated is given"))?;
-        Ok(Valid { cost, estimated, actual, amount, at: timestamp::normalize(cost.timestamp) })
+        let (amount, field) = match (actual, estimated) {
+            (Some(actual), _) => (actual, "actual"),
+            (None, Some(estimated)) => (estimated, "estimated"),
+            (None, None) => return Err(Error::validation("actual", "neither actual nor estimated is given")),
+        };
+        let at = timestamp::normalize(cost.timestamp);
+        clock.check(at)?;
+        Ok(Valid { cost, estimated, actual, amount, field, at })
     }
 
     /// The request as compared for idempotency: everything but the timestamp, canonical JSON.
@@ -171,6 +181,18 @@ impl<'a> Valid<'a> {
         .to_string()
     }
 
+    /// This cost's change to its principal's budget.
+    fn spend(&self, enforce: bool, now: OffsetDateTime) -> Spend<'_> {
+        Spend {
+            principal_id: &self.cost.principal_id,
+            amount: self.amount,
+            field: self.field,
+            at: self.at,
+            now,
+            enforce,
+        }
+    }
+
     fn row(&self) -> cost_record::ActiveModel {
         cost_record::ActiveModel {
             id: NotSet,
@@ -183,114 +205,117 @@ impl<'a> Valid<'a> {
             metadata: Set(self.cost.metadata.clone()),
         }
     }
+
+    fn outcome(&self, cost_id: i64, spent: Spent) -> CostOutcome {
+        CostOutcome {
+            cost_id,
+            amount: from_micros(self.amount),
+            daily_spent: from_micros(spent.daily),
+            monthly_spent: from_micros(spent.monthly),
+            over_limit: spent.over_limit(),
+            replayed: false,
+        }
+    }
 }
 
-/// Charges work that is about to happen: records the cost row and adds the amount to both
-/// windows only if both limits still hold; otherwise [`Error::BudgetExceeded`] and nothing is
-/// written. A refused charge does not use up its idempotency key: a retry is judged afresh.
+/// Charges work that is about to happen: records the cost row and adds the amount to its
+/// windows only if, counting it, the day and the month of its timestamp stay within their
+/// limits; otherwise [`Error::BudgetExceeded`] and nothing is written. A refused charge does
+/// not use up its idempotency key: a retry is judged afresh.
 pub async fn charge<C: ConnectionTrait + TransactionTrait>(db: &C, cost: &NewCost) -> Result<CostOutcome> {
-    settle(db, cost, true).await
+    charge_with(db, cost, &Clock::default()).await
 }
 
-/// Records a cost that already happened: always records and adds it, and reports in
-/// [`CostOutcome::over_limit`] whether a limit is now exceeded.
+/// [`charge`] with the current time and tolerance taken from `clock`.
+pub async fn charge_with<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    cost: &NewCost,
+    clock: &Clock,
+) -> Result<CostOutcome> {
+    settle(db, cost, true, clock).await
+}
+
+/// Records a cost that already happened: always records it in the windows of its timestamp,
+/// and reports in [`CostOutcome::over_limit`] a window of that timestamp that is now over.
 pub async fn record<C: ConnectionTrait + TransactionTrait>(db: &C, cost: &NewCost) -> Result<CostOutcome> {
-    settle(db, cost, false).await
+    record_with(db, cost, &Clock::default()).await
+}
+
+/// [`record`] with the current time and tolerance taken from `clock`.
+pub async fn record_with<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    cost: &NewCost,
+    clock: &Clock,
+) -> Result<CostOutcome> {
+    settle(db, cost, false, clock).await
 }
 
 async fn settle<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     cost: &NewCost,
     enforce: bool,
+    clock: &Clock,
 ) -> Result<CostOutcome> {
-    let valid = Valid::new(cost)?;
-    if cost.idempotency_key.is_none() && is_postgres(db) {
-        return apply(db, &valid, enforce).await;
-    }
-    let txn = begin_write(db).await?;
-    if let Some(key) = &cost.idempotency_key
-        && let Claim::Replay(outcome) = idempotency::claim(&txn, key, &valid.payload(enforce)).await?
+    let valid = Valid::new(cost, clock)?;
+    let spend = valid.spend(enforce, clock.now());
+    // The common case on PostgreSQL: one statement, no transaction around it.
+    if cost.idempotency_key.is_none()
+        && is_postgres(db)
+        && let Some(outcome) = fast(db, &valid, &spend).await?
     {
         return Ok(outcome);
     }
-    let outcome = apply(&txn, &valid, enforce).await?;
+    let txn = begin_write(db).await?;
+    let principal = &cost.principal_id;
+    if let Some(key) = &cost.idempotency_key
+        && let Claim::Replay(outcome) =
+            idempotency::claim(&txn, principal, key, &valid.payload(enforce)).await?
+    {
+        return Ok(outcome);
+    }
+    let outcome = match fast(&txn, &valid, &spend).await? {
+        Some(outcome) => outcome,
+        None => {
+            let spent = spend::locked(&txn, &spend).await?;
+            valid.outcome(valid.row().insert(&txn).await?.id, spent)
+        }
+    };
     if let Some(key) = &cost.idempotency_key {
-        idempotency::complete(&txn, key, &outcome).await?;
+        idempotency::complete(&txn, principal, key, &outcome).await?;
     }
     txn.commit().await?;
     Ok(outcome)
 }
 
-/// PostgreSQL: the budget change and the cost row in one statement, so a charge costs one
-/// round trip. Parameters `$1`–`$6` are those of [`budgets::SPEND`].
-const PG_SPEND_AND_INSERT_TEMPLATE: &str = r#"
-WITH budget AS ({SPEND}),
-cost AS (
-    INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
-        estimated_cost_micros, actual_cost_micros, metadata)
-    SELECT $7, $1, $8, $9, $10, $11, $12 FROM budget
-    RETURNING id)
-SELECT cost.id, budget.* FROM budget, cost"#;
-
-/// [`PG_SPEND_AND_INSERT_TEMPLATE`] with [`budgets::SPEND`] in place, built once.
-static PG_SPEND_AND_INSERT: LazyLock<String> =
-    LazyLock::new(|| PG_SPEND_AND_INSERT_TEMPLATE.replace("{SPEND}", budgets::SPEND));
-
-/// Spends and inserts the cost row; atomic on PostgreSQL by itself, on SQLite inside the
-/// caller's transaction.
-async fn apply<C: ConnectionTrait>(db: &C, v: &Valid<'_>, enforce: bool) -> Result<CostOutcome> {
-    let cost = v.cost;
-    let (cost_id, spent) = if is_postgres(db) {
-        let mut values = budgets::spend_values(&cost.principal_id, v.amount, v.at, enforce);
-        values.extend::<[Value; 6]>([
-            v.at.into(),
-            cost.resource_id.clone().into(),
-            cost.capability_id.clone().into(),
-            v.estimated.into(),
-            v.actual.into(),
-            cost.metadata.clone().into(),
-        ]);
-        let sql = PG_SPEND_AND_INSERT.replace("{SPEND}", budgets::SPEND);
-        match db.query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?
-        {
-            Some(row) => (row.try_get::<i64>("", "id")?, Spent::from_row(&row)?),
-            None => return Err(refusal(db, v).await),
-        }
-    } else {
-        match budgets::spend(db, &cost.principal_id, v.amount, v.at, enforce).await? {
-            Some(spent) => (v.row().insert(db).await?.id, spent),
-            None => return Err(refusal(db, v).await),
-        }
-    };
-    Ok(CostOutcome {
-        cost_id,
-        amount: from_micros(v.amount),
-        daily_spent: from_micros(spent.daily),
-        monthly_spent: from_micros(spent.monthly),
-        over_limit: spent.over_limit(),
-        replayed: false,
-    })
-}
-
-/// The [`Error::BudgetExceeded`] for a refused charge, naming the window that refused it.
-async fn refusal<C: ConnectionTrait>(db: &C, v: &Valid<'_>) -> Error {
-    let status = match budgets::status(db, &v.cost.principal_id, v.at).await {
-        Ok(status) => status,
-        Err(e) => return e,
-    };
-    let requested = from_micros(v.amount);
-    let daily = status.window(Window::Daily);
-    let window = match daily.limit {
-        Some(limit) if daily.spent + requested > limit => Window::Daily,
-        _ => Window::Monthly,
-    };
-    let w = status.window(window);
-    Error::BudgetExceeded { window, limit: w.limit.unwrap_or_default(), spent: w.spent, requested }
+/// The fast path: the spend in the windows the budget row counts, and the cost row; `None`
+/// when the spend did not apply. Atomic on PostgreSQL by itself (one statement), on SQLite
+/// inside the caller's transaction.
+async fn fast<C: ConnectionTrait>(db: &C, v: &Valid<'_>, spend: &Spend<'_>) -> Result<Option<CostOutcome>> {
+    if !is_postgres(db) {
+        return match spend::fast(db, spend).await? {
+            Some(spent) => Ok(Some(v.outcome(v.row().insert(db).await?.id, spent))),
+            None => Ok(None),
+        };
+    }
+    let mut values = spend.values(true);
+    values.extend::<[Value; 6]>([
+        v.at.into(),
+        v.cost.resource_id.clone().into(),
+        v.cost.capability_id.clone().into(),
+        v.estimated.into(),
+        v.actual.into(),
+        v.cost.metadata.clone().into(),
+    ]);
+    let stmt = Statement::from_sql_and_values(db.get_database_backend(), PG_SPEND_AND_INSERT, values);
+    match db.query_one_raw(stmt).await? {
+        Some(row) => Ok(Some(v.outcome(row.try_get("", "id")?, Spent::from_row(&row)?))),
+        None => Ok(None),
+    }
 }
 
 /// Inserts `rows` as one `UNNEST` statement (PostgreSQL).
-async fn insert_unnest<C: ConnectionTrait>(db: &C, rows: &[Valid<'_>]) -> Result<()> {
-    fn array<T>(ty: ArrayType, rows: &[Valid<'_>], f: impl Fn(&Valid<'_>) -> T) -> Value
+async fn insert_unnest<C: ConnectionTrait>(db: &C, rows: &[&Valid<'_>]) -> Result<()> {
+    fn array<T>(ty: ArrayType, rows: &[&Valid<'_>], f: impl Fn(&Valid<'_>) -> T) -> Value
     where
         T: Into<Value>,
     {
@@ -310,35 +335,57 @@ async fn insert_unnest<C: ConnectionTrait>(db: &C, rows: &[Valid<'_>]) -> Result
     Ok(())
 }
 
-/// Records many costs that already happened in one transaction: rows in chunks below the bind
-/// limit, then one budget change per principal and UTC day, oldest first. Idempotency keys
-/// are not taken here. Returns the number of rows written.
-pub async fn record_many<C: ConnectionTrait + TransactionTrait>(db: &C, costs: &[NewCost]) -> Result<u64> {
-    let valid = costs.iter().map(Valid::new).collect::<Result<Vec<_>>>()?;
-    if valid.iter().any(|v| v.cost.idempotency_key.is_some()) {
-        return Err(Error::validation("idempotency_key", "is not supported in bulk recording"));
-    }
-    let mut per_day: BTreeMap<(OffsetDateTime, &str), (OffsetDateTime, i64)> = BTreeMap::new();
-    for v in &valid {
-        let entry =
-            per_day.entry((Window::Daily.start(v.at), v.cost.principal_id.as_str())).or_insert((v.at, 0));
-        entry.1 =
-            entry.1.checked_add(v.amount).ok_or_else(|| Error::validation("actual", "sum overflows"))?;
-    }
-    let txn = begin_write(db).await?;
-    if is_postgres(db) {
-        for chunk in valid.chunks(PG_CHUNK_ROWS) {
-            insert_unnest(&txn, chunk).await?;
+/// Inserts `rows` in chunks below the bind limit.
+async fn insert_rows<C: ConnectionTrait>(txn: &C, rows: &[&Valid<'_>]) -> Result<()> {
+    if is_postgres(txn) {
+        for chunk in rows.chunks(PG_CHUNK_ROWS) {
+            insert_unnest(txn, chunk).await?;
         }
     } else {
-        for chunk in valid.chunks(CHUNK_ROWS) {
-            cost_record::Entity::insert_many(chunk.iter().map(Valid::row))
-                .exec_without_returning(&txn)
+        for chunk in rows.chunks(CHUNK_ROWS) {
+            cost_record::Entity::insert_many(chunk.iter().map(|v| v.row()))
+                .exec_without_returning(txn)
                 .await?;
         }
     }
-    for ((_, principal_id), (at, amount)) in per_day {
-        budgets::spend(&txn, principal_id, amount, at, false).await?;
+    Ok(())
+}
+
+/// Records many costs that already happened in one transaction: per principal and UTC day,
+/// oldest first, the budget change and then the rows (in chunks below the bind limit).
+/// Idempotency keys are not taken here. Returns the number of rows written.
+pub async fn record_many<C: ConnectionTrait + TransactionTrait>(db: &C, costs: &[NewCost]) -> Result<u64> {
+    record_many_with(db, costs, &Clock::default()).await
+}
+
+/// [`record_many`] with the current time and tolerance taken from `clock`.
+pub async fn record_many_with<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    costs: &[NewCost],
+    clock: &Clock,
+) -> Result<u64> {
+    let valid = costs.iter().map(|c| Valid::new(c, clock)).collect::<Result<Vec<_>>>()?;
+    if valid.iter().any(|v| v.cost.idempotency_key.is_some()) {
+        return Err(Error::validation("idempotency_key", "is not supported in bulk recording"));
+    }
+    let mut groups: BTreeMap<(OffsetDateTime, &str), Vec<&Valid<'_>>> = BTreeMap::new();
+    for v in &valid {
+        groups.entry((Window::Daily.start(v.at), v.cost.principal_id.as_str())).or_default().push(v);
+    }
+    let now = clock.now();
+    let txn = begin_write(db).await?;
+    for rows in groups.values() {
+        let amount = rows.iter().try_fold(0i64, |sum, v| sum.checked_add(v.amount)).ok_or_else(|| {
+            Error::validation(
+                rows[0].field,
+                "the costs of one principal and day sum past the largest storable sum",
+            )
+        })?;
+        let spend = Spend { amount, ..rows[0].spend(false, now) };
+        if spend::fast(&txn, &spend).await?.is_none() {
+            spend::locked(&txn, &spend).await?;
+        }
+        insert_rows(&txn, rows).await?;
     }
     txn.commit().await?;
     Ok(valid.len() as u64)

@@ -1,7 +1,7 @@
 //! `resources`: the registry of governed MCP servers, HTTP APIs and gRPC services.
 
 use crate::db::begin_write;
-use crate::error::unique_conflict;
+use crate::error::write_error;
 use crate::page::{self, Page};
 use crate::{Error, Result, id, timestamp, validate};
 use entity::{Protocol, SensitivityLevel, capability, resource};
@@ -118,7 +118,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: &NewResource) -> Result<res
     }
     .insert(db)
     .await
-    .map_err(|e| unique_conflict(e, || format!("resource {id:?} already exists")))
+    .map_err(|e| write_error(e, "resource", &id, None))
 }
 
 /// The resource with `id`.
@@ -190,18 +190,21 @@ pub async fn update<C: ConnectionTrait>(db: &C, id: &str, patch: &ResourcePatch)
     })
 }
 
-/// Deletes the resource and its capabilities; returns how many capabilities went with it.
-pub async fn delete<C: ConnectionTrait + TransactionTrait>(db: &C, id: &str) -> Result<u64> {
+/// Deletes the resource and its capabilities; returns what was removed.
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    id: &str,
+) -> Result<ResourceWithCapabilities> {
     let txn = begin_write(db).await?;
-    lock(&txn, id).await?;
-    let capabilities = capability::Entity::delete_many()
+    let resource = lock(&txn, id).await?;
+    let mut capabilities = capability::Entity::delete_many()
         .filter(capability::Column::ResourceId.eq(id))
-        .exec(&txn)
-        .await?
-        .rows_affected;
+        .exec_with_returning(&txn)
+        .await?;
+    capabilities.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
     resource::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
-    Ok(capabilities)
+    Ok(ResourceWithCapabilities { resource, capabilities })
 }
 
 /// Reads the resource with `id` and, on PostgreSQL, locks it until the transaction ends, so

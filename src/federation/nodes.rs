@@ -1,7 +1,8 @@
 //! `federation_nodes`: trusted SARK nodes of other organisations, addressed by `node_id`.
 
-use crate::error::unique_conflict;
-use crate::{Error, Result, id, timestamp, trust_anchor, validate};
+use super::trust_anchor;
+use crate::error::write_error;
+use crate::{Error, Result, id, timestamp, validate};
 use entity::federation_node;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -80,7 +81,7 @@ pub async fn register<C: ConnectionTrait>(db: &C, new: &NewNode) -> Result<feder
     }
     .insert(db)
     .await
-    .map_err(|e| unique_conflict(e, || format!("federation node {:?} is already registered", new.node_id)))
+    .map_err(|e| write_error(e, "federation node", &new.node_id, None))
 }
 
 /// The node with `node_id`.
@@ -138,14 +139,14 @@ pub async fn set_rate_limit<C: ConnectionTrait>(
     change(db, node_id, row, timestamp::now()).await
 }
 
-/// Deletes the node.
-pub async fn delete<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<()> {
-    let deleted = federation_node::Entity::delete_many()
+/// Deletes the node; returns what was removed.
+pub async fn delete<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation_node::Model> {
+    federation_node::Entity::delete_many()
         .filter(federation_node::Column::NodeId.eq(node_id))
-        .exec(db)
+        .exec_with_returning(db)
         .await?
-        .rows_affected;
-    if deleted == 0 { Err(Error::not_found("federation node", node_id)) } else { Ok(()) }
+        .pop()
+        .ok_or_else(|| Error::not_found("federation node", node_id))
 }
 
 /// Writes the set fields of `row`, and `updated_at = now`, to the node with `node_id`.

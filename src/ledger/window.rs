@@ -25,14 +25,15 @@ impl Window {
         date.with_time(Time::MIDNIGHT).assume_utc()
     }
 
-    /// End (exclusive) of the window that contains `at`: the start of the next one.
-    pub fn end(self, at: OffsetDateTime) -> OffsetDateTime {
+    /// End (exclusive) of the window that contains `at`: the start of the next one; `None`
+    /// for the last window the calendar holds (December 9999), which has no end.
+    pub fn end(self, at: OffsetDateTime) -> Option<OffsetDateTime> {
         let start = self.start(at).date();
         let next = match self {
             Window::Daily => start.next_day(),
             Window::Monthly => next_month(start),
         };
-        next.unwrap_or(Date::MAX).with_time(Time::MIDNIGHT).assume_utc()
+        next.map(|d| d.with_time(Time::MIDNIGHT).assume_utc())
     }
 }
 
@@ -60,9 +61,13 @@ mod tests {
     fn windows_are_utc_calendar_days_and_months() {
         let at = datetime!(2028-02-29 23:59:59.999999 UTC);
         assert_eq!(Window::Daily.start(at), datetime!(2028-02-29 00:00 UTC));
-        assert_eq!(Window::Daily.end(at), datetime!(2028-03-01 00:00 UTC));
+        assert_eq!(Window::Daily.end(at), Some(datetime!(2028-03-01 00:00 UTC)));
         assert_eq!(Window::Monthly.start(at), datetime!(2028-02-01 00:00 UTC));
-        assert_eq!(Window::Monthly.end(datetime!(2026-12-31 12:00 UTC)), datetime!(2027-01-01 00:00 UTC));
+        assert_eq!(
+            Window::Monthly.end(datetime!(2026-12-31 12:00 UTC)),
+            Some(datetime!(2027-01-01 00:00 UTC))
+        );
+        assert_eq!(Window::Monthly.end(datetime!(9999-12-31 23:59 UTC)), None);
         assert_eq!(Window::Daily.start(datetime!(2026-11-28 00:30 +01:00)), datetime!(2026-11-27 00:00 UTC));
     }
 }

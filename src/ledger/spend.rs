@@ -1,0 +1,189 @@
+//! How a cost changes a principal's budget: the one-statement fast path for the windows the
+//! budget row counts, and the locked path for any other window.
+//!
+//! The budget row keeps counters for the newest UTC day and month it has seen. A cost in
+//! those windows (or newer ones) changes them in one conditional statement
+//! ([`sql/spend.sql`](self)). A cost in an older window — a back-fill, a late report, a
+//! skewed clock — takes the locked path: the row is locked, the window's spend is read from
+//! the ledger itself, the limit is checked, and only then is anything written. Either way a
+//! limit is checked against the spend of the cost's own windows.
+
+use super::summaries::{self, CostFilter};
+use super::{Window, money::from_micros};
+use crate::{Error, Result};
+use entity::principal_budget::{self, Column};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryResult, QuerySelect, Statement, Value};
+use time::OffsetDateTime;
+
+/// The spend statement, for both backends (sqlx binds `$n` on SQLite too).
+pub(crate) const SPEND: &str = include_str!("sql/spend.sql");
+
+/// PostgreSQL: [`SPEND`] and the insert of the cost row in one statement.
+pub(crate) const PG_SPEND_AND_INSERT: &str = concat!(
+    "WITH budget AS (\n",
+    include_str!("sql/spend.sql"),
+    ")\n",
+    include_str!("sql/spend_and_insert.pg.sql")
+);
+
+/// Which amount a spend adds and when, and whether limits bind it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spend<'a> {
+    /// The principal.
+    pub principal_id: &'a str,
+    /// The amount in micro-units.
+    pub amount: i64,
+    /// The field a refusal for overflow names.
+    pub field: &'static str,
+    /// When the cost is stamped: decides its windows.
+    pub at: OffsetDateTime,
+    /// Now, for `updated_at`.
+    pub now: OffsetDateTime,
+    /// Whether a limit refuses the spend (a charge) or is only reported (a record).
+    pub enforce: bool,
+}
+
+impl Spend<'_> {
+    /// The parameters `$1`–`$7` of [`SPEND`].
+    pub fn values(&self, current_only: bool) -> Vec<Value> {
+        vec![
+            self.principal_id.into(),
+            self.amount.into(),
+            Window::Daily.start(self.at).into(),
+            Window::Monthly.start(self.at).into(),
+            self.now.into(),
+            current_only.into(),
+            (current_only && self.enforce).into(),
+        ]
+    }
+}
+
+/// The spend of the cost's own windows after it, and the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Spent {
+    pub daily: i64,
+    pub monthly: i64,
+    pub daily_limit: Option<i64>,
+    pub monthly_limit: Option<i64>,
+}
+
+impl Spent {
+    /// Reads the columns [`SPEND`] returns.
+    pub fn from_row(row: &QueryResult) -> Result<Self> {
+        Ok(Spent {
+            daily: row.try_get("", "daily_spent_micros")?,
+            monthly: row.try_get("", "monthly_spent_micros")?,
+            daily_limit: row.try_get("", "daily_budget_micros")?,
+            monthly_limit: row.try_get("", "monthly_budget_micros")?,
+        })
+    }
+
+    /// The first window whose limit the spend now exceeds.
+    pub fn over_limit(&self) -> Option<Window> {
+        if self.daily_limit.is_some_and(|l| self.daily > l) {
+            Some(Window::Daily)
+        } else if self.monthly_limit.is_some_and(|l| self.monthly > l) {
+            Some(Window::Monthly)
+        } else {
+            None
+        }
+    }
+}
+
+/// The fast path: [`SPEND`] for a cost in the row's windows or newer ones. `None` when it
+/// did not apply (an older window, a limit, or an overflow): then take [`locked`].
+pub(crate) async fn fast<C: ConnectionTrait>(db: &C, spend: &Spend<'_>) -> Result<Option<Spent>> {
+    let stmt = Statement::from_sql_and_values(db.get_database_backend(), SPEND, spend.values(true));
+    db.query_one_raw(stmt).await?.as_ref().map(Spent::from_row).transpose()
+}
+
+/// The locked path, inside the caller's write transaction `txn`, before the cost row is
+/// inserted: locks the budget row, reads the spend of each window of the cost (the counter
+/// when the row counts that window, else the ledger sum), refuses with
+/// [`Error::BudgetExceeded`] (when enforced) or [`Error::Validation`] (an overflow) before
+/// writing anything, and else adds the amount to the counters of the windows the row counts.
+pub(crate) async fn locked<C: ConnectionTrait>(txn: &C, spend: &Spend<'_>) -> Result<Spent> {
+    let row = lock(txn, spend.principal_id, spend.now).await?;
+    let daily = window_after(txn, spend, &row, Window::Daily).await?;
+    let monthly = window_after(txn, spend, &row, Window::Monthly).await?;
+    let stmt = Statement::from_sql_and_values(txn.get_database_backend(), SPEND, spend.values(false));
+    txn.query_one_raw(stmt).await?.ok_or_else(|| {
+        sea_orm::DbErr::Custom(format!("the budget of {:?} did not take a checked spend", spend.principal_id))
+    })?;
+    Ok(Spent {
+        daily,
+        monthly,
+        daily_limit: row.daily_budget_micros,
+        monthly_limit: row.monthly_budget_micros,
+    })
+}
+
+/// The spend of `window` of the cost after it, checked against overflow and (when enforced)
+/// the limit.
+async fn window_after<C: ConnectionTrait>(
+    txn: &C,
+    spend: &Spend<'_>,
+    row: &principal_budget::Model,
+    window: Window,
+) -> Result<i64> {
+    let start = window.start(spend.at);
+    let (counted, counter, limit) = match window {
+        Window::Daily => (row.last_daily_reset, row.daily_spent_micros, row.daily_budget_micros),
+        Window::Monthly => (row.last_monthly_reset, row.monthly_spent_micros, row.monthly_budget_micros),
+    };
+    let before = if counted == Some(start) {
+        counter
+    } else {
+        let ledger = CostFilter {
+            principal_id: Some(spend.principal_id.to_owned()),
+            from: Some(start),
+            to: window.end(spend.at),
+            ..Default::default()
+        };
+        summaries::sum_micros(txn, &ledger).await?
+    };
+    let after = before.checked_add(spend.amount).ok_or_else(|| {
+        Error::validation(
+            spend.field,
+            format!(
+                "would take the {window} spend of {:?} past the largest storable sum",
+                spend.principal_id
+            ),
+        )
+    })?;
+    match limit {
+        Some(limit) if spend.enforce && after > limit => Err(Error::BudgetExceeded {
+            window,
+            limit: from_micros(limit),
+            spent: from_micros(before),
+            requested: from_micros(spend.amount),
+        }),
+        _ => Ok(after),
+    }
+}
+
+/// The budget row of `principal_id`, created (unlimited) when missing, locked until the
+/// transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's write transaction holds the
+/// database).
+async fn lock<C: ConnectionTrait>(
+    txn: &C,
+    principal_id: &str,
+    now: OffsetDateTime,
+) -> Result<principal_budget::Model> {
+    let row = principal_budget::ActiveModel {
+        principal_id: Set(principal_id.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    principal_budget::Entity::insert(row)
+        .on_conflict(OnConflict::column(Column::PrincipalId).do_nothing().to_owned())
+        .exec_without_returning(txn)
+        .await?;
+    principal_budget::Entity::find_by_id(principal_id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::not_found("budget", principal_id))
+}
