@@ -366,7 +366,13 @@ on_both! {
         assert!(over(costs::record_many_with(db, &[cost("x", max, at), cost("w", max, at)], &clock).await), "bulk");
         let two_halves: Vec<_> = (0..9_224).map(|_| cost("y", max, at)).collect();
         assert!(over(costs::record_many_with(db, &two_halves, &clock).await), "a batch whose own sum overflows");
-        assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, before + 1);
+        // An older month holding half of i64, then a batch of two more days, each a quarter.
+        costs::record_with(db, &cost("v", dec!(1), at), &clock).await.unwrap();
+        let jan = |day: u8, n: usize| (0..n).map(move |_| cost("v", max, datetime!(2027-01-01 12:00 UTC).replace_day(day).unwrap()));
+        costs::record_many_with(db, &jan(1, 4_612).collect::<Vec<_>>(), &clock).await.unwrap();
+        let batch: Vec<_> = jan(2, 2_306).chain(jan(3, 2_306)).collect();
+        assert!(over(costs::record_many_with(db, &batch, &clock).await), "a batch over an older month");
+        assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, before + 2 + 4_612);
         assert_eq!(scalar(db, "SELECT daily_spent_micros FROM principal_budgets WHERE principal_id = 'w'").await, 1_000_000, "the row counts the 11th");
         assert_eq!(scalar(db, "SELECT count(*) FROM principal_budgets WHERE principal_id IN ('x', 'y')").await, 0);
         assert!(over(costs::record_with(db, &cost("z", max + dec!(0.000001), at), &clock).await), "one amount over the maximum");

@@ -182,7 +182,7 @@ pub struct AuditFilter {
     pub resource_protocol: Option<Protocol>,
     /// Continue after this event (the `next` of the previous page).
     pub after: Option<AuditCursor>,
-    /// Page size, 1 to [`page::MAX_LIMIT`]; [`page::DEFAULT_LIMIT`] when `None`.
+    /// Page size, 1 to 1,000; 100 when `None`.
     pub limit: Option<u64>,
 }
 

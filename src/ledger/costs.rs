@@ -190,6 +190,7 @@ impl<'a> Valid<'a> {
             at: self.at,
             now,
             enforce,
+            unrecorded_in_month: 0,
         }
     }
 
@@ -351,8 +352,8 @@ async fn insert_rows<C: ConnectionTrait>(txn: &C, rows: &[&Valid<'_>]) -> Result
     Ok(())
 }
 
-/// Records many costs that already happened in one transaction: per principal and UTC day,
-/// oldest first, the budget change and then the rows (in chunks below the bind limit).
+/// Records many costs that already happened in one transaction: one budget change per
+/// principal and UTC day, oldest first, then the rows in chunks below the bind limit.
 /// Idempotency keys are not taken here. Returns the number of rows written.
 pub async fn record_many<C: ConnectionTrait + TransactionTrait>(db: &C, costs: &[NewCost]) -> Result<u64> {
     record_many_with(db, costs, &Clock::default()).await
@@ -373,20 +374,22 @@ pub async fn record_many_with<C: ConnectionTrait + TransactionTrait>(
         groups.entry((Window::Daily.start(v.at), v.cost.principal_id.as_str())).or_default().push(v);
     }
     let now = clock.now();
+    let mut unrecorded: BTreeMap<(OffsetDateTime, &str), i64> = BTreeMap::new();
     let txn = begin_write(db).await?;
-    for rows in groups.values() {
-        let amount = rows.iter().try_fold(0i64, |sum, v| sum.checked_add(v.amount)).ok_or_else(|| {
-            Error::validation(
-                rows[0].field,
-                "the costs of one principal and day sum past the largest storable sum",
-            )
-        })?;
-        let spend = Spend { amount, ..rows[0].spend(false, now) };
+    for ((day, principal), rows) in &groups {
+        let overflow = || {
+            Error::validation(rows[0].field, "the costs of one principal sum past the largest storable sum")
+        };
+        let amount = rows.iter().try_fold(0i64, |sum, v| sum.checked_add(v.amount)).ok_or_else(overflow)?;
+        let month = unrecorded.entry((Window::Monthly.start(*day), principal)).or_default();
+        let spend = Spend { amount, unrecorded_in_month: *month, ..rows[0].spend(false, now) };
         if spend::fast(&txn, &spend).await?.is_none() {
             spend::locked(&txn, &spend).await?;
         }
-        insert_rows(&txn, rows).await?;
+        *month = month.checked_add(amount).ok_or_else(overflow)?;
     }
+    let rows: Vec<&Valid<'_>> = groups.into_values().flatten().collect();
+    insert_rows(&txn, &rows).await?;
     txn.commit().await?;
     Ok(valid.len() as u64)
 }

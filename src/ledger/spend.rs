@@ -42,6 +42,10 @@ pub(crate) struct Spend<'a> {
     pub now: OffsetDateTime,
     /// Whether a limit refuses the spend (a charge) or is only reported (a record).
     pub enforce: bool,
+    /// What this transaction already added to the cost's month without a ledger row yet
+    /// (earlier days of one bulk recording); counted where the month's spend is read from the
+    /// ledger.
+    pub unrecorded_in_month: i64,
 }
 
 impl Spend<'_> {
@@ -132,26 +136,20 @@ async fn window_after<C: ConnectionTrait>(
         Window::Daily => (row.last_daily_reset, row.daily_spent_micros, row.daily_budget_micros),
         Window::Monthly => (row.last_monthly_reset, row.monthly_spent_micros, row.monthly_budget_micros),
     };
+    let overflow = || {
+        let reason = format!(
+            "would take the {window} spend of {:?} past the largest storable sum",
+            spend.principal_id
+        );
+        Error::validation(spend.field, reason)
+    };
     let before = if counted == Some(start) {
         counter
     } else {
-        let ledger = CostFilter {
-            principal_id: Some(spend.principal_id.to_owned()),
-            from: Some(start),
-            to: window.end(spend.at),
-            ..Default::default()
-        };
-        summaries::sum_micros(txn, &ledger).await?
+        let unrecorded = if window == Window::Monthly { spend.unrecorded_in_month } else { 0 };
+        ledger_sum(txn, spend, window).await?.checked_add(unrecorded).ok_or_else(overflow)?
     };
-    let after = before.checked_add(spend.amount).ok_or_else(|| {
-        Error::validation(
-            spend.field,
-            format!(
-                "would take the {window} spend of {:?} past the largest storable sum",
-                spend.principal_id
-            ),
-        )
-    })?;
+    let after = before.checked_add(spend.amount).ok_or_else(overflow)?;
     match limit {
         Some(limit) if spend.enforce && after > limit => Err(Error::BudgetExceeded {
             window,
@@ -161,6 +159,17 @@ async fn window_after<C: ConnectionTrait>(
         }),
         _ => Ok(after),
     }
+}
+
+/// The ledger's sum of the principal's costs in `window` of the cost.
+async fn ledger_sum<C: ConnectionTrait>(txn: &C, spend: &Spend<'_>, window: Window) -> Result<i64> {
+    let ledger = CostFilter {
+        principal_id: Some(spend.principal_id.to_owned()),
+        from: Some(window.start(spend.at)),
+        to: window.end(spend.at),
+        ..Default::default()
+    };
+    summaries::sum_micros(txn, &ledger).await
 }
 
 /// The budget row of `principal_id`, created (unlimited) when missing, locked until the

@@ -8,7 +8,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
-/// A capability to create under a resource (or to sync, see [`crate::discovery`]).
+/// A capability to create under a resource (or to sync, see [`super::discovery`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewCapability {
     /// Its id; a UUIDv7 when `None`.

@@ -88,7 +88,7 @@ pub struct ResourceFilter {
     pub name_prefix: Option<String>,
     /// Continue after this id (the `next` of the previous page).
     pub after: Option<String>,
-    /// Page size, 1 to [`page::MAX_LIMIT`]; [`page::DEFAULT_LIMIT`] when `None`.
+    /// Page size, 1 to 1,000; 100 when `None`.
     pub limit: Option<u64>,
 }
 

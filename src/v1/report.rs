@@ -45,7 +45,7 @@ pub struct Difference {
     pub found: Json,
 }
 
-/// What [`verify`] found.
+/// What [`super::verify`] found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
     /// Row counts.
