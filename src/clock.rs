@@ -45,8 +45,11 @@ impl Clock {
         self.tolerance
     }
 
-    /// Refuses `t` when it lies more than the tolerance after now.
+    /// Refuses `t` when it lies more than the tolerance after now, or before the year 1.
     pub(crate) fn check(&self, t: OffsetDateTime) -> Result<()> {
+        if t.year() < 1 {
+            return Err(Error::validation("timestamp", format!("{t} is before the year 1")));
+        }
         // A tolerance past the end of the calendar lets everything through.
         let latest = self.now().checked_add(self.tolerance.max(Duration::ZERO));
         if latest.is_some_and(|latest| t > latest) {

@@ -18,6 +18,7 @@ mod error;
 pub mod federation;
 mod id;
 pub mod ledger;
+pub mod limits;
 mod page;
 pub mod registry;
 mod timestamp;

@@ -209,14 +209,14 @@ on_both! {
 
 /// The copy gives the same rows, as JSON, on both backends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
 async fn both_backends_copy_identically() {
     let mut results = Vec::new();
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(t) = TestDb::new(backend, Schema::Empty).await else { return };
+        let t = TestDb::new(backend, Schema::Empty).await;
         v1_with(&t.db, fixture(200, 5)).await;
         Migrator::up(&t.db, None).await.unwrap();
         results.push(v2(&t.db).await);
-        t.finish().await;
     }
     assert_eq!(results[0].0.len(), 200);
     assert_eq!(results[0], results[1]);
@@ -224,9 +224,10 @@ async fn both_backends_copy_identically() {
 
 /// `sark-verify-v1` exits 0 on a clean copy and 1 with the report when a row differs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
 async fn the_command_line_check_exits_non_zero_on_a_difference() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(t) = TestDb::new(backend, Schema::Empty).await else { return };
+        let t = TestDb::new(backend, Schema::Empty).await;
         v1_with(&t.db, fixture(20, 2)).await;
         Migrator::up(&t.db, None).await.unwrap();
         let run = || {
@@ -243,7 +244,6 @@ async fn the_command_line_check_exits_non_zero_on_a_difference() {
         assert_eq!(dirty.status.code(), Some(1), "{dirty:?}");
         let out = String::from_utf8_lossy(&dirty.stdout);
         assert!(out.contains("missing in v2: 3") && out.contains("srv-000002"), "{out}");
-        t.finish().await;
     }
 }
 
@@ -252,7 +252,7 @@ async fn the_command_line_check_exits_non_zero_on_a_difference() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run by hand"]
 async fn copy_timing() {
-    let Some(t) = TestDb::new(Backend::Postgres, Schema::Empty).await else { return };
+    let t = TestDb::new(Backend::Postgres, Schema::Empty).await;
     v1_with(&t.db, fixture(10_000, 10)).await;
     Migrator::up(&t.db, Some(8)).await.unwrap();
     let started = std::time::Instant::now();
@@ -265,5 +265,4 @@ async fn copy_timing() {
         started.elapsed(),
         report.is_clean()
     );
-    t.finish().await;
 }

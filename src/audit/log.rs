@@ -262,6 +262,7 @@ fn at<C: ConnectionTrait>(db: &C, t: OffsetDateTime) -> Expr {
 
 /// The event with `id` (the earliest, should a caller have reused an id at another time).
 pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<audit_event::Model> {
+    validate::key("id", id)?;
     audit_event::Entity::find()
         .filter(audit_event::Column::Id.eq(id))
         .order_by(chronological(db), Order::Asc)
@@ -272,6 +273,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<audit_event::Mo
 
 /// Every event with `correlation_id`, in time order: one request across organisations.
 pub async fn trace<C: ConnectionTrait>(db: &C, correlation_id: &str) -> Result<Vec<audit_event::Model>> {
+    validate::key("correlation_id", correlation_id)?;
     Ok(audit_event::Entity::find()
         .filter(audit_event::Column::CorrelationId.eq(correlation_id))
         .order_by(chronological(db), Order::Asc)
@@ -293,14 +295,15 @@ pub async fn query<C: ConnectionTrait>(
     let mut select = audit_event::Entity::find()
         .filter(chronological(db).gte(at(db, q.from)))
         .filter(chronological(db).lt(at(db, q.to)));
-    for (column, value) in [
-        (A::EventType, &q.event_type),
-        (A::PrincipalOrg, &q.principal_org),
-        (A::SourceNode, &q.source_node),
-        (A::TargetNode, &q.target_node),
-        (A::CapabilityId, &q.capability_id),
+    for (field, column, value) in [
+        ("event_type", A::EventType, &q.event_type),
+        ("principal_org", A::PrincipalOrg, &q.principal_org),
+        ("source_node", A::SourceNode, &q.source_node),
+        ("target_node", A::TargetNode, &q.target_node),
+        ("capability_id", A::CapabilityId, &q.capability_id),
     ] {
         if let Some(value) = value {
+            validate::key(field, value)?;
             select = select.filter(column.eq(value.as_str()));
         }
     }
@@ -308,6 +311,7 @@ pub async fn query<C: ConnectionTrait>(
         select = select.filter(A::ResourceProtocol.eq(protocol.to_value()));
     }
     if let Some(after) = &q.after {
+        validate::key("after", &after.id)?;
         select = select.filter(
             Condition::any().add(chronological(db).gt(at(db, after.timestamp))).add(
                 Condition::all()

@@ -86,6 +86,7 @@ pub async fn register<C: ConnectionTrait>(db: &C, new: &NewNode) -> Result<feder
 
 /// The node with `node_id`.
 pub async fn get<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation_node::Model> {
+    validate::key("node_id", node_id)?;
     federation_node::Entity::find()
         .filter(federation_node::Column::NodeId.eq(node_id))
         .one(db)
@@ -141,6 +142,7 @@ pub async fn set_rate_limit<C: ConnectionTrait>(
 
 /// Deletes the node; returns what was removed.
 pub async fn delete<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation_node::Model> {
+    validate::key("node_id", node_id)?;
     federation_node::Entity::delete_many()
         .filter(federation_node::Column::NodeId.eq(node_id))
         .exec_with_returning(db)
@@ -156,6 +158,7 @@ async fn change<C: ConnectionTrait>(
     mut row: federation_node::ActiveModel,
     now: OffsetDateTime,
 ) -> Result<federation_node::Model> {
+    validate::key("node_id", node_id)?;
     row.updated_at = Set(now);
     federation_node::Entity::update_many()
         .set(row)

@@ -23,6 +23,7 @@ pub struct TrustAnchor {
 /// certificate and nothing else: a private key, several blocks or garbage are refused.
 pub fn inspect(pem: &str) -> Result<TrustAnchor> {
     let refuse = |reason: String| Error::validation("trust_anchor_cert", reason);
+    crate::validate::key("trust_anchor_cert", pem)?;
     let blocks = Pem::iter_from_buffer(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| refuse(format!("is not valid PEM ({e})")))?;

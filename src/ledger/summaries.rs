@@ -1,7 +1,7 @@
 //! Cost summaries, aggregated in SQL: totals, groupings and the top spenders.
 
 use crate::ledger::money::from_micros;
-use crate::{Result, timestamp};
+use crate::{Result, timestamp, validate};
 use entity::cost_record::{Column, Entity};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -89,6 +89,13 @@ pub(crate) async fn by_principal_and_day<C: ConnectionTrait>(
     Ok(rows.into_iter().map(|(amount, _count, principal, day)| (principal, day, amount)).collect())
 }
 
+/// Refuses filter values no stored row can hold.
+fn check(filter: &CostFilter) -> Result<()> {
+    validate::optional_key("principal_id", filter.principal_id.as_deref())?;
+    validate::optional_key("resource_id", filter.resource_id.as_deref())?;
+    validate::optional_key("capability_id", filter.capability_id.as_deref())
+}
+
 fn filtered(backend: DbBackend, filter: &CostFilter) -> Select<Entity> {
     let mut query = Entity::find().select_only();
     if let Some(p) = &filter.principal_id {
@@ -112,12 +119,14 @@ fn filtered(backend: DbBackend, filter: &CostFilter) -> Select<Entity> {
 
 /// Total and count of the rows `filter` selects.
 pub async fn total<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<Total> {
+    check(filter)?;
     let (amount, count) = amount_and_count(db, filter).await?;
     Ok(Total { key: String::new(), amount: from_micros(amount), count })
 }
 
 /// Totals of the rows `filter` selects, one per group, ordered by group key.
 pub async fn grouped<C: ConnectionTrait>(db: &C, filter: &CostFilter, by: GroupBy) -> Result<Vec<Total>> {
+    check(filter)?;
     let key = group_key(db.get_database_backend(), by);
     let query = filtered(db.get_database_backend(), filter)
         .column_as(key.clone(), "key")

@@ -44,6 +44,7 @@ impl NewCapability {
     pub(crate) fn validate(&self) -> Result<()> {
         validate::label("id", self.id.as_deref())?;
         validate::name("name", &self.name)?;
+        validate::description(self.description.as_deref())?;
         validate::json_object("input_schema", &self.input_schema)?;
         validate::json_object("output_schema", &self.output_schema)?;
         validate::json_object("metadata", &self.metadata)
@@ -84,6 +85,7 @@ pub struct CapabilityPatch {
 impl CapabilityPatch {
     fn validate(&self) -> Result<()> {
         validate::label("name", self.name.as_deref())?;
+        validate::description(self.description.as_ref().and_then(Option::as_deref))?;
         for (field, value) in [
             ("input_schema", &self.input_schema),
             ("output_schema", &self.output_schema),
@@ -102,6 +104,7 @@ pub async fn create<C: ConnectionTrait>(
     resource_id: &str,
     new: &NewCapability,
 ) -> Result<capability::Model> {
+    validate::key("resource_id", resource_id)?;
     new.validate()?;
     let row = new.row(resource_id);
     let id = row.id.as_ref().clone();
@@ -110,6 +113,7 @@ pub async fn create<C: ConnectionTrait>(
 
 /// The capability with `id`.
 pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::Model> {
+    validate::key("id", id)?;
     capability::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found("capability", id))
 }
 
@@ -118,6 +122,7 @@ pub async fn list_by_resource<C: ConnectionTrait>(
     db: &C,
     resource_id: &str,
 ) -> Result<Vec<capability::Model>> {
+    validate::key("resource_id", resource_id)?;
     Ok(capability::Entity::find()
         .filter(capability::Column::ResourceId.eq(resource_id))
         .order_by_asc(capability::Column::Name)
@@ -128,6 +133,7 @@ pub async fn list_by_resource<C: ConnectionTrait>(
 
 /// Every capability called `name`, across resources, by resource id.
 pub async fn find_by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<Vec<capability::Model>> {
+    validate::key("name", name)?;
     Ok(capability::Entity::find()
         .filter(capability::Column::Name.eq(name))
         .order_by_asc(capability::Column::ResourceId)
@@ -142,6 +148,7 @@ pub async fn update<C: ConnectionTrait>(
     id: &str,
     patch: &CapabilityPatch,
 ) -> Result<capability::Model> {
+    validate::key("id", id)?;
     patch.validate()?;
     let mut row = capability::ActiveModel { id: Unchanged(id.to_owned()), ..Default::default() };
     if let Some(name) = &patch.name {
@@ -173,6 +180,7 @@ pub async fn update<C: ConnectionTrait>(
 
 /// Deletes the capability with `id`; returns what was removed.
 pub async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::Model> {
+    validate::key("id", id)?;
     capability::Entity::delete_by_id(id)
         .exec_with_returning(db)
         .await?

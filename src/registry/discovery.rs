@@ -4,7 +4,7 @@ use super::resources;
 use crate::db::begin_write;
 use crate::error::write_error;
 use crate::registry::capabilities::NewCapability;
-use crate::{Error, Result};
+use crate::{Error, Result, validate};
 use entity::capability;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -39,6 +39,7 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
     resource_id: &str,
     found: &[NewCapability],
 ) -> Result<SyncReport> {
+    validate::key("resource_id", resource_id)?;
     let mut wanted = BTreeMap::new();
     for capability in found {
         capability.validate()?;

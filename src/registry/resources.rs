@@ -2,6 +2,7 @@
 
 use crate::db::begin_write;
 use crate::error::write_error;
+use crate::limits::{MAX_ENDPOINT_CHARS, MAX_NAME_CHARS};
 use crate::page::{self, Page};
 use crate::{Error, Result, id, timestamp, validate};
 use entity::{Protocol, SensitivityLevel, capability, resource};
@@ -47,7 +48,7 @@ impl NewResource {
     fn validate(&self) -> Result<()> {
         validate::label("id", self.id.as_deref())?;
         validate::name("name", &self.name)?;
-        validate::text("endpoint", &self.endpoint, validate::MAX_ENDPOINT_LEN)?;
+        validate::text("endpoint", &self.endpoint, MAX_ENDPOINT_CHARS)?;
         validate::json_object("metadata", &self.metadata)
     }
 }
@@ -71,7 +72,7 @@ impl ResourcePatch {
     fn validate(&self) -> Result<()> {
         validate::label("name", self.name.as_deref())?;
         if let Some(endpoint) = &self.endpoint {
-            validate::text("endpoint", endpoint, validate::MAX_ENDPOINT_LEN)?;
+            validate::text("endpoint", endpoint, MAX_ENDPOINT_CHARS)?;
         }
         self.metadata.as_ref().map_or(Ok(()), |m| validate::json_object("metadata", m))
     }
@@ -123,11 +124,13 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: &NewResource) -> Result<res
 
 /// The resource with `id`.
 pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<resource::Model> {
+    validate::key("id", id)?;
     resource::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found("resource", id))
 }
 
 /// The resource with `id` and its capabilities, read in one query.
 pub async fn get_with_capabilities<C: ConnectionTrait>(db: &C, id: &str) -> Result<ResourceWithCapabilities> {
+    validate::key("id", id)?;
     let found = resource::Entity::find_by_id(id).find_with_related(capability::Entity).all(db).await?;
     let (resource, mut capabilities) =
         found.into_iter().next().ok_or_else(|| Error::not_found("resource", id))?;
@@ -141,6 +144,8 @@ pub async fn list<C: ConnectionTrait>(
     filter: &ResourceFilter,
 ) -> Result<Page<resource::Model, String>> {
     let limit = page::limit(filter.limit)?;
+    validate::optional_key("name_prefix", filter.name_prefix.as_deref())?;
+    validate::optional_key("after", filter.after.as_deref())?;
     let mut query = resource::Entity::find();
     if let Some(protocol) = filter.protocol {
         query = query.filter(resource::Column::Protocol.eq(protocol));
@@ -149,8 +154,8 @@ pub async fn list<C: ConnectionTrait>(
         query = query.filter(resource::Column::SensitivityLevel.eq(level));
     }
     if let Some(prefix) = &filter.name_prefix {
-        // No name is longer than MAX_LEN, so a longer prefix matches nothing either way.
-        let chars = prefix.chars().count().min(validate::MAX_LEN + 1) as i32;
+        // No name is longer than MAX_NAME_CHARS, so a longer prefix matches nothing either way.
+        let chars = prefix.chars().count().min(MAX_NAME_CHARS + 1) as i32;
         let head = Func::cust("SUBSTR").arg(resource::Column::Name.into_expr()).arg(1).arg(chars);
         query = query.filter(head.eq(prefix.as_str()));
     }
@@ -163,6 +168,7 @@ pub async fn list<C: ConnectionTrait>(
 
 /// Applies `patch` and sets `updated_at`; returns the resource as it is now.
 pub async fn update<C: ConnectionTrait>(db: &C, id: &str, patch: &ResourcePatch) -> Result<resource::Model> {
+    validate::key("id", id)?;
     patch.validate()?;
     let mut row = resource::ActiveModel {
         id: Unchanged(id.to_owned()),
@@ -195,6 +201,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     id: &str,
 ) -> Result<ResourceWithCapabilities> {
+    validate::key("id", id)?;
     let txn = begin_write(db).await?;
     let resource = lock(&txn, id).await?;
     let mut capabilities = capability::Entity::delete_many()

@@ -2,9 +2,11 @@
 //!
 //! `on_both!` turns `async fn name(db: &DatabaseConnection) { … }` into a module with a
 //! `sqlite` and a `postgres` test. SQLite runs on a fresh file; PostgreSQL on a fresh database
-//! cloned from a template migrated once per test binary. `SARK_TEST_PG` is the admin URL
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`); `SARK_TEST_PG=off` skips PostgreSQL
-//! on purpose, and an unreachable server fails the test with a hint.
+//! cloned from a template migrated once per test binary, dropped by a guard when the test ends
+//! (also when it fails). `SARK_TEST_PG` is the admin URL (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); `SARK_TEST_PG=off` compiles the PostgreSQL
+//! tests as ignored (`build.rs` sets `cfg(sark_pg_off)`), so they show as ignored, never as
+//! passed; an unreachable server fails the test with a hint.
 #![allow(dead_code)]
 
 pub mod certs;
@@ -36,8 +38,8 @@ pub enum Schema {
     Empty,
 }
 
-/// A fresh database that is removed by [`TestDb::finish`] (or swept by a later run after a
-/// panic).
+/// A fresh database, removed when dropped (a PostgreSQL database left by a killed process is
+/// swept by a later run once it is an hour old).
 pub struct TestDb {
     /// The connection the body uses.
     pub db: DatabaseConnection,
@@ -55,12 +57,27 @@ enum Place {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 
-fn admin_url() -> Option<String> {
+/// Databases of this harness older than this, with nobody connected, are leftovers.
+const LEFTOVER_AFTER_SECS: u64 = 3_600;
+
+fn admin_url() -> String {
     match std::env::var("SARK_TEST_PG") {
-        Ok(v) if v == "off" => None,
-        Ok(v) => Some(v),
-        Err(_) => Some(DEFAULT_PG.to_owned()),
+        Ok(v) if v == "off" => {
+            panic!("SARK_TEST_PG=off at run time but not at build time: rebuild the tests")
+        }
+        Ok(v) => v,
+        Err(_) => DEFAULT_PG.to_owned(),
     }
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A new database name: prefix, creation time, process, counter.
+fn fresh_name(kind: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{PREFIX}{kind}_{}_{}_{n}", unix_secs(), std::process::id())
 }
 
 /// `admin_url` with its database replaced by `name`.
@@ -87,19 +104,23 @@ async fn exec(db: &DatabaseConnection, sql: &str) {
     db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-/// Drops databases left behind by test processes that no longer run.
+/// Drops databases of this harness that are over an hour old (by the time in their name) and
+/// have nobody connected: left behind by killed runs, on this machine or another.
 async fn sweep(admin: &DatabaseConnection) {
     let rows = admin
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            format!("SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'"),
+            format!(
+                "SELECT datname FROM pg_database d WHERE datname LIKE '{PREFIX}%' \
+                 AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)"
+            ),
         ))
         .await
         .expect("list test databases");
     for row in rows {
         let name: String = row.try_get_by_index(0).expect("datname");
-        let pid = name.trim_start_matches(PREFIX).split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
-        if pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+        let created = name.trim_start_matches(PREFIX).split('_').nth(1).and_then(|t| t.parse::<u64>().ok());
+        if created.is_none_or(|t| t + LEFTOVER_AFTER_SECS < unix_secs()) {
             let _ =
                 admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
         }
@@ -110,7 +131,7 @@ async fn sweep(admin: &DatabaseConnection) {
 async fn template(admin_url: &str) -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
-            let name = format!("{PREFIX}tpl_{}", std::process::id());
+            let name = fresh_name("tpl");
             let admin = admin(admin_url).await;
             sweep(&admin).await;
             exec(&admin, &format!("CREATE DATABASE \"{name}\"")).await;
@@ -125,9 +146,9 @@ async fn template(admin_url: &str) -> &'static str {
 
 impl TestDb {
     /// A fresh database on `backend` with `schema`.
-    pub async fn new(backend: Backend, schema: Schema) -> Option<TestDb> {
+    pub async fn new(backend: Backend, schema: Schema) -> TestDb {
         match backend {
-            Backend::Sqlite => Some(Self::sqlite(schema).await),
+            Backend::Sqlite => Self::sqlite(schema).await,
             Backend::Postgres => Self::postgres(schema).await,
         }
     }
@@ -142,14 +163,13 @@ impl TestDb {
         TestDb { db, url, place: Place::Sqlite(dir) }
     }
 
-    async fn postgres(schema: Schema) -> Option<TestDb> {
-        let admin_url = admin_url()?;
+    async fn postgres(schema: Schema) -> TestDb {
+        let admin_url = admin_url();
         let source = match schema {
             Schema::Migrated => template(&admin_url).await.to_owned(),
             Schema::Empty => "template0".to_owned(),
         };
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{PREFIX}db_{}_{n}", std::process::id());
+        let name = fresh_name("db");
         let admin = admin(&admin_url).await;
         // Two clones of one template at the same instant can collide; retry briefly.
         for attempt in 0.. {
@@ -165,7 +185,7 @@ impl TestDb {
         admin.close().await.expect("close admin");
         let url = url_for(&admin_url, &name);
         let db = sark_db::connect(&url).await.expect("connect test database");
-        Some(TestDb { db, url, place: Place::Postgres { admin_url, name } })
+        TestDb { db, url, place: Place::Postgres { admin_url, name } }
     }
 
     /// The backend this database is on.
@@ -175,29 +195,37 @@ impl TestDb {
             Place::Postgres { .. } => Backend::Postgres,
         }
     }
+}
 
-    /// Closes the connection and removes the database.
-    pub async fn finish(self) {
-        self.db.close().await.expect("close test database");
-        if let Place::Postgres { admin_url, name } = self.place {
-            let admin = admin(&admin_url).await;
-            exec(&admin, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
-            admin.close().await.expect("close admin");
+impl Drop for TestDb {
+    /// Removes the database, also when the test body panicked: the PostgreSQL `DROP` runs on
+    /// a thread of its own, since `drop` cannot await.
+    fn drop(&mut self) {
+        if let Place::Postgres { admin_url, name } = &self.place {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            let dropped = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async {
+                    let admin = admin(&admin_url).await;
+                    exec(&admin, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                    admin.close().await.expect("close admin");
+                });
+            })
+            .join();
+            if dropped.is_err() && !std::thread::panicking() {
+                panic!("could not drop the test database");
+            }
         }
     }
 }
 
-/// Runs `body` on a fresh database of `backend`; prints a notice when PostgreSQL is off.
+/// Runs `body` on a fresh database of `backend`.
 pub async fn run<F>(backend: Backend, schema: Schema, body: F)
 where
     F: AsyncFnOnce(&DatabaseConnection),
 {
-    let Some(t) = TestDb::new(backend, schema).await else {
-        eprintln!("SARK_TEST_PG=off: PostgreSQL test skipped");
-        return;
-    };
+    let t = TestDb::new(backend, schema).await;
     body(&t.db).await;
-    t.finish().await;
 }
 
 /// Declares `async fn name(db: &DatabaseConnection)` bodies, each run as a `sqlite` and a
@@ -226,6 +254,7 @@ macro_rules! on_both {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
             async fn postgres() {
                 $crate::common::run($crate::common::Backend::Postgres, $crate::common::Schema::$schema, body).await;
             }
