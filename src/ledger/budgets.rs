@@ -9,7 +9,7 @@
 
 use super::Window;
 use super::money::{from_micros, to_micros};
-use super::summaries::{self, CostFilter};
+use super::{spend, summaries};
 use crate::{Error, Result, timestamp, validate};
 use entity::principal_budget;
 use rust_decimal::Decimal;
@@ -160,21 +160,8 @@ async fn window_status<C: ConnectionTrait>(
     at: OffsetDateTime,
 ) -> Result<WindowStatus> {
     let start = window.start(at);
-    let (counted, counter, limit) = match window {
-        Window::Daily => (b.last_daily_reset, b.daily_spent_micros, b.daily_budget_micros),
-        Window::Monthly => (b.last_monthly_reset, b.monthly_spent_micros, b.monthly_budget_micros),
-    };
-    let spent = if counted == Some(start) {
-        counter
-    } else {
-        let filter = CostFilter {
-            principal_id: Some(b.principal_id.clone()),
-            from: Some(start),
-            to: window.end(at),
-            ..Default::default()
-        };
-        summaries::sum_micros(db, &filter).await?
-    };
+    let (spent, _) = spend::spent_in(db, b, window, at).await?;
+    let limit = spend::counter(b, window).2;
     let (spent, limit) = (from_micros(spent), limit.map(from_micros));
     Ok(WindowStatus {
         window,
@@ -221,10 +208,8 @@ pub async fn reconcile<C: ConnectionTrait>(
     }
     let mut found = Vec::new();
     for b in rows {
-        for (window, counted, counter) in [
-            (Window::Daily, b.last_daily_reset, b.daily_spent_micros),
-            (Window::Monthly, b.last_monthly_reset, b.monthly_spent_micros),
-        ] {
+        for window in [Window::Daily, Window::Monthly] {
+            let (counted, counter, _) = spend::counter(&b, window);
             let Some(start) = counted.filter(|s| *s < to && window.end(*s).is_none_or(|end| end > from))
             else {
                 continue;

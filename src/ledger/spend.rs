@@ -123,6 +123,38 @@ pub(crate) async fn locked<C: ConnectionTrait>(txn: &C, spend: &Spend<'_>) -> Re
     })
 }
 
+/// One window of a budget row: the start it counts from, its counter and its limit.
+pub(crate) fn counter(
+    row: &principal_budget::Model,
+    window: Window,
+) -> (Option<OffsetDateTime>, i64, Option<i64>) {
+    match window {
+        Window::Daily => (row.last_daily_reset, row.daily_spent_micros, row.daily_budget_micros),
+        Window::Monthly => (row.last_monthly_reset, row.monthly_spent_micros, row.monthly_budget_micros),
+    }
+}
+
+/// What `row`'s principal has spent in the `window` containing `at`: the row's counter when
+/// it counts that window (`None` otherwise), else the ledger's own sum.
+pub(crate) async fn spent_in<C: ConnectionTrait>(
+    db: &C,
+    row: &principal_budget::Model,
+    window: Window,
+    at: OffsetDateTime,
+) -> Result<(i64, bool)> {
+    let (counted, counter, _) = counter(row, window);
+    if counted == Some(window.start(at)) {
+        return Ok((counter, false));
+    }
+    let ledger = CostFilter {
+        principal_id: Some(row.principal_id.clone()),
+        from: Some(window.start(at)),
+        to: window.end(at),
+        ..Default::default()
+    };
+    Ok((summaries::sum_micros(db, &ledger).await?, true))
+}
+
 /// The spend of `window` of the cost after it, checked against overflow and (when enforced)
 /// the limit.
 async fn window_after<C: ConnectionTrait>(
@@ -131,11 +163,6 @@ async fn window_after<C: ConnectionTrait>(
     row: &principal_budget::Model,
     window: Window,
 ) -> Result<i64> {
-    let start = window.start(spend.at);
-    let (counted, counter, limit) = match window {
-        Window::Daily => (row.last_daily_reset, row.daily_spent_micros, row.daily_budget_micros),
-        Window::Monthly => (row.last_monthly_reset, row.monthly_spent_micros, row.monthly_budget_micros),
-    };
     let overflow = || {
         let reason = format!(
             "would take the {window} spend of {:?} past the largest storable sum",
@@ -143,14 +170,11 @@ async fn window_after<C: ConnectionTrait>(
         );
         Error::validation(spend.field, reason)
     };
-    let before = if counted == Some(start) {
-        counter
-    } else {
-        let unrecorded = if window == Window::Monthly { spend.unrecorded_in_month } else { 0 };
-        ledger_sum(txn, spend, window).await?.checked_add(unrecorded).ok_or_else(overflow)?
-    };
+    let (spent, from_ledger) = spent_in(txn, row, window, spend.at).await?;
+    let unrecorded = if from_ledger && window == Window::Monthly { spend.unrecorded_in_month } else { 0 };
+    let before = spent.checked_add(unrecorded).ok_or_else(overflow)?;
     let after = before.checked_add(spend.amount).ok_or_else(overflow)?;
-    match limit {
+    match counter(row, window).2 {
         Some(limit) if spend.enforce && after > limit => Err(Error::BudgetExceeded {
             window,
             limit: from_micros(limit),
@@ -159,17 +183,6 @@ async fn window_after<C: ConnectionTrait>(
         }),
         _ => Ok(after),
     }
-}
-
-/// The ledger's sum of the principal's costs in `window` of the cost.
-async fn ledger_sum<C: ConnectionTrait>(txn: &C, spend: &Spend<'_>, window: Window) -> Result<i64> {
-    let ledger = CostFilter {
-        principal_id: Some(spend.principal_id.to_owned()),
-        from: Some(window.start(spend.at)),
-        to: window.end(spend.at),
-        ..Default::default()
-    };
-    summaries::sum_micros(txn, &ledger).await
 }
 
 /// The budget row of `principal_id`, created (unlimited) when missing, locked until the
