@@ -1,6 +1,6 @@
 //! The one error type of the crate, and the one place database errors are translated.
 
-use crate::ledger::Window;
+use crate::Window;
 use rust_decimal::Decimal;
 use sea_orm::{DbErr, SqlErr};
 

@@ -29,7 +29,7 @@ pub use clock::Clock;
 pub use db::{connect, migrate};
 pub use entity;
 pub use error::{Conflict, Error, Result};
-pub use ledger::Window;
+pub use ledger::window::Window;
 pub use migration::Migrator;
 pub use page::Page;
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};

@@ -7,9 +7,9 @@
 //! `last_*_reset`); the spend of any other window is the ledger's own sum (see
 //! `ledger::spend`).
 
-use super::Window;
 use super::money::{from_micros, to_micros};
 use super::{spend, summaries};
+use crate::Window;
 use crate::{Error, Result, timestamp, validate};
 use entity::principal_budget;
 use rust_decimal::Decimal;

@@ -10,10 +10,10 @@
 //! `Validation { field: "timestamp" }`; the `…_with` functions take the clock, the others use
 //! [`Clock::default`].
 
-use super::Window;
 use super::idempotency::{self, Claim};
 use super::money::{from_micros, to_micros};
 use super::spend::{self, PG_SPEND_AND_INSERT, Spend, Spent};
+use crate::Window;
 use crate::db::{begin_write, is_postgres};
 use crate::{Clock, Error, Result, timestamp, validate};
 use entity::cost_record;

@@ -9,7 +9,6 @@ pub mod idempotency;
 pub(crate) mod money;
 mod spend;
 pub mod summaries;
-mod window;
+pub(crate) mod window;
 
 pub use money::MAX_AMOUNT;
-pub use window::Window;

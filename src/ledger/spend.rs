@@ -8,8 +8,9 @@
 //! the ledger itself, the limit is checked, and only then is anything written. Either way a
 //! limit is checked against the spend of the cost's own windows.
 
+use super::money::from_micros;
 use super::summaries::{self, CostFilter};
-use super::{Window, money::from_micros};
+use crate::Window;
 use crate::{Error, Result};
 use entity::principal_budget::{self, Column};
 use sea_orm::sea_query::OnConflict;
