@@ -155,6 +155,20 @@ on_both! {
         assert!(!tables.contains("resources"));
     }
 
+    async fn fresh_twice_refresh_and_reset_then_up_rebuild_the_same_schema(db: &DatabaseConnection) {
+        let migrated = snapshot(db).await;
+        for round in ["first fresh", "second fresh"] {
+            Migrator::fresh(db).await.unwrap_or_else(|e| panic!("{round}: {e}"));
+            assert_eq!(snapshot(db).await, migrated, "{round}");
+        }
+        Migrator::refresh(db).await.unwrap();
+        assert_eq!(snapshot(db).await, migrated, "refresh");
+        Migrator::reset(db).await.unwrap();
+        Migrator::up(db, None).await.unwrap();
+        assert_eq!(snapshot(db).await, migrated, "reset then up");
+        assert!(Migrator::get_pending_migrations(db).await.unwrap().is_empty());
+    }
+
     empty: async fn up_down_up_restores_each_schema(db: &DatabaseConnection) {
         let count = Migrator::migrations().len();
         for n in 0..count {

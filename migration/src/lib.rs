@@ -23,8 +23,33 @@ pub mod v1_copy;
 /// The ordered list of sark-db migrations.
 pub struct Migrator;
 
+/// The same migrations with sea-orm's own `fresh`, which [`Migrator::fresh`] calls once it has
+/// cleared what that one leaves behind.
+struct Plain;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Plain {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        Migrator::migrations()
+    }
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
+    /// Drops every table — adopted v1 tables included — and, on PostgreSQL, the audit log's
+    /// trigger function, which sea-orm's own `fresh` leaves behind (it drops tables and types
+    /// only, so migration 3 could not create the function again); then applies every migration.
+    async fn fresh<'c, C>(db: C) -> Result<(), DbErr>
+    where
+        C: IntoSchemaManagerConnection<'c>,
+    {
+        let db = db.into_database_executor();
+        if db.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+            db.execute_unprepared("DROP FUNCTION IF EXISTS audit_events_append_only() CASCADE").await?;
+        }
+        Plain::fresh(db).await
+    }
+
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261128_000001_create_v1_baseline::Migration),
