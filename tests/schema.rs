@@ -199,6 +199,26 @@ on_both! {
         assert_eq!(strings(db, "SELECT user_id FROM audit_events WHERE correlation_id IS NULL").await, ["u1"]);
     }
 
+    empty: async fn an_adopted_v1_audit_log_gets_the_key_every_deployment_has(db: &DatabaseConnection) {
+        // The v1 table as v1 made it: keyed by id alone.
+        db.execute_unprepared(
+            "CREATE TABLE audit_events (id VARCHAR(255) PRIMARY KEY, \"timestamp\" TIMESTAMP WITH TIME ZONE NOT NULL \
+             DEFAULT CURRENT_TIMESTAMP, event_type VARCHAR(255) NOT NULL, severity VARCHAR(255) NOT NULL DEFAULT 'low', \
+             user_id VARCHAR(255), user_email VARCHAR(255), server_id VARCHAR(255), tool_name VARCHAR(255), \
+             decision VARCHAR(255), policy_id VARCHAR(255), ip_address VARCHAR(255), user_agent VARCHAR(255), \
+             request_id VARCHAR(255), details TEXT NOT NULL DEFAULT '{}');
+             INSERT INTO audit_events (id, event_type) VALUES ('e1', 'tool_invoked');",
+        )
+        .await
+        .unwrap();
+        sark_db::migrate(db).await.unwrap();
+        assert_eq!(strings(db, "SELECT id FROM audit_events").await, ["e1"], "the row stays");
+        if is_pg(db) {
+            let key = primary_key(db, "audit_events").await;
+            assert_eq!(key, BTreeSet::from(["id".to_owned(), "timestamp".to_owned()]));
+        }
+    }
+
     async fn entities_match_the_schema(db: &DatabaseConnection) {
         assert_entity_matches::<resource::Entity>(db).await;
         assert_entity_matches::<capability::Entity>(db).await;

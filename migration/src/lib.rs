@@ -16,6 +16,7 @@ mod m20261128_000008_create_cost_idempotency_keys;
 mod m20261128_000009_create_audit_time_index;
 mod m20261128_000010_copy_v1_registry;
 mod m20261128_000011_scope_idempotency_keys;
+mod m20261128_000012_widen_adopted_audit_key;
 pub mod sortable;
 mod tables;
 pub mod v1_copy;
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_create_audit_time_index::Migration),
             Box::new(m20261128_000010_copy_v1_registry::Migration),
             Box::new(m20261128_000011_scope_idempotency_keys::Migration),
+            Box::new(m20261128_000012_widen_adopted_audit_key::Migration),
         ]
     }
 }

@@ -14,12 +14,12 @@ const USABLE: &str = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 
         AND current_setting('shared_preload_libraries') ~ 'timescaledb') AS usable";
 
 /// Whether the primary key of `audit_events` lacks `timestamp` (an adopted v1 table).
-const AUDIT_KEY_LACKS_TIMESTAMP: &str = "SELECT NOT EXISTS ( \
+pub(crate) const AUDIT_KEY_LACKS_TIMESTAMP: &str = "SELECT NOT EXISTS ( \
     SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
     WHERE i.indrelid = 'audit_events'::regclass AND i.indisprimary AND a.attname = 'timestamp') AS lacks";
 
 /// Widens the key of an adopted v1 `audit_events` to `(id, timestamp)`.
-const WIDEN_AUDIT_KEY: &str = r#"
+pub(crate) const WIDEN_AUDIT_KEY: &str = r#"
 DO $$
 DECLARE pk text;
 BEGIN
@@ -82,7 +82,7 @@ async fn timescaledb_usable(manager: &SchemaManager<'_>) -> Result<bool, DbErr> 
     query_bool(manager, USABLE).await
 }
 
-async fn query_bool(manager: &SchemaManager<'_>, sql: &str) -> Result<bool, DbErr> {
+pub(crate) async fn query_bool(manager: &SchemaManager<'_>, sql: &str) -> Result<bool, DbErr> {
     let db = manager.get_connection();
     let row = db
         .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
