@@ -57,6 +57,16 @@ pub enum Conflict {
         /// The key that is taken.
         id: String,
     },
+    /// Another row under the same parent has this name.
+    #[error("{entity} named {name:?} exists already under {parent:?}")]
+    NameTaken {
+        /// Kind of row, e.g. `capability`.
+        entity: &'static str,
+        /// Key of the parent the name is unique under.
+        parent: String,
+        /// The name that is taken.
+        name: String,
+    },
     /// The idempotency key was used before with a different request.
     #[error("idempotency key {key:?} was used with another request")]
     IdempotencyKeyReused {

@@ -169,7 +169,7 @@ async fn judge<T>(
             prop_assert_eq!(&before, &counts(db).await, "{}: refused on {} but wrote", what, field);
             Ok(Outcome::Refused(field))
         }
-        Err(Error::Conflict(Conflict::Exists { entity, .. })) => {
+        Err(Error::Conflict(Conflict::Exists { entity, .. } | Conflict::NameTaken { entity, .. })) => {
             prop_assert_eq!(&before, &counts(db).await, "{}: a conflict on {} but wrote", what, entity);
             Ok(Outcome::Exists(entity))
         }

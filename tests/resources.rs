@@ -35,6 +35,24 @@ async fn walk(db: &DatabaseConnection, mut filter: ResourceFilter) -> Vec<String
 }
 
 on_both! {
+    async fn a_resource_has_one_capability_per_name(db: &DatabaseConnection) {
+        resources::create(db, &named("r-1", "one")).await.unwrap();
+        resources::create(db, &named("r-2", "two")).await.unwrap();
+        let search = capabilities::create(db, "r-1", &NewCapability::new("search")).await.unwrap();
+        let index = capabilities::create(db, "r-1", &NewCapability::new("index")).await.unwrap();
+        let taken = |r: sark_db::Result<_>| {
+            matches!(r, Err(Error::Conflict(Conflict::NameTaken { entity: "capability", parent, name }))
+                if parent == "r-1" && name == "search")
+        };
+        assert!(taken(capabilities::create(db, "r-1", &NewCapability::new("search")).await.map(drop)));
+        let rename = CapabilityPatch { name: Some("search".into()), ..Default::default() };
+        assert!(taken(capabilities::update(db, &index.id, &rename).await.map(drop)));
+        assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 2, "nothing was written");
+        assert_eq!(capabilities::get(db, &index.id).await.unwrap().name, "index");
+        let elsewhere = capabilities::create(db, "r-2", &NewCapability::new("search")).await.unwrap();
+        assert_ne!(elsewhere.id, search.id, "another resource may use the name");
+    }
+
     async fn a_resource_round_trips_and_updates_partially(db: &DatabaseConnection) {
         let new = NewResource {
             sensitivity_level: SensitivityLevel::High,

@@ -7,7 +7,7 @@ use entity::{
     audit_event, capability, cost_idempotency_key, cost_record, federation_node, mcp_server, mcp_tool,
     principal_budget, resource,
 };
-use migration::{Migrator, MigratorTrait};
+use migration::{MigrationName, Migrator, MigratorTrait};
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Iden, Iterable, PrimaryKeyToColumn,
@@ -146,8 +146,8 @@ on_both! {
         }
     }
 
-    empty: async fn first_migration_yields_a_v1_database(db: &DatabaseConnection) {
-        Migrator::up(db, Some(1)).await.unwrap();
+    empty: async fn the_first_two_migrations_yield_a_v1_database(db: &DatabaseConnection) {
+        Migrator::up(db, Some(2)).await.unwrap();
         let tables = tables(db).await;
         for table in V1_TABLES {
             assert!(tables.contains(table), "{table} missing");
@@ -185,18 +185,104 @@ on_both! {
     }
 
     empty: async fn an_existing_v1_database_is_adopted_with_its_rows(db: &DatabaseConnection) {
-        Migrator::up(db, Some(1)).await.unwrap();
+        v1_with_rows(db).await;
+        sark_db::migrate(db).await.unwrap();
+        assert_v1_rows_intact(db).await;
+        assert_eq!(strings(db, "SELECT user_id FROM audit_events WHERE correlation_id IS NULL").await, ["u1"]);
+        assert_eq!(strings(db, "SELECT table_name FROM sark_adopted_tables ORDER BY 1").await, V1_SORTED);
+    }
+
+    empty: async fn adopted_v1_tables_survive_a_full_down_and_refresh_and_stop_fresh(db: &DatabaseConnection) {
+        v1_with_rows(db).await;
+        sark_db::migrate(db).await.unwrap();
+        Migrator::down(db, None).await.unwrap();
+        let left = tables(db).await;
+        assert!(V1_TABLES.iter().all(|t| left.contains(*t)), "a full down keeps adopted tables: {left:?}");
+        assert!(!left.contains("resources"), "and drops what sark-db created: {left:?}");
+        assert_v1_rows_intact(db).await;
+
+        sark_db::migrate(db).await.unwrap();
+        Migrator::refresh(db).await.unwrap();
+        assert_v1_rows_intact(db).await;
+
+        let before = snapshot(db).await;
+        let err = Migrator::fresh(db).await.unwrap_err().to_string();
+        assert!(err.contains("fresh refused") && err.contains("mcp_tools, mcp_servers, audit_events"), "{err}");
+        assert_eq!(snapshot(db).await, before, "a refused fresh drops nothing");
+        assert_v1_rows_intact(db).await;
+    }
+
+    empty: async fn a_database_migrated_before_adoption_was_recorded_keeps_its_v1_tables(db: &DatabaseConnection) {
+        // Migrations 1–12 as they ran before migration 0 existed.
+        Before0::up(db, None).await.unwrap();
+        db.execute_unprepared("INSERT INTO audit_events (id, event_type) VALUES ('e1', 'tool_invoked')").await.unwrap();
+        sark_db::migrate(db).await.unwrap();
+        assert_eq!(strings(db, "SELECT table_name FROM sark_adopted_tables ORDER BY 1").await, V1_SORTED, "origin unknown: kept");
+        Migrator::down(db, None).await.unwrap();
+        assert_eq!(strings(db, "SELECT id FROM audit_events").await, ["e1"]);
+    }
+
+    empty: async fn a_function_left_by_an_interrupted_fresh_does_not_stop_up(db: &DatabaseConnection) {
+        if is_pg(db) {
+            // What sea-orm's own fresh left behind: tables gone, the trigger function still there.
+            db.execute_unprepared(
+                "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+            )
+            .await
+            .unwrap();
+        }
+        sark_db::migrate(db).await.unwrap();
+        let refused = db.execute_unprepared("INSERT INTO audit_events (id, event_type) VALUES ('e1', 'x'); DELETE FROM audit_events");
+        assert!(refused.await.unwrap_err().to_string().contains("append-only"), "the trigger is the real one");
+    }
+
+    async fn the_database_refuses_rows_that_break_its_rules(db: &DatabaseConnection) {
         db.execute_unprepared(
-            "INSERT INTO mcp_servers (id, name, transport, command) VALUES ('s1', 'files', 'stdio', 'mcp-files');
-             INSERT INTO mcp_tools (id, server_id, name) VALUES ('t1', 's1', 'read');
-             INSERT INTO audit_events (id, event_type, user_id) VALUES ('e1', 'tool_invoked', 'u1');",
+            "INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r1', 'one', 'mcp', 'x');
+             INSERT INTO capabilities (id, resource_id, name) VALUES ('c1', 'r1', 'search');",
         )
         .await
         .unwrap();
-        sark_db::migrate(db).await.unwrap();
-        assert_eq!(strings(db, "SELECT name FROM mcp_servers").await, ["files"]);
-        assert_eq!(strings(db, "SELECT name FROM mcp_tools").await, ["read"]);
-        assert_eq!(strings(db, "SELECT user_id FROM audit_events WHERE correlation_id IS NULL").await, ["u1"]);
+        let before = snapshot_rows(db).await;
+        for (sql, rule) in [
+            ("INSERT INTO cost_tracking (principal_id, resource_id, capability_id, estimated_cost_micros) VALUES ('p', 'r', 'c', -1)", "ck_cost_tracking_micros"),
+            ("INSERT INTO cost_tracking (principal_id, resource_id, capability_id, actual_cost_micros) VALUES ('p', 'r', 'c', -1)", "ck_cost_tracking_micros"),
+            ("INSERT INTO audit_events (id, event_type, actual_cost_micros) VALUES ('e', 'x', -5)", "ck_audit_events_micros"),
+            ("INSERT INTO audit_events (id, event_type, resource_protocol) VALUES ('e', 'x', 'ftp')", "ck_audit_events_resource_protocol"),
+            ("INSERT INTO principal_budgets (principal_id, daily_budget_micros) VALUES ('p', -1)", "ck_principal_budgets_micros"),
+            ("INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r2', 'two', 'ftp', 'x')", "ck_resources_protocol"),
+            ("INSERT INTO resources (id, name, protocol, endpoint, sensitivity_level) VALUES ('r2', 'two', 'mcp', 'x', 'secret')", "ck_resources_sensitivity"),
+            ("UPDATE resources SET protocol = 'MCP'", "ck_resources_protocol"),
+            ("UPDATE capabilities SET sensitivity_level = 'none'", "ck_capabilities_sensitivity"),
+            ("INSERT INTO federation_nodes (id, node_id, name, endpoint, trust_anchor_cert, rate_limit_per_hour) VALUES ('n', 'n', 'n', 'e', 'c', 0)", "ck_federation_nodes_rate_limit"),
+            ("INSERT INTO capabilities (id, resource_id, name) VALUES ('c2', 'r1', 'search')", "capabilities"),
+        ] {
+            let err = db.execute_unprepared(sql).await.expect_err(sql).to_string();
+            assert!(err.contains(rule), "{sql}: {err}");
+        }
+        assert_eq!(snapshot_rows(db).await, before, "nothing was written");
+        db.execute_unprepared("INSERT INTO capabilities (id, resource_id, name) VALUES ('c2', 'r1', 'other')").await.unwrap();
+    }
+
+    empty: async fn rows_that_break_a_new_rule_stop_its_migration_by_id(db: &DatabaseConnection) {
+        let rules = Migrator::migrations().iter().position(|m| m.name().contains("guard_invariants")).unwrap();
+        Migrator::up(db, Some(rules as u32)).await.unwrap();
+        let mut sql = String::from("INSERT INTO resources (id, name, protocol, endpoint) VALUES ('ok', 'ok', 'mcp', 'x');");
+        for i in 0..25 {
+            sql += &format!("INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r{i:02}', 'n', 'ftp', 'x');");
+        }
+        sql += "INSERT INTO capabilities (id, resource_id, name) VALUES ('c1', 'ok', 'same'), ('c2', 'ok', 'same'), ('c3', 'ok', 'other');
+                INSERT INTO cost_tracking (principal_id, resource_id, capability_id, actual_cost_micros) VALUES ('p', 'r', 'c', -3);";
+        db.execute_unprepared(&sql).await.unwrap();
+        let before = snapshot(db).await;
+        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        let first_20: Vec<String> = (0..20).map(|i| format!("\"r{i:02}\"")).collect();
+        assert!(err.contains(&format!("ck_resources_protocol broken by: {} and 5 more", first_20.join(", "))), "{err}");
+        assert!(err.contains("uq_capabilities_resource_name broken by capabilities: \"c1\", \"c2\""), "{err}");
+        assert!(err.contains("ck_cost_tracking_micros broken by: \"1\""), "{err}");
+        assert_eq!(snapshot(db).await, before, "nothing changed");
+        assert_eq!(scalar(db, "SELECT count(*) FROM resources WHERE protocol = 'ftp'").await, 25);
+        assert_eq!(Migrator::get_pending_migrations(db).await.unwrap()[0].name(), Migrator::migrations()[rules].name());
     }
 
     empty: async fn an_adopted_v1_audit_log_gets_the_key_every_deployment_has(db: &DatabaseConnection) {
@@ -245,10 +331,12 @@ on_both! {
             "idx_capabilities_name",
             "idx_audit_correlation",
             "idx_cost_timestamp",
-            "idx_cost_principal",
+            "idx_cost_principal_timestamp",
+            "uq_capabilities_resource_name",
         ] {
             assert!(indexes.contains(name), "index {name} missing");
         }
+        assert!(!indexes.contains("idx_cost_principal"), "the redundant prefix index is gone");
         let fk = if is_pg(db) {
             "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = 'capabilities'::regclass \
              AND confrelid = 'resources'::regclass AND confdeltype = 'c'"
@@ -292,12 +380,64 @@ on_both! {
     }
 
     empty: async fn a_failing_migration_leaves_nothing_behind(db: &DatabaseConnection) {
-        Migrator::up(db, Some(1)).await.unwrap();
+        Migrator::up(db, Some(2)).await.unwrap();
         let before = snapshot(db).await;
         let err = FailingMigrator::up(db, None).await.unwrap_err();
         assert!(err.to_string().contains("deliberate failure"), "{err}");
         assert_eq!(snapshot(db).await, before);
-        assert_eq!(Migrator::get_applied_migrations(db).await.unwrap().len(), 1);
+        assert_eq!(Migrator::get_applied_migrations(db).await.unwrap().len(), 2);
+    }
+}
+
+/// The v1 tables of an existing v1 deployment, with a row in each.
+async fn v1_with_rows(db: &DatabaseConnection) {
+    common::v1_database(db).await;
+    db.execute_unprepared(
+        "INSERT INTO mcp_servers (id, name, transport, command) VALUES ('s1', 'files', 'stdio', 'mcp-files');
+         INSERT INTO mcp_tools (id, server_id, name) VALUES ('t1', 's1', 'read');
+         INSERT INTO audit_events (id, event_type, user_id) VALUES ('e1', 'tool_invoked', 'u1');",
+    )
+    .await
+    .unwrap();
+}
+
+async fn assert_v1_rows_intact(db: &DatabaseConnection) {
+    assert_eq!(strings(db, "SELECT name FROM mcp_servers").await, ["files"]);
+    assert_eq!(strings(db, "SELECT name FROM mcp_tools").await, ["read"]);
+    assert_eq!(strings(db, "SELECT user_id FROM audit_events").await, ["u1"]);
+}
+
+const V1_SORTED: [&str; 3] = ["audit_events", "mcp_servers", "mcp_tools"];
+
+/// Every row of the tables a rule guards, as text.
+async fn snapshot_rows(db: &DatabaseConnection) -> Vec<String> {
+    let mut rows = Vec::new();
+    for table in [
+        "cost_tracking",
+        "audit_events",
+        "principal_budgets",
+        "resources",
+        "capabilities",
+        "federation_nodes",
+    ] {
+        let count = scalar(db, &format!("SELECT count(*) FROM {table}")).await;
+        rows.push(format!("{table}: {count}"));
+    }
+    rows.extend(strings(db, "SELECT id || protocol || sensitivity_level FROM resources ORDER BY id").await);
+    rows.extend(strings(db, "SELECT id || name || sensitivity_level FROM capabilities ORDER BY id").await);
+    rows
+}
+
+/// Migrations 1–12, the list as it was before migration 0 was added.
+struct Before0;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Before0 {
+    fn migrations() -> Vec<Box<dyn migration::MigrationTrait>> {
+        let mut migrations = Migrator::migrations();
+        migrations.remove(0);
+        migrations.truncate(12);
+        migrations
     }
 }
 
@@ -308,7 +448,7 @@ struct FailingMigrator;
 impl MigratorTrait for FailingMigrator {
     fn migrations() -> Vec<Box<dyn migration::MigrationTrait>> {
         let mut migrations = Migrator::migrations();
-        migrations.truncate(1);
+        migrations.truncate(2);
         migrations.push(Box::new(FailsHalfway));
         migrations
     }
@@ -316,7 +456,7 @@ impl MigratorTrait for FailingMigrator {
 
 struct FailsHalfway;
 
-impl migration::MigrationName for FailsHalfway {
+impl MigrationName for FailsHalfway {
     fn name(&self) -> &str {
         "m20261128_999999_fails_halfway"
     }
@@ -325,7 +465,7 @@ impl migration::MigrationName for FailsHalfway {
 #[async_trait::async_trait]
 impl migration::MigrationTrait for FailsHalfway {
     async fn up(&self, manager: &migration::SchemaManager) -> Result<(), sea_orm::DbErr> {
-        let real = &Migrator::migrations()[1];
+        let real = &Migrator::migrations()[2];
         real.up(manager).await?;
         manager
             .get_connection()

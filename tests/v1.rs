@@ -90,12 +90,12 @@ fn fixture(
     (server_rows, tool_rows)
 }
 
-/// Migration 1 only, then the fixture.
+/// A v1 deployment holding the fixture.
 async fn v1_with(
     db: &DatabaseConnection,
     fixture: (Vec<mcp_server::ActiveModel>, Vec<mcp_tool::ActiveModel>),
 ) {
-    Migrator::up(db, Some(1)).await.unwrap();
+    common::v1_database(db).await;
     let (servers, tools) = fixture;
     for chunk in servers.chunks(1_000) {
         mcp_server::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await.unwrap();
@@ -104,6 +104,9 @@ async fn v1_with(
         mcp_tool::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await.unwrap();
     }
 }
+
+/// How many migrations come before the copy (migration 10).
+const BEFORE_COPY: u32 = 10;
 
 /// All of v2's registry as JSON, in id order.
 async fn v2(db: &DatabaseConnection) -> (Vec<Json>, Vec<Json>) {
@@ -175,28 +178,30 @@ on_both! {
         assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 0);
         let pending = Migrator::get_pending_migrations(db).await.unwrap();
         assert_eq!(pending[0].name(), "m20261128_000010_copy_v1_registry", "the copy and what follows it are pending");
-        assert_eq!(pending.len(), Migrator::migrations().len() - 9);
+        assert_eq!(pending.len(), Migrator::migrations().len() - BEFORE_COPY as usize);
         assert_eq!(scalar(db, "SELECT count(*) FROM mcp_servers").await, 30, "v1 stays");
     }
 
     empty: async fn the_copy_is_idempotent_and_down_removes_only_copied_rows(db: &DatabaseConnection) {
         v1_with(db, fixture(60, 4)).await;
-        Migrator::up(db, Some(8)).await.unwrap();
-        // Rows created natively in v2 before the copy, one of them with a v1 server's id.
+        Migrator::up(db, Some(BEFORE_COPY)).await.unwrap();
+        // Rows created natively in v2 before the copy, one of them with the id of a v1 server
+        // that has no tools (the tools of a server that is not copied stop the copy).
+        db.execute_unprepared("DELETE FROM mcp_tools WHERE server_id = 'srv-000001'").await.unwrap();
         let native = NewResource { id: Some("srv-000001".into()), ..NewResource::new("native twin", Protocol::Http, "https://n") };
         resources::create(db, &native).await.unwrap();
         resources::create(db, &NewResource { id: Some("native".into()), ..native.clone() }).await.unwrap();
         capabilities::create(db, "native", &capabilities::NewCapability::new("own")).await.unwrap();
         Migrator::up(db, None).await.unwrap();
         let first = v2(db).await;
-        assert_eq!((first.0.len(), first.1.len()), (61, 241));
+        assert_eq!((first.0.len(), first.1.len()), (61, 237));
         assert_eq!(resources::get(db, "srv-000001").await.unwrap().name, "native twin", "an existing row is not overwritten");
 
         assert_eq!(v1::copy(db).await.unwrap(), v1::Copied::default(), "a second copy copies nothing");
         assert_eq!(v2(db).await, first);
 
         // Down through the copy (migration 10) and the migrations after it.
-        Migrator::down(db, Some(Migrator::migrations().len() as u32 - 9)).await.unwrap();
+        Migrator::down(db, Some(Migrator::migrations().len() as u32 - BEFORE_COPY)).await.unwrap();
         let left = v2(db).await;
         let ids: Vec<_> = left.0.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
         assert_eq!(ids, ["native", "srv-000001"]);
@@ -204,6 +209,105 @@ on_both! {
 
         Migrator::up(db, None).await.unwrap();
         assert_eq!(v2(db).await, first, "down then up gives the same result");
+    }
+}
+
+on_both! {
+    empty: async fn tools_of_a_server_that_was_not_copied_stop_the_copy_by_id(db: &DatabaseConnection) {
+        v1_with(db, fixture(10, 3)).await;
+        Migrator::up(db, Some(BEFORE_COPY)).await.unwrap();
+        let native = NewResource { id: Some("srv-000001".into()), ..NewResource::new("native twin", Protocol::Http, "https://n") };
+        resources::create(db, &native).await.unwrap();
+        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        assert!(err.contains("server was not copied"), "{err}");
+        assert!(err.contains("\"srv-000001/tool-0\", \"srv-000001/tool-1\", \"srv-000001/tool-2\""), "{err}");
+        assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 0, "nothing attached to the native resource");
+        assert_eq!(scalar(db, "SELECT count(*) FROM resources").await, 1);
+    }
+
+    empty: async fn a_copied_row_deleted_in_v2_is_not_brought_back(db: &DatabaseConnection) {
+        v1_with(db, fixture(10, 2)).await;
+        Migrator::up(db, None).await.unwrap();
+        resources::delete(db, "srv-000004").await.unwrap();
+        capabilities::delete(db, "srv-000002/tool-1").await.unwrap();
+        let before = v2(db).await;
+        assert_eq!(v1::copy(db).await.unwrap(), v1::Copied::default());
+        assert_eq!(v2(db).await, before, "deleted rows stay deleted");
+
+        // New in v1 since: a server with a tool is copied; a tool of the deleted server is refused.
+        db.execute_unprepared(
+            "INSERT INTO mcp_servers (id, name, transport, command) VALUES ('late', 'late', 'stdio', 'x');
+             INSERT INTO mcp_tools (id, server_id, name) VALUES ('late/t', 'late', 't'), ('srv-000004/new', 'srv-000004', 'new');",
+        )
+        .await
+        .unwrap();
+        let err = v1::copy(db).await.unwrap_err().to_string();
+        assert!(err.contains("server's copy was deleted in v2: \"srv-000004/new\""), "{err}");
+        assert_eq!(v2(db).await, before, "a refused copy leaves nothing");
+        db.execute_unprepared("DELETE FROM mcp_tools WHERE id = 'srv-000004/new'").await.unwrap();
+        assert_eq!(v1::copy(db).await.unwrap(), v1::Copied { resources: 1, capabilities: 1 });
+        assert_eq!(capabilities::get(db, "late/t").await.unwrap().resource_id, "late");
+    }
+
+    empty: async fn dirty_v1_rows_stop_the_copy_by_id(db: &DatabaseConnection) {
+        v1_with(db, fixture(6, 1)).await;
+        // A v1 deployment whose mcp_tools has no foreign key can hold orphan tools.
+        let json = if common::is_pg(db) { "JSONB" } else { "TEXT" };
+        db.execute_unprepared(&format!(
+            "DROP TABLE mcp_tools;
+             CREATE TABLE mcp_tools (id VARCHAR(255) PRIMARY KEY, server_id VARCHAR(255) NOT NULL, \
+             name VARCHAR(1000) NOT NULL, description TEXT, input_schema {json}, sensitivity_level VARCHAR(255), \
+             requires_approval BOOLEAN NOT NULL DEFAULT FALSE, metadata {json});
+             INSERT INTO mcp_tools (id, server_id, name) VALUES ('orphan', 'no-such-server', 'x'), ('long', 'srv-000000', '{}');
+             UPDATE mcp_servers SET name = '{}' WHERE id = 'srv-000001';",
+            "n".repeat(256),
+            "s".repeat(256)
+        ))
+        .await
+        .unwrap();
+        if !common::is_pg(db) {
+            db.execute_unprepared("UPDATE mcp_servers SET env = '{not json' WHERE id = 'srv-000002'").await.unwrap();
+        }
+        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        assert!(err.contains("mcp_tools whose server does not exist: \"orphan\""), "{err}");
+        assert!(err.contains("mcp_tools with a name over 255 characters: \"long\""), "{err}");
+        assert!(err.contains("mcp_servers with a name over 255 characters: \"srv-000001\""), "{err}");
+        if !common::is_pg(db) {
+            assert!(err.contains("mcp_servers whose env is not valid JSON: \"srv-000002\""), "{err}");
+        }
+        assert_eq!(scalar(db, "SELECT count(*) FROM resources").await, 0);
+    }
+
+    async fn copy_on_a_pool_is_one_transaction(db: &DatabaseConnection) {
+        // The v1 tables exist (empty) in every migrated database. A trigger fails the
+        // capability insert, after the copy has written the resources.
+        let boom = if common::is_pg(db) {
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$;
+             CREATE TRIGGER boom BEFORE INSERT ON capabilities FOR EACH ROW EXECUTE FUNCTION boom();"
+        } else {
+            "CREATE TRIGGER boom BEFORE INSERT ON capabilities BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+        };
+        db.execute_unprepared(boom).await.unwrap();
+        db.execute_unprepared(
+            "INSERT INTO mcp_servers (id, name, transport, command) VALUES ('a', 'a', 'stdio', 'x');
+             INSERT INTO mcp_tools (id, server_id, name) VALUES ('a/t', 'a', 't');",
+        )
+        .await
+        .unwrap();
+        let err = v1::copy(db).await.unwrap_err().to_string();
+        assert!(err.contains("boom"), "{err}");
+        assert_eq!(scalar(db, "SELECT count(*) FROM resources").await, 0, "the resource written first is gone");
+        assert_eq!(scalar(db, "SELECT count(*) FROM v1_copied_rows").await, 0, "nothing listed");
+        db.execute_unprepared("DROP TRIGGER boom ON capabilities").await.ok();
+        db.execute_unprepared("DROP TRIGGER IF EXISTS boom").await.ok();
+        assert_eq!(v1::copy(db).await.unwrap(), v1::Copied { resources: 1, capabilities: 1 });
+    }
+
+    empty: async fn tools_sharing_a_name_under_one_server_stop_the_copy_by_id(db: &DatabaseConnection) {
+        v1_with(db, fixture(3, 2)).await;
+        db.execute_unprepared("UPDATE mcp_tools SET name = 'same' WHERE server_id = 'srv-000002'").await.unwrap();
+        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        assert!(err.contains("mcp_tools whose name another tool of their server has: \"srv-000002/tool-0\", \"srv-000002/tool-1\""), "{err}");
     }
 }
 
@@ -254,7 +358,7 @@ async fn the_command_line_check_exits_non_zero_on_a_difference() {
 async fn copy_timing() {
     let t = TestDb::new(Backend::Postgres, Schema::Empty).await;
     v1_with(&t.db, fixture(10_000, 10)).await;
-    Migrator::up(&t.db, Some(8)).await.unwrap();
+    Migrator::up(&t.db, Some(BEFORE_COPY)).await.unwrap();
     let started = std::time::Instant::now();
     Migrator::up(&t.db, None).await.unwrap();
     let copy = started.elapsed();

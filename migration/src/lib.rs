@@ -3,8 +3,11 @@
 //! Every migration runs in a transaction on every backend and has a working `down`.
 
 pub use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DatabaseExecutor;
 
+mod adopted;
 mod columns;
+mod m20261128_000000_record_adopted_v1_tables;
 mod m20261128_000001_create_v1_baseline;
 mod m20261128_000002_create_resources_and_capabilities;
 mod m20261128_000003_extend_audit_events;
@@ -17,6 +20,9 @@ mod m20261128_000009_create_audit_time_index;
 mod m20261128_000010_copy_v1_registry;
 mod m20261128_000011_scope_idempotency_keys;
 mod m20261128_000012_widen_adopted_audit_key;
+mod m20261128_000013_guard_invariants;
+mod m20261128_000014_drop_redundant_cost_index;
+mod offenders;
 pub mod sortable;
 mod tables;
 pub mod v1_copy;
@@ -37,14 +43,23 @@ impl MigratorTrait for Plain {
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
-    /// Drops every table — adopted v1 tables included — and, on PostgreSQL, the audit log's
-    /// trigger function, which sea-orm's own `fresh` leaves behind (it drops tables and types
-    /// only, so migration 3 could not create the function again); then applies every migration.
+    /// Drops every table and, on PostgreSQL, the audit log's trigger function, which
+    /// sea-orm's own `fresh` leaves behind (it drops tables and types only); then applies every
+    /// migration. Refuses, dropping nothing, while an adopted v1 table exists (see
+    /// [`adopted`]): `refresh` keeps those tables.
     async fn fresh<'c, C>(db: C) -> Result<(), DbErr>
     where
         C: IntoSchemaManagerConnection<'c>,
     {
         let db = db.into_database_executor();
+        let adopted = adopted::adopted_tables(&SchemaManager::new(reborrow(&db))).await?;
+        if !adopted.is_empty() {
+            return Err(DbErr::Migration(format!(
+                "fresh refused, nothing dropped: {} held v1 data before sark-db adopted it; \
+                 `refresh` and `down` keep adopted tables, or drop them yourself first",
+                adopted.join(", ")
+            )));
+        }
         if db.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
             db.execute_unprepared("DROP FUNCTION IF EXISTS audit_events_append_only() CASCADE").await?;
         }
@@ -53,6 +68,9 @@ impl MigratorTrait for Migrator {
 
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
+            // Added after migration 12, but first: it must run before migration 1 on a new
+            // database to tell adopted v1 tables from created ones (see `adopted`).
+            Box::new(m20261128_000000_record_adopted_v1_tables::Migration),
             Box::new(m20261128_000001_create_v1_baseline::Migration),
             Box::new(m20261128_000002_create_resources_and_capabilities::Migration),
             Box::new(m20261128_000003_extend_audit_events::Migration),
@@ -65,6 +83,17 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000010_copy_v1_registry::Migration),
             Box::new(m20261128_000011_scope_idempotency_keys::Migration),
             Box::new(m20261128_000012_widen_adopted_audit_key::Migration),
+            Box::new(m20261128_000013_guard_invariants::Migration),
+            Box::new(m20261128_000014_drop_redundant_cost_index::Migration),
         ]
+    }
+}
+
+/// `db` lent out as an executor of its own, so that it can serve twice.
+fn reborrow<'a>(db: &'a DatabaseExecutor<'_>) -> DatabaseExecutor<'a> {
+    match db {
+        DatabaseExecutor::Connection(conn) => DatabaseExecutor::Connection(conn),
+        DatabaseExecutor::Transaction(txn) => DatabaseExecutor::Transaction(txn),
+        DatabaseExecutor::OwnedTransaction(txn) => DatabaseExecutor::Transaction(txn),
     }
 }

@@ -1,6 +1,8 @@
 //! The v1 tables (`mcp_servers`, `mcp_tools`, `audit_events`), created only when absent so that
-//! a fresh database and an existing v1 database follow the same path.
+//! a fresh database and an existing v1 database follow the same path. `down` drops only the
+//! tables it created: an adopted v1 table (see [`crate::adopted`]) and its rows stay.
 
+use crate::adopted::{V1_TABLES, adopted_tables};
 use crate::columns::{json_null, string_id, timestamp_now};
 use crate::tables::{AuditEvents, McpServers, McpTools};
 use sea_orm_migration::prelude::*;
@@ -17,10 +19,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in
-            [McpTools::Table.into_iden(), McpServers::Table.into_iden(), AuditEvents::Table.into_iden()]
-        {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+        let adopted = adopted_tables(manager).await?;
+        for table in V1_TABLES {
+            if adopted.contains(&table) {
+                tracing::info!("{table} was adopted, not created, by sark-db: it stays");
+            } else {
+                manager.drop_table(Table::drop().table(Alias::new(table)).if_exists().to_owned()).await?;
+            }
         }
         Ok(())
     }

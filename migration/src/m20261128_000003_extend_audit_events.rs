@@ -31,8 +31,10 @@ fn column_def(col: AuditEvents) -> ColumnDef {
 
 const CORRELATION_INDEX: &str = "idx_audit_correlation";
 
+/// `OR REPLACE`: a function left behind by an interrupted `fresh` (which drops tables, not
+/// functions) must not stop this migration from running again.
 const PG_APPEND_ONLY: &str = r#"
-CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'audit_events is append-only: % is not allowed', TG_OP
         USING ERRCODE = 'restrict_violation';
@@ -45,9 +47,9 @@ CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
 "#;
 
 const PG_DROP_APPEND_ONLY: &str = r#"
-DROP TRIGGER audit_events_no_truncate ON audit_events;
-DROP TRIGGER audit_events_no_update_delete ON audit_events;
-DROP FUNCTION audit_events_append_only();
+DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events;
+DROP TRIGGER IF EXISTS audit_events_no_update_delete ON audit_events;
+DROP FUNCTION IF EXISTS audit_events_append_only();
 "#;
 
 const SQLITE_APPEND_ONLY: &str = r#"
@@ -58,8 +60,8 @@ BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: DELETE is not allowed');
 "#;
 
 const SQLITE_DROP_APPEND_ONLY: &str = r#"
-DROP TRIGGER audit_events_no_delete;
-DROP TRIGGER audit_events_no_update;
+DROP TRIGGER IF EXISTS audit_events_no_delete;
+DROP TRIGGER IF EXISTS audit_events_no_update;
 "#;
 
 #[async_trait::async_trait]

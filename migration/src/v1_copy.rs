@@ -2,15 +2,18 @@
 //!
 //! The copy is SQL (`INSERT … SELECT`), the same statements on both backends but for their JSON
 //! functions. Rows whose id already exists in v2 are left alone; every row the copy creates is
-//! listed in `v1_copied_rows`, which is what [`uncopy`] removes. Dirty v1 data that has no rule
-//! makes the copy fail with the offending ids, before anything is written.
+//! listed in `v1_copied_rows`, which is what [`uncopy`] removes, and a listed row is never
+//! copied again (one deleted in v2 stays deleted). Dirty v1 data that has no rule makes the copy
+//! fail with the offending ids, before anything is written: among it, tools whose server was
+//! not copied, since a v2 resource of that id is not theirs.
 //!
 //! Metadata: the v1 columns without a v2 column are added to the v1 `metadata` object under
 //! their own names (`null` when NULL). When the v1 metadata is not an object, or already has one
 //! of those keys or `v1_metadata`, it is kept whole under `v1_metadata` instead of merged.
 
+use crate::offenders::{describe, refuse};
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
 /// v1 `mcp_servers` columns that have no `resources` column, carried into `metadata`.
 pub const SERVER_EXTRA_COLUMNS: [&str; 6] =
@@ -25,9 +28,6 @@ const SENSITIVITY: &str = "('low', 'medium', 'high', 'critical')";
 /// `(entity, v1 table, v2 table)` in copy order; `v1_copied_rows.entity` names the kind.
 const COPIED: [(&str, &str, &str); 2] =
     [("resource", "mcp_servers", "resources"), ("capability", "mcp_tools", "capabilities")];
-
-/// Most offending ids named in an error.
-const SHOWN_IDS: usize = 20;
 
 /// Rows the copy created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -48,7 +48,19 @@ pub async fn copy<C: ConnectionTrait>(db: &C) -> Result<Copied, DbErr> {
     }
     let resources = db.execute_unprepared(&sql.insert_resources()).await?.rows_affected();
     let capabilities = db.execute_unprepared(&sql.insert_capabilities()).await?.rows_affected();
+    for (entity, ..) in COPIED {
+        db.execute_unprepared(&format!(
+            "UPDATE v1_copied_rows SET entity = '{entity}' WHERE entity = '{}'",
+            copying(entity)
+        ))
+        .await?;
+    }
     Ok(Copied { resources, capabilities })
+}
+
+/// How `v1_copied_rows` marks a row of `entity` while this copy is creating it.
+fn copying(entity: &str) -> String {
+    format!("{entity} (copying)")
 }
 
 /// Deletes the rows the copy created (a capability created natively under a copied resource
@@ -65,12 +77,14 @@ pub async fn uncopy<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
 
 /// Fails naming the ids of v1 rows (still to be copied) that no rule maps.
 async fn refuse_unmappable<C: ConnectionTrait>(db: &C, sql: &Sql) -> Result<(), DbErr> {
-    let pending = |table: &str, v2: &str| {
-        format!("{table} v WHERE NOT EXISTS (SELECT 1 FROM {v2} n WHERE n.id = v.id)")
-    };
-    let servers = pending("mcp_servers", "resources");
-    let tools = pending("mcp_tools", "capabilities");
-    let checks = [
+    let pending =
+        |entity: &str, table: &str, v2: &str| format!("{table} v WHERE {}", never_copied(entity, v2));
+    let servers = pending("resource", "mcp_servers", "resources");
+    let tools = pending("capability", "mcp_tools", "capabilities");
+    let resource_exists = "EXISTS (SELECT 1 FROM resources r WHERE r.id = v.server_id)";
+    let resource_copied =
+        "EXISTS (SELECT 1 FROM v1_copied_rows l WHERE l.entity = 'resource' AND l.id = v.server_id)";
+    let mut checks: Vec<(String, String)> = [
         (
             "mcp_servers with neither command nor endpoint",
             format!("{servers} AND v.command IS NULL AND v.endpoint IS NULL"),
@@ -81,25 +95,50 @@ async fn refuse_unmappable<C: ConnectionTrait>(db: &C, sql: &Sql) -> Result<(), 
             "mcp_tools whose input_schema is not a JSON object",
             format!("{tools} AND v.input_schema IS NOT NULL AND NOT {}", sql.is_object("v.input_schema")),
         ),
-    ];
+        ("mcp_servers with a name over 255 characters", format!("{servers} AND length(v.name) > 255")),
+        ("mcp_tools with a name over 255 characters", format!("{tools} AND length(v.name) > 255")),
+        (
+            "mcp_tools whose name another tool of their server has",
+            format!(
+                "{tools} AND (EXISTS (SELECT 1 FROM mcp_tools o WHERE o.server_id = v.server_id \
+                 AND o.name = v.name AND o.id <> v.id) \
+                 OR EXISTS (SELECT 1 FROM capabilities c WHERE c.resource_id = v.server_id AND c.name = v.name))"
+            ),
+        ),
+        (
+            "mcp_tools whose server does not exist",
+            format!("{tools} AND NOT EXISTS (SELECT 1 FROM mcp_servers s WHERE s.id = v.server_id)"),
+        ),
+        (
+            "mcp_tools whose server was not copied (a v2 resource not from v1 has its id)",
+            format!("{tools} AND {resource_exists} AND NOT {resource_copied}"),
+        ),
+        (
+            "mcp_tools whose server's copy was deleted in v2",
+            format!("{tools} AND {resource_copied} AND NOT {resource_exists}"),
+        ),
+    ]
+    .map(|(what, rows)| (what.to_owned(), rows))
+    .into();
+    if sql.0 == DbBackend::Sqlite {
+        for (table, rows, columns) in [
+            ("mcp_servers", &servers, &["args", "env", "metadata"][..]),
+            ("mcp_tools", &tools, &["input_schema", "metadata"]),
+        ] {
+            for column in columns {
+                checks.push((
+                    format!("{table} whose {column} is not valid JSON"),
+                    format!("{rows} AND v.{column} IS NOT NULL AND NOT json_valid(v.{column})"),
+                ));
+            }
+        }
+    }
     let mut problems = Vec::new();
     for (what, from_where) in checks {
         let query = format!("SELECT v.id FROM {from_where} ORDER BY v.id");
-        let rows = db.query_all_raw(Statement::from_string(sql.0, query)).await?;
-        if rows.is_empty() {
-            continue;
-        }
-        let ids = rows.iter().map(|r| r.try_get_by_index::<String>(0)).collect::<Result<Vec<_>, _>>()?;
-        let shown: Vec<_> = ids.iter().take(SHOWN_IDS).map(|id| format!("{id:?}")).collect();
-        let more = ids.len().saturating_sub(SHOWN_IDS);
-        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-        problems.push(format!("{what}: {}{more}", shown.join(", ")));
+        problems.extend(describe(db, &what, &query).await?);
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(DbErr::Migration(format!("v1 → v2 copy refused, nothing copied: {}", problems.join("; "))))
-    }
+    refuse("v1 → v2 copy refused, nothing copied", problems)
 }
 
 fn unknown_sensitivity() -> String {
@@ -130,7 +169,7 @@ impl Sql {
              FROM mcp_servers v {copied}",
             sensitivity = sensitivity(),
             metadata = self.metadata(&extras),
-            copied = copied("resource", "resources"),
+            copied = copying_now("resource"),
         )
     }
 
@@ -145,7 +184,7 @@ impl Sql {
             empty = self.empty_object(),
             sensitivity = sensitivity(),
             metadata = self.metadata(&extras),
-            copied = copied("capability", "capabilities"),
+            copied = copying_now("capability"),
         )
     }
 
@@ -233,8 +272,16 @@ impl Sql {
 /// Lists the v1 rows of `entity` that are in neither v2 nor the list yet.
 fn log(entity: &str, v1: &str, v2: &str) -> String {
     format!(
-        "INSERT INTO v1_copied_rows (entity, id) SELECT '{entity}', v.id FROM {v1} v \
-         WHERE NOT EXISTS (SELECT 1 FROM {v2} n WHERE n.id = v.id) \
+        "INSERT INTO v1_copied_rows (entity, id) SELECT '{}', v.id FROM {v1} v WHERE {}",
+        copying(entity),
+        never_copied(entity, v2)
+    )
+}
+
+/// The v1 rows (`v`) of `entity` that are not in `v2` and were never copied.
+fn never_copied(entity: &str, v2: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM {v2} n WHERE n.id = v.id) \
          AND NOT EXISTS (SELECT 1 FROM v1_copied_rows l WHERE l.entity = '{entity}' AND l.id = v.id)"
     )
 }
@@ -243,10 +290,7 @@ fn sensitivity() -> &'static str {
     "COALESCE(lower(trim(v.sensitivity_level)), 'medium')"
 }
 
-/// Restricts `FROM … v` to the rows of `entity` listed as copied and not in `v2` yet.
-fn copied(entity: &str, v2: &str) -> String {
-    format!(
-        "WHERE v.id IN (SELECT id FROM v1_copied_rows WHERE entity = '{entity}') \
-         AND NOT EXISTS (SELECT 1 FROM {v2} n WHERE n.id = v.id)"
-    )
+/// Restricts `FROM … v` to the rows of `entity` this copy is creating.
+fn copying_now(entity: &str) -> String {
+    format!("WHERE v.id IN (SELECT id FROM v1_copied_rows WHERE entity = '{}')", copying(entity))
 }

@@ -1,10 +1,12 @@
 //! `capabilities`: the tools, endpoints and methods a resource offers.
 
 use crate::error::write_error;
-use crate::{Error, Result, id, validate};
+use crate::{Conflict, Error, Result, id, validate};
 use entity::{SensitivityLevel, capability};
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -98,7 +100,8 @@ impl CapabilityPatch {
 }
 
 /// Creates a capability of `resource_id`. A missing resource is [`Error::NotFound`] of the
-/// resource; an id that exists already is a [`Error::Conflict`].
+/// resource; an id that exists already, or a name the resource has already, is a
+/// [`Error::Conflict`].
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     resource_id: &str,
@@ -108,7 +111,21 @@ pub async fn create<C: ConnectionTrait>(
     new.validate()?;
     let row = new.row(resource_id);
     let id = row.id.as_ref().clone();
-    row.insert(db).await.map_err(|e| write_error(e, "capability", &id, Some(("resource", resource_id))))
+    row.insert(db).await.map_err(|e| match name_taken(&e) {
+        true => name_conflict(resource_id, &new.name),
+        false => write_error(e, "capability", &id, Some(("resource", resource_id))),
+    })
+}
+
+/// Whether `e` is a violation of the one-name-per-resource key (`uq_capabilities_resource_name`,
+/// which SQLite reports by its columns).
+fn name_taken(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(msg))
+        if msg.contains("uq_capabilities_resource_name") || msg.contains("capabilities.name"))
+}
+
+fn name_conflict(resource_id: &str, name: &str) -> Error {
+    Conflict::NameTaken { entity: "capability", parent: resource_id.to_owned(), name: name.to_owned() }.into()
 }
 
 /// The capability with `id`.
@@ -142,7 +159,8 @@ pub async fn find_by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<Vec<
         .await?)
 }
 
-/// Applies `patch`; returns the capability as it is now.
+/// Applies `patch`; returns the capability as it is now. A new name its resource has already
+/// is a [`Error::Conflict`].
 pub async fn update<C: ConnectionTrait>(
     db: &C,
     id: &str,
@@ -172,9 +190,15 @@ pub async fn update<C: ConnectionTrait>(
     if !row.is_changed() {
         return get(db, id).await;
     }
-    row.update(db).await.map_err(|e| match e {
-        DbErr::RecordNotUpdated => Error::not_found("capability", id),
-        e => e.into(),
+    // A capability never changes resource, so the parent read here is the one a name clash is under.
+    let parent = match &patch.name {
+        Some(_) => Some(get(db, id).await?.resource_id),
+        None => None,
+    };
+    row.update(db).await.map_err(|e| match (e, &patch.name, parent) {
+        (DbErr::RecordNotUpdated, ..) => Error::not_found("capability", id),
+        (e, Some(name), Some(parent)) if name_taken(&e) => name_conflict(&parent, name),
+        (e, ..) => e.into(),
     })
 }
 

@@ -7,13 +7,19 @@ mod report;
 mod verify;
 
 use crate::Result;
-use sea_orm::ConnectionTrait;
+use crate::db::begin_write;
+use sea_orm::{TransactionSession, TransactionTrait};
 
 pub use migration::v1_copy::Copied;
 pub use report::{Counts, Difference, Missing, Report};
 pub use verify::verify;
 
-/// Copies the v1 rows v2 lacks; see the README's mapping table for the rules.
-pub async fn copy<C: ConnectionTrait>(db: &C) -> Result<Copied> {
-    Ok(migration::v1_copy::copy(db).await?)
+/// Copies the v1 rows v2 has never had, in a write transaction of its own (a savepoint when
+/// `db` is a transaction): a failure part-way leaves nothing. See the README's mapping table
+/// for the rules.
+pub async fn copy<C: TransactionTrait>(db: &C) -> Result<Copied> {
+    let txn = begin_write(db).await?;
+    let copied = migration::v1_copy::copy(&txn).await?;
+    txn.commit().await?;
+    Ok(copied)
 }

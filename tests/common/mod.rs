@@ -263,6 +263,24 @@ macro_rules! on_both {
     () => {};
 }
 
+/// Turns an empty database into a v1 SARK deployment: the v1 tables (as migration 1 makes
+/// them) and no sark-db migration bookkeeping, as if sark-db had never run there.
+pub async fn v1_database(db: &DatabaseConnection) {
+    use migration::MigratorTrait;
+    V1Tables::up(db, None).await.expect("create the v1 tables");
+    exec(db, "DROP TABLE seaql_migrations").await;
+}
+
+/// Migration 1 alone.
+struct V1Tables;
+
+#[async_trait::async_trait]
+impl migration::MigratorTrait for V1Tables {
+    fn migrations() -> Vec<Box<dyn migration::MigrationTrait>> {
+        vec![<sark_db::Migrator as migration::MigratorTrait>::migrations().swap_remove(1)]
+    }
+}
+
 /// Whether `db` is PostgreSQL.
 pub fn is_pg(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DbBackend::Postgres
