@@ -1,0 +1,106 @@
+//! Query plans of the library's own statements, captured as it runs them, on tables of
+//! realistic size (tens of thousands of rows, statistics gathered), with the planner free to
+//! choose any scan: each lookup must be served by the index made for it.
+
+mod common;
+
+use common::CLOCK;
+use rust_decimal::dec;
+use sark_db::audit::{self, AuditFilter, NewAuditEvent};
+use sark_db::ledger::costs::{self, NewCost};
+use sark_db::ledger::summaries::{self, CostFilter};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use std::sync::{Arc, Mutex};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-09-01 00:00 UTC);
+const PRINCIPALS: i64 = 400;
+const COSTS_PER_PRINCIPAL: i64 = 100;
+const EVENTS: i64 = 40_000;
+
+/// 40,000 costs of 400 principals over 100 days and 40,000 audit events over 40 days, then
+/// fresh planner statistics.
+async fn fill(db: &DatabaseConnection) {
+    let costs: Vec<_> = (0..PRINCIPALS * COSTS_PER_PRINCIPAL)
+        .map(|i| {
+            NewCost::new(format!("p-{}", i % PRINCIPALS), format!("r-{}", i % 37), "c")
+                .actual(dec!(0.0025))
+                .at(T0 + Duration::minutes(i * 3 + i % 7))
+        })
+        .collect();
+    costs::record_many_with(db, &costs, &CLOCK).await.unwrap();
+    let events: Vec<_> = (0..EVENTS)
+        .map(|i| NewAuditEvent {
+            timestamp: T0 + Duration::seconds(i * 86),
+            correlation_id: Some(format!("corr-{}", i % 5_000)),
+            ..NewAuditEvent::new("tool_invoked")
+        })
+        .collect();
+    audit::append_many_with(db, &events, &CLOCK).await.unwrap();
+    db.execute_unprepared("ANALYZE").await.unwrap();
+}
+
+/// The statements `call` runs on `db`, as sea-orm hands them to the driver.
+async fn statements(db: &DatabaseConnection, call: impl AsyncFnOnce(&DatabaseConnection)) -> Vec<Statement> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut spy = db.clone();
+    let sink = Arc::clone(&seen);
+    spy.set_metric_callback(move |info| sink.lock().unwrap().push(info.statement.clone()));
+    call(&spy).await;
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty(), "the call ran no statement");
+    seen
+}
+
+/// The plan of `statement` with its own bound values, one line per step.
+async fn plan(db: &DatabaseConnection, statement: &Statement) -> String {
+    let (prefix, column) = if common::is_pg(db) { ("EXPLAIN ", 0) } else { ("EXPLAIN QUERY PLAN ", 3) };
+    let explain = Statement {
+        sql: format!("{prefix}{}", statement.sql),
+        values: statement.values.clone(),
+        db_backend: statement.db_backend,
+    };
+    let rows = db.query_all_raw(explain).await.unwrap_or_else(|e| panic!("{}: {e}", statement.sql));
+    let lines: Vec<String> = rows.iter().map(|r| r.try_get_by_index::<String>(column).unwrap()).collect();
+    lines.join("\n")
+}
+
+/// Every statement `call` runs is planned with `index`.
+async fn served_by(db: &DatabaseConnection, index: &str, call: impl AsyncFnOnce(&DatabaseConnection)) {
+    for statement in statements(db, call).await {
+        let plan = plan(db, &statement).await;
+        assert!(plan.contains(index), "{}\nis not served by {index}:\n{plan}", statement.sql);
+    }
+}
+
+on_both! {
+    async fn the_library_s_lookups_use_their_indexes(db: &DatabaseConnection) {
+        fill(db).await;
+        let month = CostFilter {
+            principal_id: Some("p-7".into()),
+            from: Some(datetime!(2026-10-01 00:00 UTC)),
+            to: Some(datetime!(2026-11-01 00:00 UTC)),
+            ..CostFilter::default()
+        };
+        served_by(db, "idx_cost_principal_timestamp", async |db| {
+            summaries::total(db, &month).await.unwrap();
+        })
+        .await;
+        // What `idx_cost_principal` (dropped by migration 14) used to serve.
+        let all_time = CostFilter { principal_id: Some("p-7".into()), ..CostFilter::default() };
+        served_by(db, "idx_cost_principal_timestamp", async |db| {
+            summaries::total(db, &all_time).await.unwrap();
+        })
+        .await;
+        let day = AuditFilter { limit: Some(101), ..AuditFilter::between(T0 + Duration::days(3), T0 + Duration::days(4)) };
+        served_by(db, "idx_audit_timestamp_id", async |db| {
+            assert_eq!(audit::query(db, &day).await.unwrap().items.len(), 101);
+        })
+        .await;
+        served_by(db, "idx_audit_correlation", async |db| {
+            assert_eq!(audit::trace(db, "corr-42").await.unwrap().len(), 8);
+        })
+        .await;
+    }
+}
