@@ -142,17 +142,4 @@ on_both! {
         let next: Vec<_> = audit::query(db, &q).await.unwrap().items.into_iter().map(|e| (e.timestamp, e.id)).collect();
         assert_eq!(next, seen[1_501..1_504]);
     }
-
-    async fn a_time_range_is_read_through_the_time_index(db: &DatabaseConnection) {
-        let batch: Vec<_> =
-            (0..2_000).map(|i| NewAuditEvent { timestamp: T0 + Duration::minutes(i), ..NewAuditEvent::new("x") }).collect();
-        audit::append_many_with(db, &batch, &CLOCK).await.unwrap();
-        let ts = if common::is_pg(db) { "\"timestamp\"".to_owned() } else { migration::sortable::sqlite_sortable("\"timestamp\"") };
-        let query = format!(
-            "SELECT * FROM audit_events WHERE {ts} >= '2026-11-28' AND {ts} < '2026-11-29' \
-             AND event_type = 'x' ORDER BY {ts}, id LIMIT 101"
-        );
-        let plan = common::plan(db, &query).await;
-        assert!(plan.iter().any(|line| line.contains("idx_audit_timestamp_id")), "{plan:#?}");
-    }
 }

@@ -306,24 +306,6 @@ pub async fn strings(db: &DatabaseConnection, sql: &str) -> Vec<String> {
         .collect()
 }
 
-/// The query plan of `query`, one line per step, with sequential scans discouraged on
-/// PostgreSQL so that a usable index shows up even on a small table.
-pub async fn plan(db: &DatabaseConnection, query: &str) -> Vec<String> {
-    use sea_orm::TransactionTrait;
-    let txn = db.begin().await.expect("begin");
-    let (sql, column) = if is_pg(db) {
-        txn.execute_unprepared("SET LOCAL enable_seqscan = off").await.expect("enable_seqscan");
-        (format!("EXPLAIN {query}"), 0)
-    } else {
-        (format!("EXPLAIN QUERY PLAN {query}"), 3)
-    };
-    let rows = txn
-        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap_or_else(|e| panic!("{query}: {e}"));
-    rows.iter().map(|r| r.try_get_by_index::<String>(column).expect("plan line")).collect()
-}
-
 /// `amount` in micro-units (10⁻⁶), as the ledger stores it; panics on more than six decimals.
 pub fn micros(amount: rust_decimal::Decimal) -> i64 {
     let micros = amount * rust_decimal::Decimal::from(1_000_000);
