@@ -45,8 +45,8 @@ impl MigratorTrait for Plain {
 impl MigratorTrait for Migrator {
     /// Drops every table and, on PostgreSQL, the audit log's trigger function, which
     /// sea-orm's own `fresh` leaves behind (it drops tables and types only); then applies every
-    /// migration. Refuses, dropping nothing, while an adopted v1 table exists (see
-    /// [`adopted`]): `refresh` keeps those tables.
+    /// migration. Refuses, dropping nothing, while a v1 table exists that sark-db adopted
+    /// rather than created (listed in `sark_adopted_tables`): `refresh` keeps those tables.
     async fn fresh<'c, C>(db: C) -> Result<(), DbErr>
     where
         C: IntoSchemaManagerConnection<'c>,
