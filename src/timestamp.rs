@@ -1,13 +1,14 @@
 //! Timestamps as the database stores them: UTC, truncated to microseconds.
 //!
-//! SQLite keeps them as RFC 3339 text with the fraction trimmed (`…T12:00:00Z`,
-//! `…T12:00:00.5Z`), which does not sort chronologically within one second (`Z` > `.`). Range
-//! conditions and orderings therefore compare [`sortable_sql`] with [`sortable_value`]: on
-//! SQLite a fixed-width `YYYY-MM-DDTHH:MM:SS.ffffff` text, on PostgreSQL the `timestamptz`
-//! itself.
+//! SQLite keeps them as text in one fixed-width form, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (see
+//! [`text`]), whose order as text is chronological, so range conditions and orderings compare
+//! the column itself and use its index. sqlx would bind an [`OffsetDateTime`] as RFC 3339 with
+//! the fraction trimmed (`…T12:00:00Z`, `…T12:00:00.5Z`), which does not sort within a second:
+//! every statement therefore runs through [`Stored`], which binds timestamps as that text on
+//! SQLite. Migration 15 put existing rows and the column defaults in the same form, and the
+//! database refuses any other. PostgreSQL stores `timestamptz` and is left as it is.
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{DbBackend, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement, Value};
 use time::{OffsetDateTime, UtcOffset};
 
 /// `t` in UTC with its nanoseconds truncated to microseconds, so that values round-trip
@@ -22,34 +23,65 @@ pub fn now() -> OffsetDateTime {
     normalize(OffsetDateTime::now_utc())
 }
 
-/// SQL for timestamp column `column` in a form whose order is chronological on `backend`.
-pub(crate) fn sortable_sql(backend: DbBackend, column: &str) -> String {
-    match backend {
-        DbBackend::Sqlite => migration::sortable::sqlite_sortable(column),
-        _ => column.to_owned(),
+/// `t` as SQLite stores it: normalized, `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+pub(crate) fn text(t: OffsetDateTime) -> String {
+    let t = normalize(t);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// `db` binding every timestamp as the database stores it.
+pub(crate) fn stored<C: ConnectionTrait>(db: &C) -> Stored<'_, C> {
+    Stored(db)
+}
+
+/// A connection whose statements bind timestamps in the stored form: [`text`] on SQLite.
+pub(crate) struct Stored<'a, C>(&'a C);
+
+impl<C: ConnectionTrait> Stored<'_, C> {
+    fn rewrite(&self, mut stmt: Statement) -> Statement {
+        if stmt.db_backend == DbBackend::Sqlite {
+            for value in stmt.values.iter_mut().flat_map(|v| v.0.iter_mut()) {
+                if let Value::TimeDateTimeWithTimeZone(Some(t)) = value {
+                    *value = Value::String(Some(text(*t)));
+                }
+            }
+        }
+        stmt
     }
 }
 
-/// The table's `"timestamp"` column in sortable form (see [`sortable_sql`]).
-pub(crate) fn sortable_column(backend: DbBackend) -> Expr {
-    Expr::cust(sortable_sql(backend, r#""timestamp""#))
-}
+#[async_trait::async_trait]
+impl<C: ConnectionTrait> ConnectionTrait for Stored<'_, C> {
+    fn get_database_backend(&self) -> DbBackend {
+        self.0.get_database_backend()
+    }
 
-/// `t` as a value to compare with [`sortable_sql`] on `backend`.
-pub(crate) fn sortable_value(backend: DbBackend, t: OffsetDateTime) -> Value {
-    let t = normalize(t);
-    match backend {
-        DbBackend::Sqlite => format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.microsecond()
-        )
-        .into(),
-        _ => t.into(),
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.0.execute_raw(self.rewrite(stmt)).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.0.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.0.query_one_raw(self.rewrite(stmt)).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.0.query_all_raw(self.rewrite(stmt)).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.0.support_returning()
     }
 }

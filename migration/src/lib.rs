@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseExecutor;
 
 mod adopted;
+mod canonical;
 mod columns;
 mod m20261128_000000_record_adopted_v1_tables;
 mod m20261128_000001_create_v1_baseline;
@@ -22,8 +23,10 @@ mod m20261128_000011_scope_idempotency_keys;
 mod m20261128_000012_widen_adopted_audit_key;
 mod m20261128_000013_guard_invariants;
 mod m20261128_000014_drop_redundant_cost_index;
+mod m20261128_000015_canonical_sqlite_timestamps;
 mod offenders;
-pub mod sortable;
+mod rules;
+mod sortable;
 mod tables;
 pub mod v1_copy;
 
@@ -85,6 +88,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000012_widen_adopted_audit_key::Migration),
             Box::new(m20261128_000013_guard_invariants::Migration),
             Box::new(m20261128_000014_drop_redundant_cost_index::Migration),
+            Box::new(m20261128_000015_canonical_sqlite_timestamps::Migration),
         ]
     }
 }

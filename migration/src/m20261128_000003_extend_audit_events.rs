@@ -52,9 +52,13 @@ DROP TRIGGER IF EXISTS audit_events_no_update_delete ON audit_events;
 DROP FUNCTION IF EXISTS audit_events_append_only();
 "#;
 
-const SQLITE_APPEND_ONLY: &str = r#"
+/// SQLite's refusal of UPDATE (migration 15 lifts it while it rewrites timestamps).
+pub(crate) const SQLITE_NO_UPDATE: &str = r#"
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE is not allowed'); END;
+"#;
+
+const SQLITE_NO_DELETE: &str = r#"
 CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
 BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: DELETE is not allowed'); END;
 "#;
@@ -82,10 +86,10 @@ impl MigrationTrait for Migration {
             )
             .await?;
         let triggers = match manager.get_database_backend() {
-            DbBackend::Postgres => PG_APPEND_ONLY,
-            _ => SQLITE_APPEND_ONLY,
+            DbBackend::Postgres => PG_APPEND_ONLY.to_owned(),
+            _ => [SQLITE_NO_UPDATE, SQLITE_NO_DELETE].concat(),
         };
-        manager.get_connection().execute_unprepared(triggers).await?;
+        manager.get_connection().execute_unprepared(&triggers).await?;
         Ok(())
     }
 

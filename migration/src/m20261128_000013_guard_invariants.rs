@@ -8,20 +8,11 @@
 //! Rows that already break a rule make the migration fail naming them; nothing is changed.
 
 use crate::offenders::{describe, refuse};
+use crate::rules::Rule;
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-/// A row rule: `rule` is SQL over the row's columns, each written `@column`.
-struct Rule {
-    name: &'static str,
-    table: &'static str,
-    /// SQL naming the row in an error.
-    key: &'static str,
-    rule: &'static str,
-}
 
 const RULES: [Rule; 8] = [
     Rule {
@@ -77,44 +68,6 @@ const RULES: [Rule; 8] = [
 
 /// One capability per `(resource_id, name)`: discovery sync matches capabilities by name.
 const UNIQUE_NAME: &str = "uq_capabilities_resource_name";
-
-impl Rule {
-    /// The rule with its columns read from `row` (`""` for the table itself, `"NEW."`).
-    fn on(&self, row: &str) -> String {
-        self.rule.replace('@', row)
-    }
-
-    fn offenders(&self) -> String {
-        format!("SELECT {} FROM {} WHERE NOT ({}) ORDER BY 1", self.key, self.table, self.on(""))
-    }
-
-    fn create(&self, backend: DbBackend) -> String {
-        let (name, table) = (self.name, self.table);
-        match backend {
-            DbBackend::Postgres => {
-                format!("ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({})", self.on(""))
-            }
-            _ => ["INSERT", "UPDATE"]
-                .map(|op| {
-                    format!(
-                        "CREATE TRIGGER {name}_{op} BEFORE {op} ON {table} WHEN NOT ({rule}) \
-                         BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {name}'); END;",
-                        op = op.to_lowercase(),
-                        rule = self.on("NEW."),
-                    )
-                })
-                .join("\n"),
-        }
-    }
-
-    fn drop(&self, backend: DbBackend) -> String {
-        let (name, table) = (self.name, self.table);
-        match backend {
-            DbBackend::Postgres => format!("ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}"),
-            _ => format!("DROP TRIGGER IF EXISTS {name}_insert; DROP TRIGGER IF EXISTS {name}_update;"),
-        }
-    }
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -1,5 +1,6 @@
-//! The chronologically sortable form of a SQLite timestamp, shared by the index that
-//! migration 9 creates and the queries that must match it.
+//! The chronologically sortable form of a SQLite timestamp as sark-db wrote it before
+//! migration 15: the key of migration 9's audit time index (which migration 15's `down`
+//! restores).
 
 /// SQLite stores timestamps as RFC 3339 text with the fraction trimmed (`…T12:00:00Z`,
 /// `…T12:00:00.5Z`), which does not sort chronologically within a second. This SQL turns

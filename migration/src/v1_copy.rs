@@ -11,6 +11,7 @@
 //! their own names (`null` when NULL). When the v1 metadata is not an object, or already has one
 //! of those keys or `v1_metadata`, it is kept whole under `v1_metadata` instead of merged.
 
+use crate::canonical;
 use crate::offenders::{describe, refuse};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
@@ -132,6 +133,12 @@ async fn refuse_unmappable<C: ConnectionTrait>(db: &C, sql: &Sql) -> Result<(), 
                 ));
             }
         }
+        for column in ["created_at", "updated_at"] {
+            checks.push((
+                format!("mcp_servers whose {column} is not a readable timestamp"),
+                format!("{servers} AND {} IS NULL", sql.timestamp(&format!("v.{column}"))),
+            ));
+        }
     }
     let mut problems = Vec::new();
     for (what, from_where) in checks {
@@ -165,10 +172,12 @@ impl Sql {
             .collect();
         format!(
             "INSERT INTO resources (id, name, protocol, endpoint, sensitivity_level, metadata, created_at, updated_at) \
-             SELECT v.id, v.name, 'mcp', COALESCE(v.command, v.endpoint), {sensitivity}, {metadata}, v.created_at, v.updated_at \
+             SELECT v.id, v.name, 'mcp', COALESCE(v.command, v.endpoint), {sensitivity}, {metadata}, {created}, {updated} \
              FROM mcp_servers v {copied}",
             sensitivity = sensitivity(),
             metadata = self.metadata(&extras),
+            created = self.timestamp("v.created_at"),
+            updated = self.timestamp("v.updated_at"),
             copied = copying_now("resource"),
         )
     }
@@ -204,6 +213,14 @@ impl Sql {
                 extras
             ),
         )
+    }
+
+    /// A v1 timestamp column as v2 stores it (SQLite: the canonical text, NULL when unreadable).
+    fn timestamp(&self, col: &str) -> String {
+        match self.0 {
+            DbBackend::Postgres => col.to_owned(),
+            _ => canonical::sqlite(col),
+        }
     }
 
     fn empty_object(&self) -> &'static str {

@@ -4,13 +4,13 @@ use crate::db::begin_write;
 use crate::error::write_error;
 use crate::ledger::money::to_micros;
 use crate::page::{self, Page};
+use crate::timestamp::stored;
 use crate::{Clock, Error, Result, id, timestamp, validate};
 use entity::{Protocol, audit_event};
 use rust_decimal::Decimal;
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
@@ -207,6 +207,7 @@ impl AuditFilter {
 /// Appends one event and returns it as stored. An `(id, timestamp)` that exists already is
 /// a [`Error::Conflict`].
 pub async fn append<C: ConnectionTrait>(db: &C, event: &NewAuditEvent) -> Result<audit_event::Model> {
+    let db = &stored(db);
     append_with(db, event, &Clock::default()).await
 }
 
@@ -217,6 +218,7 @@ pub async fn append_with<C: ConnectionTrait>(
     event: &NewAuditEvent,
     clock: &Clock,
 ) -> Result<audit_event::Model> {
+    let db = &stored(db);
     let row = event.row(clock)?;
     let id = row.id.as_ref().clone();
     row.insert(db).await.map_err(|e| write_error(e, "audit event", &id, None))
@@ -239,10 +241,11 @@ pub async fn append_many_with<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<u64> {
     let rows = events.iter().map(|e| e.row(clock)).collect::<Result<Vec<_>>>()?;
     let txn = begin_write(db).await?;
+    let tx = &stored(&txn);
     let mut appended = 0;
     for chunk in rows.chunks(CHUNK_ROWS) {
         appended += audit_event::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
+            .exec_without_returning(tx)
             .await
             .map_err(|e| write_error(e, "audit event", "(an event of the batch)", None))?;
     }
@@ -250,22 +253,13 @@ pub async fn append_many_with<C: ConnectionTrait + TransactionTrait>(
     Ok(appended)
 }
 
-/// `timestamp` in a form that sorts chronologically on `db`'s backend.
-fn chronological<C: ConnectionTrait>(db: &C) -> Expr {
-    timestamp::sortable_column(db.get_database_backend())
-}
-
-/// `t` as a value to compare with [`chronological`].
-fn at<C: ConnectionTrait>(db: &C, t: OffsetDateTime) -> Expr {
-    Expr::val(timestamp::sortable_value(db.get_database_backend(), t))
-}
-
 /// The event with `id` (the earliest, should a caller have reused an id at another time).
 pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<audit_event::Model> {
+    let db = &stored(db);
     validate::key("id", id)?;
     audit_event::Entity::find()
         .filter(audit_event::Column::Id.eq(id))
-        .order_by(chronological(db), Order::Asc)
+        .order_by_asc(audit_event::Column::Timestamp)
         .one(db)
         .await?
         .ok_or_else(|| Error::not_found("audit event", id))
@@ -273,10 +267,11 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<audit_event::Mo
 
 /// Every event with `correlation_id`, in time order: one request across organisations.
 pub async fn trace<C: ConnectionTrait>(db: &C, correlation_id: &str) -> Result<Vec<audit_event::Model>> {
+    let db = &stored(db);
     validate::key("correlation_id", correlation_id)?;
     Ok(audit_event::Entity::find()
         .filter(audit_event::Column::CorrelationId.eq(correlation_id))
-        .order_by(chronological(db), Order::Asc)
+        .order_by_asc(audit_event::Column::Timestamp)
         .order_by_asc(audit_event::Column::Id)
         .all(db)
         .await?)
@@ -287,14 +282,14 @@ pub async fn query<C: ConnectionTrait>(
     db: &C,
     q: &AuditFilter,
 ) -> Result<Page<audit_event::Model, AuditCursor>> {
+    let db = &stored(db);
     let limit = page::limit(q.limit)?;
     if q.to < q.from {
         return Err(Error::validation("to", "is before from"));
     }
     use audit_event::Column as A;
-    let mut select = audit_event::Entity::find()
-        .filter(chronological(db).gte(at(db, q.from)))
-        .filter(chronological(db).lt(at(db, q.to)));
+    let mut select =
+        audit_event::Entity::find().filter(A::Timestamp.gte(q.from)).filter(A::Timestamp.lt(q.to));
     for (field, column, value) in [
         ("event_type", A::EventType, &q.event_type),
         ("principal_org", A::PrincipalOrg, &q.principal_org),
@@ -312,15 +307,11 @@ pub async fn query<C: ConnectionTrait>(
     }
     if let Some(after) = &q.after {
         validate::key("after", &after.id)?;
-        select = select.filter(
-            Condition::any().add(chronological(db).gt(at(db, after.timestamp))).add(
-                Condition::all()
-                    .add(chronological(db).eq(at(db, after.timestamp)))
-                    .add(A::Id.gt(after.id.as_str())),
-            ),
-        );
+        select =
+            select.filter(Condition::any().add(A::Timestamp.gt(after.timestamp)).add(
+                Condition::all().add(A::Timestamp.eq(after.timestamp)).add(A::Id.gt(after.id.as_str())),
+            ));
     }
-    let rows =
-        select.order_by(chronological(db), Order::Asc).order_by_asc(A::Id).limit(limit + 1).all(db).await?;
+    let rows = select.order_by_asc(A::Timestamp).order_by_asc(A::Id).limit(limit + 1).all(db).await?;
     Ok(Page::from_rows(rows, limit, |e| AuditCursor { timestamp: e.timestamp, id: e.id.clone() }))
 }

@@ -2,6 +2,7 @@
 
 use super::trust_anchor;
 use crate::error::write_error;
+use crate::timestamp::stored;
 use crate::{Error, Result, id, timestamp, validate};
 use entity::federation_node;
 use sea_orm::ActiveValue::Set;
@@ -58,6 +59,7 @@ impl NewNode {
 /// Registers a node. A `node_id` (or `id`) that exists already is a [`Error::Conflict`];
 /// an expired certificate is refused.
 pub async fn register<C: ConnectionTrait>(db: &C, new: &NewNode) -> Result<federation_node::Model> {
+    let db = &stored(db);
     validate::label("id", new.id.as_deref())?;
     validate::name("node_id", &new.node_id)?;
     validate::name("name", &new.name)?;
@@ -86,6 +88,7 @@ pub async fn register<C: ConnectionTrait>(db: &C, new: &NewNode) -> Result<feder
 
 /// The node with `node_id`.
 pub async fn get<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation_node::Model> {
+    let db = &stored(db);
     validate::key("node_id", node_id)?;
     federation_node::Entity::find()
         .filter(federation_node::Column::NodeId.eq(node_id))
@@ -96,6 +99,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation
 
 /// The enabled nodes, by `node_id`.
 pub async fn list_enabled<C: ConnectionTrait>(db: &C) -> Result<Vec<federation_node::Model>> {
+    let db = &stored(db);
     Ok(federation_node::Entity::find()
         .filter(federation_node::Column::Enabled.eq(true))
         .order_by_asc(federation_node::Column::NodeId)
@@ -109,6 +113,7 @@ pub async fn set_enabled<C: ConnectionTrait>(
     node_id: &str,
     enabled: bool,
 ) -> Result<federation_node::Model> {
+    let db = &stored(db);
     let row = federation_node::ActiveModel { enabled: Set(enabled), ..Default::default() };
     change(db, node_id, row, timestamp::now()).await
 }
@@ -119,6 +124,7 @@ pub async fn rotate_trust_anchor<C: ConnectionTrait>(
     node_id: &str,
     pem: &str,
 ) -> Result<federation_node::Model> {
+    let db = &stored(db);
     let now = timestamp::now();
     trust_anchor::check(pem, now)?;
     let row = federation_node::ActiveModel {
@@ -135,6 +141,7 @@ pub async fn set_rate_limit<C: ConnectionTrait>(
     node_id: &str,
     per_hour: i32,
 ) -> Result<federation_node::Model> {
+    let db = &stored(db);
     validate::rate_limit(per_hour)?;
     let row = federation_node::ActiveModel { rate_limit_per_hour: Set(per_hour), ..Default::default() };
     change(db, node_id, row, timestamp::now()).await
@@ -142,6 +149,7 @@ pub async fn set_rate_limit<C: ConnectionTrait>(
 
 /// Deletes the node; returns what was removed.
 pub async fn delete<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation_node::Model> {
+    let db = &stored(db);
     validate::key("node_id", node_id)?;
     federation_node::Entity::delete_many()
         .filter(federation_node::Column::NodeId.eq(node_id))

@@ -10,6 +10,7 @@
 use super::money::{from_micros, to_micros};
 use super::{spend, summaries};
 use crate::Window;
+use crate::timestamp::stored;
 use crate::{Error, Result, timestamp, validate};
 use entity::principal_budget;
 use rust_decimal::Decimal;
@@ -94,6 +95,7 @@ pub async fn set_limits<C: ConnectionTrait>(
     principal_id: &str,
     limits: &Limits,
 ) -> Result<principal_budget::Model> {
+    let db = &stored(db);
     validate::name("principal_id", principal_id)?;
     validate::currency(&limits.currency)?;
     let daily = limits.daily.map(|d| to_micros("daily", d)).transpose()?;
@@ -128,6 +130,7 @@ pub async fn status<C: ConnectionTrait>(
     principal_id: &str,
     at: OffsetDateTime,
 ) -> Result<BudgetStatus> {
+    let db = &stored(db);
     validate::name("principal_id", principal_id)?;
     let b = principal_budget::Entity::find_by_id(principal_id).one(db).await?;
     let b = b.unwrap_or_else(|| unlimited(principal_id));
@@ -185,6 +188,7 @@ pub async fn reconcile<C: ConnectionTrait>(
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<Vec<Discrepancy>> {
+    let db = &stored(db);
     if to < from {
         return Err(Error::validation("to", "is before from"));
     }

@@ -15,6 +15,7 @@ use super::money::{from_micros, to_micros};
 use super::spend::{self, PG_SPEND_AND_INSERT, Spend, Spent};
 use crate::Window;
 use crate::db::{begin_write, is_postgres};
+use crate::timestamp::stored;
 use crate::{Clock, Error, Result, timestamp, validate};
 use entity::cost_record;
 use rust_decimal::Decimal;
@@ -262,27 +263,28 @@ async fn settle<C: ConnectionTrait + TransactionTrait>(
     // The common case on PostgreSQL: one statement, no transaction around it.
     if cost.idempotency_key.is_none()
         && is_postgres(db)
-        && let Some(outcome) = fast(db, &valid, &spend).await?
+        && let Some(outcome) = fast(&stored(db), &valid, &spend).await?
     {
         return Ok(outcome);
     }
     let txn = begin_write(db).await?;
+    let tx = &stored(&txn);
     let principal = &cost.principal_id;
     if let Some(key) = &cost.idempotency_key
         && let Claim::Replay(outcome) =
-            idempotency::claim(&txn, principal, key, &valid.payload(enforce)).await?
+            idempotency::claim(tx, principal, key, &valid.payload(enforce)).await?
     {
         return Ok(outcome);
     }
-    let outcome = match fast(&txn, &valid, &spend).await? {
+    let outcome = match fast(tx, &valid, &spend).await? {
         Some(outcome) => outcome,
         None => {
-            let spent = spend::locked(&txn, &spend).await?;
-            valid.outcome(valid.row().insert(&txn).await?.id, spent)
+            let spent = spend::locked(tx, &spend).await?;
+            valid.outcome(valid.row().insert(tx).await?.id, spent)
         }
     };
     if let Some(key) = &cost.idempotency_key {
-        idempotency::complete(&txn, principal, key, &outcome).await?;
+        idempotency::complete(tx, principal, key, &outcome).await?;
     }
     txn.commit().await?;
     Ok(outcome)
@@ -376,6 +378,7 @@ pub async fn record_many_with<C: ConnectionTrait + TransactionTrait>(
     let now = clock.now();
     let mut unrecorded: BTreeMap<(OffsetDateTime, &str), i64> = BTreeMap::new();
     let txn = begin_write(db).await?;
+    let tx = &stored(&txn);
     for ((day, principal), rows) in &groups {
         let overflow = || {
             Error::validation(rows[0].field, "the costs of one principal sum past the largest storable sum")
@@ -383,13 +386,13 @@ pub async fn record_many_with<C: ConnectionTrait + TransactionTrait>(
         let amount = rows.iter().try_fold(0i64, |sum, v| sum.checked_add(v.amount)).ok_or_else(overflow)?;
         let month = unrecorded.entry((Window::Monthly.start(*day), principal)).or_default();
         let spend = Spend { amount, unrecorded_in_month: *month, ..rows[0].spend(false, now) };
-        if spend::fast(&txn, &spend).await?.is_none() {
-            spend::locked(&txn, &spend).await?;
+        if spend::fast(tx, &spend).await?.is_none() {
+            spend::locked(tx, &spend).await?;
         }
         *month = month.checked_add(amount).ok_or_else(overflow)?;
     }
     let rows: Vec<&Valid<'_>> = groups.into_values().flatten().collect();
-    insert_rows(&txn, &rows).await?;
+    insert_rows(tx, &rows).await?;
     txn.commit().await?;
     Ok(valid.len() as u64)
 }

@@ -3,9 +3,10 @@
 //! per principal: two principals may use the same key independently.
 
 use super::costs::CostOutcome;
+use crate::timestamp::stored;
 use crate::{Conflict, Error, Result, timestamp};
 use entity::cost_idempotency_key::{ActiveModel, Column, Entity};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
 use time::OffsetDateTime;
 
@@ -26,6 +27,7 @@ pub(crate) async fn claim<C: ConnectionTrait>(
     key: &str,
     payload: &str,
 ) -> Result<Claim> {
+    let db = &stored(db);
     let row = ActiveModel {
         principal_id: Set(principal_id.to_owned()),
         key: Set(key.to_owned()),
@@ -63,6 +65,7 @@ pub(crate) async fn complete<C: ConnectionTrait>(
     key: &str,
     outcome: &CostOutcome,
 ) -> Result<()> {
+    let db = &stored(db);
     let json = serde_json::to_string(outcome).map_err(|e| DbErr::Json(e.to_string()))?;
     Entity::update_many()
         .col_expr(Column::Outcome, Expr::value(json))
@@ -77,12 +80,7 @@ pub(crate) async fn complete<C: ConnectionTrait>(
 /// that arrives after its key was purged is charged again: keep keys longer than any caller
 /// retries.
 pub async fn purge_before<C: ConnectionTrait>(db: &C, cutoff: OffsetDateTime) -> Result<u64> {
-    let backend = db.get_database_backend();
-    let created_at = Expr::cust(timestamp::sortable_sql(backend, "created_at"));
-    let deleted = Entity::delete_many()
-        .filter(created_at.lt(timestamp::sortable_value(backend, cutoff)))
-        .exec(db)
-        .await?
-        .rows_affected;
+    let db = &stored(db);
+    let deleted = Entity::delete_many().filter(Column::CreatedAt.lt(cutoff)).exec(db).await?.rows_affected;
     Ok(deleted)
 }

@@ -1,10 +1,11 @@
 //! Cost summaries, aggregated in SQL: totals, groupings and the top spenders.
 
 use crate::ledger::money::from_micros;
-use crate::{Result, timestamp, validate};
+use crate::timestamp::stored;
+use crate::{Result, validate};
 use entity::cost_record::{Column, Entity};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
@@ -60,12 +61,13 @@ fn amount_sum() -> Expr {
 
 /// The sum of the rows `filter` selects, in micro-units.
 pub(crate) async fn sum_micros<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<i64> {
+    let db = &stored(db);
     Ok(amount_and_count(db, filter).await?.0)
 }
 
 /// The sum in micro-units and the number of the rows `filter` selects.
 async fn amount_and_count<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<(i64, i64)> {
-    Ok(filtered(db.get_database_backend(), filter).into_tuple().one(db).await?.unwrap_or_default())
+    Ok(filtered(filter).into_tuple().one(db).await?.unwrap_or_default())
 }
 
 /// Sums per principal and UTC day (`YYYY-MM-DD`) of the rows in `[from, to)` (`to = None`:
@@ -75,10 +77,11 @@ pub(crate) async fn by_principal_and_day<C: ConnectionTrait>(
     from: OffsetDateTime,
     to: Option<OffsetDateTime>,
 ) -> Result<Vec<(String, String, i64)>> {
+    let db = &stored(db);
     let backend = db.get_database_backend();
     let day = group_key(backend, GroupBy::Day);
     let filter = CostFilter { from: Some(from), to, ..Default::default() };
-    let rows: Vec<(i64, i64, String, String)> = filtered(backend, &filter)
+    let rows: Vec<(i64, i64, String, String)> = filtered(&filter)
         .column_as(Column::PrincipalId, "principal_id")
         .column_as(day.clone(), "day")
         .group_by(Column::PrincipalId)
@@ -96,7 +99,7 @@ fn check(filter: &CostFilter) -> Result<()> {
     validate::optional_key("capability_id", filter.capability_id.as_deref())
 }
 
-fn filtered(backend: DbBackend, filter: &CostFilter) -> Select<Entity> {
+fn filtered(filter: &CostFilter) -> Select<Entity> {
     let mut query = Entity::find().select_only();
     if let Some(p) = &filter.principal_id {
         query = query.filter(Column::PrincipalId.eq(p));
@@ -108,17 +111,17 @@ fn filtered(backend: DbBackend, filter: &CostFilter) -> Select<Entity> {
         query = query.filter(Column::CapabilityId.eq(c));
     }
     if let Some(from) = filter.from {
-        query =
-            query.filter(timestamp::sortable_column(backend).gte(timestamp::sortable_value(backend, from)));
+        query = query.filter(Column::Timestamp.gte(from));
     }
     if let Some(to) = filter.to {
-        query = query.filter(timestamp::sortable_column(backend).lt(timestamp::sortable_value(backend, to)));
+        query = query.filter(Column::Timestamp.lt(to));
     }
     query.column_as(amount_sum(), "amount").column_as(Expr::cust("COUNT(*)"), "count")
 }
 
 /// Total and count of the rows `filter` selects.
 pub async fn total<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<Total> {
+    let db = &stored(db);
     check(filter)?;
     let (amount, count) = amount_and_count(db, filter).await?;
     Ok(Total { key: String::new(), amount: from_micros(amount), count })
@@ -126,12 +129,10 @@ pub async fn total<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<To
 
 /// Totals of the rows `filter` selects, one per group, ordered by group key.
 pub async fn grouped<C: ConnectionTrait>(db: &C, filter: &CostFilter, by: GroupBy) -> Result<Vec<Total>> {
+    let db = &stored(db);
     check(filter)?;
     let key = group_key(db.get_database_backend(), by);
-    let query = filtered(db.get_database_backend(), filter)
-        .column_as(key.clone(), "key")
-        .group_by(key.clone())
-        .order_by_asc(key);
+    let query = filtered(filter).column_as(key.clone(), "key").group_by(key.clone()).order_by_asc(key);
     collect(query.into_tuple().all(db).await?)
 }
 
@@ -142,8 +143,9 @@ pub async fn top_principals<C: ConnectionTrait>(
     to: OffsetDateTime,
     n: u64,
 ) -> Result<Vec<Total>> {
+    let db = &stored(db);
     let filter = CostFilter { from: Some(from), to: Some(to), ..Default::default() };
-    let query = filtered(db.get_database_backend(), &filter)
+    let query = filtered(&filter)
         .column_as(Column::PrincipalId, "key")
         .group_by(Column::PrincipalId)
         .order_by_desc(amount_sum())

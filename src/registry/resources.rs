@@ -4,6 +4,7 @@ use crate::db::begin_write;
 use crate::error::write_error;
 use crate::limits::{MAX_ENDPOINT_CHARS, MAX_NAME_CHARS};
 use crate::page::{self, Page};
+use crate::timestamp::stored;
 use crate::{Error, Result, id, timestamp, validate};
 use entity::{Protocol, SensitivityLevel, capability, resource};
 use sea_orm::ActiveValue::{Set, Unchanged};
@@ -104,6 +105,7 @@ pub struct ResourceWithCapabilities {
 
 /// Registers a resource. An id that exists already is a [`Error::Conflict`].
 pub async fn create<C: ConnectionTrait>(db: &C, new: &NewResource) -> Result<resource::Model> {
+    let db = &stored(db);
     new.validate()?;
     let id = id::or_new(new.id.as_deref());
     let now = timestamp::now();
@@ -124,12 +126,14 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: &NewResource) -> Result<res
 
 /// The resource with `id`.
 pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<resource::Model> {
+    let db = &stored(db);
     validate::key("id", id)?;
     resource::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found("resource", id))
 }
 
 /// The resource with `id` and its capabilities, read in one query.
 pub async fn get_with_capabilities<C: ConnectionTrait>(db: &C, id: &str) -> Result<ResourceWithCapabilities> {
+    let db = &stored(db);
     validate::key("id", id)?;
     let found = resource::Entity::find_by_id(id).find_with_related(capability::Entity).all(db).await?;
     let (resource, mut capabilities) =
@@ -143,6 +147,7 @@ pub async fn list<C: ConnectionTrait>(
     db: &C,
     filter: &ResourceFilter,
 ) -> Result<Page<resource::Model, String>> {
+    let db = &stored(db);
     let limit = page::limit(filter.limit)?;
     validate::optional_key("name_prefix", filter.name_prefix.as_deref())?;
     validate::optional_key("after", filter.after.as_deref())?;
@@ -168,6 +173,7 @@ pub async fn list<C: ConnectionTrait>(
 
 /// Applies `patch` and sets `updated_at`; returns the resource as it is now.
 pub async fn update<C: ConnectionTrait>(db: &C, id: &str, patch: &ResourcePatch) -> Result<resource::Model> {
+    let db = &stored(db);
     validate::key("id", id)?;
     patch.validate()?;
     let mut row = resource::ActiveModel {
