@@ -266,7 +266,12 @@ on_both! {
         .await
         .unwrap();
         if !common::is_pg(db) {
-            db.execute_unprepared("UPDATE mcp_servers SET env = '{not json' WHERE id = 'srv-000002'").await.unwrap();
+            db.execute_unprepared(
+                "UPDATE mcp_servers SET env = '{not json' WHERE id = 'srv-000002';
+                 UPDATE mcp_servers SET created_at = 'soon' WHERE id = 'srv-000003';",
+            )
+            .await
+            .unwrap();
         }
         let err = Migrator::up(db, None).await.unwrap_err().to_string();
         assert!(err.contains("mcp_tools whose server does not exist: \"orphan\""), "{err}");
@@ -274,6 +279,7 @@ on_both! {
         assert!(err.contains("mcp_servers with a name over 255 characters: \"srv-000001\""), "{err}");
         if !common::is_pg(db) {
             assert!(err.contains("mcp_servers whose env is not valid JSON: \"srv-000002\""), "{err}");
+            assert!(err.contains("mcp_servers whose created_at is not a readable timestamp: \"srv-000003\""), "{err}");
         }
         assert_eq!(scalar(db, "SELECT count(*) FROM resources").await, 0);
     }

@@ -1,0 +1,128 @@
+//! Timestamps stamped by a column default, by an adopted v1 database or by the library are
+//! all found by time ranges, on both backends; SQLite keeps them in one fixed-width form.
+
+mod common;
+
+use common::{Backend, Schema, TestDb, is_pg, strings};
+use rust_decimal::dec;
+use sark_db::audit::{self, AuditFilter};
+use sark_db::ledger::summaries::{self, CostFilter};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+/// What SQLite must hold: `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+fn canonical(text: &str) -> bool {
+    let shape = "dddd-dd-ddTdd:dd:dd.ddddddZ";
+    text.len() == shape.len()
+        && text.chars().zip(shape.chars()).all(|(c, s)| if s == 'd' { c.is_ascii_digit() } else { c == s })
+}
+
+/// The stored text of `column` in `table` (SQLite only; PostgreSQL stores `timestamptz`).
+async fn stored(db: &DatabaseConnection, table: &str, column: &str) -> Vec<String> {
+    strings(db, &format!("SELECT \"{column}\" FROM {table} ORDER BY 1")).await
+}
+
+on_both! {
+    async fn rows_stamped_by_the_column_default_are_found_by_time_ranges(db: &DatabaseConnection) {
+        let before = OffsetDateTime::now_utc() - Duration::seconds(1);
+        db.execute_unprepared(
+            "INSERT INTO audit_events (id, event_type) VALUES ('by-default', 'x');
+             INSERT INTO cost_tracking (principal_id, resource_id, capability_id, actual_cost_micros) VALUES ('p', 'r', 'c', 2500000);",
+        )
+        .await
+        .unwrap();
+        let after = OffsetDateTime::now_utc() + Duration::seconds(1);
+        let found = audit::query(db, &AuditFilter::between(before, after)).await.unwrap().items;
+        assert_eq!(found.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["by-default"]);
+        assert!(found[0].timestamp >= before && found[0].timestamp < after, "{}", found[0].timestamp);
+        let window = CostFilter { from: Some(before), to: Some(after), ..CostFilter::default() };
+        assert_eq!(summaries::total(db, &window).await.unwrap().amount, dec!(2.5));
+        let earlier = CostFilter { to: Some(before), ..CostFilter::default() };
+        assert_eq!(summaries::total(db, &earlier).await.unwrap().count, 0);
+        if !is_pg(db) {
+            for (table, column) in [("audit_events", "timestamp"), ("cost_tracking", "timestamp")] {
+                let texts = stored(db, table, column).await;
+                assert!(texts.iter().all(|t| canonical(t)), "{table}.{column}: {texts:?}");
+            }
+        }
+    }
+
+    empty: async fn an_adopted_v1_audit_log_is_found_by_time_ranges(db: &DatabaseConnection) {
+        common::v1_database(db).await;
+        // Timestamps as a v1 deployment may have written them. Past six digits, PostgreSQL
+        // rounded when v1 wrote and SQLite's text is truncated: this one reads the same both ways.
+        db.execute_unprepared(
+            "INSERT INTO audit_events (id, \"timestamp\", event_type) VALUES
+                 ('space', '2026-11-28 12:00:00', 'x'),
+                 ('half', '2026-11-28T12:00:00.5Z', 'x'),
+                 ('offset', '2026-11-28T13:00:00+02:00', 'x'),
+                 ('nanos', '2026-11-28T12:00:00.1234564Z', 'x'),
+                 ('next-day', '2026-11-29 00:00:00', 'x');",
+        )
+        .await
+        .unwrap();
+        sark_db::migrate(db).await.unwrap();
+        let range = AuditFilter::between(datetime!(2026-11-28 11:00 UTC), datetime!(2026-11-28 12:00:00.5 UTC));
+        let found: Vec<_> = audit::query(db, &range).await.unwrap().items.into_iter().map(|e| (e.id, e.timestamp)).collect();
+        assert_eq!(
+            found,
+            [
+                ("offset".to_owned(), datetime!(2026-11-28 11:00 UTC)),
+                ("space".to_owned(), datetime!(2026-11-28 12:00 UTC)),
+                ("nanos".to_owned(), datetime!(2026-11-28 12:00:00.123456 UTC)),
+            ],
+            "in time order, the end excluded"
+        );
+        let day = AuditFilter::between(datetime!(2026-11-29 00:00 UTC), datetime!(2026-11-30 00:00 UTC));
+        assert_eq!(audit::query(db, &day).await.unwrap().items.len(), 1);
+        if !is_pg(db) {
+            assert_eq!(
+                stored(db, "audit_events", "timestamp").await,
+                [
+                    "2026-11-28T11:00:00.000000Z",
+                    "2026-11-28T12:00:00.000000Z",
+                    "2026-11-28T12:00:00.123456Z",
+                    "2026-11-28T12:00:00.500000Z",
+                    "2026-11-29T00:00:00.000000Z",
+                ]
+            );
+        }
+    }
+}
+
+/// SQLite only: PostgreSQL's `timestamptz` cannot hold text it cannot read.
+#[tokio::test]
+async fn sqlite_names_unreadable_adopted_timestamps_and_changes_nothing() {
+    let t = TestDb::new(Backend::Sqlite, Schema::Empty).await;
+    common::v1_database(&t.db).await;
+    t.db.execute_unprepared(
+        "INSERT INTO audit_events (id, \"timestamp\", event_type) VALUES
+             ('fine', '2026-11-28 12:00:00', 'x'), ('words', 'yesterday noon', 'x'), ('month-13', '2026-13-01 00:00:00', 'x');",
+    )
+    .await
+    .unwrap();
+    let err = sark_db::migrate(&t.db).await.unwrap_err().to_string();
+    assert!(err.contains("audit_events rows with an unreadable timestamp: \"month-13\", \"words\""), "{err}");
+    assert_eq!(
+        stored(&t.db, "audit_events", "timestamp").await[0],
+        "2026-11-28 12:00:00",
+        "nothing rewritten"
+    );
+}
+
+/// SQLite only: the database refuses a timestamp in any other form.
+#[tokio::test]
+async fn sqlite_refuses_a_timestamp_in_another_form() {
+    let t = TestDb::new(Backend::Sqlite, Schema::Migrated).await;
+    for sql in [
+        "INSERT INTO audit_events (id, \"timestamp\", event_type) VALUES ('e', '2026-11-28 12:00:00', 'x')",
+        "INSERT INTO cost_tracking (\"timestamp\", principal_id, resource_id, capability_id) VALUES ('2026-11-28T12:00:00Z', 'p', 'r', 'c')",
+    ] {
+        let err = t.db.execute_unprepared(sql).await.unwrap_err().to_string();
+        assert!(err.contains("CHECK constraint failed: ck_") && err.contains("_timestamps"), "{sql}: {err}");
+    }
+    t.db.execute_unprepared("INSERT INTO audit_events (id, \"timestamp\", event_type) VALUES ('e', '2026-11-28T12:00:00.000000Z', 'x')")
+        .await
+        .unwrap();
+}
