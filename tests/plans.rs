@@ -66,12 +66,24 @@ async fn plan(db: &DatabaseConnection, statement: &Statement) -> String {
     lines.join("\n")
 }
 
-/// Every statement `call` runs is planned with `index`.
-async fn served_by(db: &DatabaseConnection, index: &str, call: impl AsyncFnOnce(&DatabaseConnection)) {
+/// Every statement `call` runs is planned with `index`; returns the plans.
+async fn served_by(
+    db: &DatabaseConnection,
+    index: &str,
+    call: impl AsyncFnOnce(&DatabaseConnection),
+) -> Vec<String> {
+    let mut plans = Vec::new();
     for statement in statements(db, call).await {
         let plan = plan(db, &statement).await;
         assert!(plan.contains(index), "{}\nis not served by {index}:\n{plan}", statement.sql);
+        plans.push(plan);
     }
+    plans
+}
+
+/// Whether `plan` searches its index by the time range itself, not only filters by it.
+fn searches_by_time(plan: &str) -> bool {
+    plan.lines().any(|l| (l.contains("SEARCH") || l.contains("Index Cond")) && l.contains("timestamp"))
 }
 
 on_both! {
@@ -83,10 +95,11 @@ on_both! {
             to: Some(datetime!(2026-11-01 00:00 UTC)),
             ..CostFilter::default()
         };
-        served_by(db, "idx_cost_principal_timestamp", async |db| {
+        let plans = served_by(db, "idx_cost_principal_timestamp", async |db| {
             summaries::total(db, &month).await.unwrap();
         })
         .await;
+        assert!(plans.iter().all(|p| searches_by_time(p)), "{plans:#?}");
         // What `idx_cost_principal` (dropped by migration 14) used to serve.
         let all_time = CostFilter { principal_id: Some("p-7".into()), ..CostFilter::default() };
         served_by(db, "idx_cost_principal_timestamp", async |db| {
@@ -94,10 +107,11 @@ on_both! {
         })
         .await;
         let day = AuditFilter { limit: Some(101), ..AuditFilter::between(T0 + Duration::days(3), T0 + Duration::days(4)) };
-        served_by(db, "idx_audit_timestamp_id", async |db| {
+        let plans = served_by(db, "idx_audit_timestamp_id", async |db| {
             assert_eq!(audit::query(db, &day).await.unwrap().items.len(), 101);
         })
         .await;
+        assert!(plans.iter().all(|p| searches_by_time(p)), "{plans:#?}");
         served_by(db, "idx_audit_correlation", async |db| {
             assert_eq!(audit::trace(db, "corr-42").await.unwrap().len(), 8);
         })
