@@ -4,8 +4,8 @@ use crate::Result;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 use std::time::Duration;
 
@@ -39,13 +39,24 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
 }
 
 /// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite, so that it takes the
-/// write lock up front (waiting under the busy timeout) instead of failing on upgrade.
-pub(crate) async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
+/// write lock up front (waiting under the busy timeout) instead of failing with `database is
+/// locked` when it first reads and then writes while another writer holds the lock; an ordinary
+/// `BEGIN` on PostgreSQL. Compose several calls atomically in it, then `commit`:
+///
+/// ```no_run
+/// # async fn example(db: &sark_db::DatabaseConnection) -> sark_db::Result<()> {
+/// let txn = sark_db::begin_write(db).await?;
+/// // … sark_db calls on &txn …
+/// txn.commit().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction> {
+    let options = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..Default::default()
-    })
-    .await
+    };
+    Ok(db.begin_with_options(options).await?)
 }
 
 /// Whether `db` talks to PostgreSQL.

@@ -1,7 +1,8 @@
 //! sark-db: the typed data layer of SARK v2.0.
 //!
 //! Every repository function takes `&C where C: ConnectionTrait` — a pool or an open
-//! transaction — validates its input before any SQL runs, and returns [`Error`].
+//! transaction — validates its input before any SQL runs, and returns [`Error`]. Open a
+//! transaction that composes several calls with [`begin_write`] (`BEGIN IMMEDIATE` on SQLite).
 //!
 //! | module | holds |
 //! |---|---|
@@ -26,10 +27,12 @@ pub mod v1;
 mod validate;
 
 pub use clock::Clock;
-pub use db::{connect, migrate};
+pub use db::{begin_write, connect, migrate};
 pub use entity;
 pub use error::{Conflict, Error, Result};
 pub use ledger::window::Window;
 pub use migration::Migrator;
 pub use page::Page;
-pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionTrait};
+pub use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionSession, TransactionTrait,
+};

@@ -207,7 +207,6 @@ impl AuditFilter {
 /// Appends one event and returns it as stored. An `(id, timestamp)` that exists already is
 /// a [`Error::Conflict`].
 pub async fn append<C: ConnectionTrait>(db: &C, event: &NewAuditEvent) -> Result<audit_event::Model> {
-    let db = &stored(db);
     append_with(db, event, &Clock::default()).await
 }
 
