@@ -58,7 +58,7 @@ on_both! {
         assert_eq!(audit::get(db, "ev-1").await.unwrap(), stored);
         assert_eq!(stored.timestamp, datetime!(2026-11-28 11:14:15.123456 UTC), "UTC, microseconds");
         assert_eq!((stored.estimated_cost_micros, stored.actual_cost_micros), (Some(300), Some(1_000_001)));
-        assert_eq!(stored.resource_protocol.as_deref(), Some("grpc"));
+        assert_eq!(stored.resource_protocol, Some(Protocol::Grpc));
         assert_eq!(stored.details, event.details);
         assert_eq!((stored.user_agent.as_deref(), stored.target_node.as_deref()), (Some("claude/1.0"), Some("globex")));
         assert!(matches!(audit::append_with(db, &event, &CLOCK).await, Err(Error::Conflict(Conflict::Exists { entity: "audit event", id })) if id == "ev-1"));

@@ -3,10 +3,6 @@
 mod common;
 
 use common::{is_pg, scalar, strings};
-use entity::{
-    audit_event, capability, cost_idempotency_key, cost_record, federation_node, mcp_server, mcp_tool,
-    principal_budget, resource,
-};
 use migration::{MigrationName, Migrator, MigratorTrait};
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{
@@ -306,15 +302,16 @@ on_both! {
     }
 
     async fn entities_match_the_schema(db: &DatabaseConnection) {
-        assert_entity_matches::<resource::Entity>(db).await;
-        assert_entity_matches::<capability::Entity>(db).await;
-        assert_entity_matches::<audit_event::Entity>(db).await;
-        assert_entity_matches::<federation_node::Entity>(db).await;
-        assert_entity_matches::<cost_record::Entity>(db).await;
-        assert_entity_matches::<principal_budget::Entity>(db).await;
-        assert_entity_matches::<cost_idempotency_key::Entity>(db).await;
-        assert_entity_matches::<mcp_server::Entity>(db).await;
-        assert_entity_matches::<mcp_tool::Entity>(db).await;
+        use entity::prelude::*;
+        assert_entity_matches::<Resource>(db).await;
+        assert_entity_matches::<Capability>(db).await;
+        assert_entity_matches::<AuditEvent>(db).await;
+        assert_entity_matches::<FederationNode>(db).await;
+        assert_entity_matches::<CostRecord>(db).await;
+        assert_entity_matches::<PrincipalBudget>(db).await;
+        assert_entity_matches::<CostIdempotencyKey>(db).await;
+        assert_entity_matches::<McpServer>(db).await;
+        assert_entity_matches::<McpTool>(db).await;
     }
 
     async fn seed_indexes_and_foreign_keys_exist(db: &DatabaseConnection) {

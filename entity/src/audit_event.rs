@@ -3,7 +3,9 @@
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
-/// One row of `audit_events`. On PostgreSQL the primary key is `(id, timestamp)`.
+/// One row of `audit_events`. The primary key is `(id, timestamp)` (a time-partitioned table
+/// needs the timestamp in every unique key), except that an SQLite database adopted from v1
+/// keeps v1's `(id)`.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "audit_events")]
 pub struct Model {
@@ -11,6 +13,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
     /// When the event happened (UTC, microseconds).
+    #[serde(with = "time::serde::rfc3339")]
     pub timestamp: TimeDateTimeWithTimeZone,
     /// What happened, e.g. `tool_invoked`.
     pub event_type: String,
@@ -40,7 +43,7 @@ pub struct Model {
     /// Organisation of the principal (federation).
     pub principal_org: Option<String>,
     /// Protocol of the resource involved.
-    pub resource_protocol: Option<String>,
+    pub resource_protocol: Option<crate::Protocol>,
     /// Capability involved.
     pub capability_id: Option<String>,
     /// Cross-organisation correlation id.

@@ -20,6 +20,7 @@ pub struct Model {
     #[sea_orm(column_type = "Text", nullable)]
     pub outcome: Option<String>,
     /// When the key was first used.
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: TimeDateTimeWithTimeZone,
 }
 

@@ -11,6 +11,7 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     /// When the cost was incurred (UTC, microseconds).
+    #[serde(with = "time::serde::rfc3339")]
     pub timestamp: TimeDateTimeWithTimeZone,
     /// Who incurred it.
     pub principal_id: String,

@@ -23,6 +23,7 @@ pub struct Model {
     /// Whether requests from the node are accepted.
     pub enabled: bool,
     /// When the current trust anchor was installed.
+    #[serde(with = "time::serde::rfc3339")]
     pub trusted_since: TimeDateTimeWithTimeZone,
     /// Requests per hour the node may make.
     pub rate_limit_per_hour: i32,
@@ -30,8 +31,10 @@ pub struct Model {
     #[sea_orm(column_type = "JsonBinary")]
     pub metadata: Json,
     /// When the row was created (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: TimeDateTimeWithTimeZone,
     /// When the row last changed (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: TimeDateTimeWithTimeZone,
 }
 

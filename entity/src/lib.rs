@@ -10,6 +10,7 @@ pub mod cost_record;
 pub mod federation_node;
 pub mod mcp_server;
 pub mod mcp_tool;
+pub mod prelude;
 pub mod principal_budget;
 pub mod protocol;
 pub mod resource;

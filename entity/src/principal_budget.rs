@@ -19,14 +19,18 @@ pub struct Model {
     /// Spent in the window starting at `last_monthly_reset`.
     pub monthly_spent_micros: i64,
     /// Start (UTC midnight) of the daily window `daily_spent_micros` counts.
+    #[serde(with = "time::serde::rfc3339::option")]
     pub last_daily_reset: Option<TimeDateTimeWithTimeZone>,
     /// Start (UTC first of month) of the monthly window `monthly_spent_micros` counts.
+    #[serde(with = "time::serde::rfc3339::option")]
     pub last_monthly_reset: Option<TimeDateTimeWithTimeZone>,
     /// ISO 4217 currency code.
     pub currency: String,
     /// When the row was created (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: TimeDateTimeWithTimeZone,
     /// When the row last changed (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: TimeDateTimeWithTimeZone,
 }
 

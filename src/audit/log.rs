@@ -26,6 +26,7 @@ pub struct NewAuditEvent {
     /// Its id; a UUIDv7 when `None`.
     pub id: Option<String>,
     /// When it happened; normalized to UTC microseconds.
+    #[serde(with = "time::serde::rfc3339")]
     pub timestamp: OffsetDateTime,
     /// What happened, e.g. `tool_invoked`.
     pub event_type: String,
@@ -141,7 +142,7 @@ impl NewAuditEvent {
             request_id: Set(self.request_id.clone()),
             details: Set(self.details.clone()),
             principal_org: Set(self.principal_org.clone()),
-            resource_protocol: Set(self.resource_protocol.map(|p| p.to_value())),
+            resource_protocol: Set(self.resource_protocol),
             capability_id: Set(self.capability_id.clone()),
             correlation_id: Set(self.correlation_id.clone()),
             source_node: Set(self.source_node.clone()),
@@ -156,6 +157,7 @@ impl NewAuditEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditCursor {
     /// Timestamp of the last event returned.
+    #[serde(with = "time::serde::rfc3339")]
     pub timestamp: OffsetDateTime,
     /// Id of the last event returned.
     pub id: String,
@@ -165,8 +167,10 @@ pub struct AuditCursor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditFilter {
     /// Start of the range, inclusive.
+    #[serde(with = "time::serde::rfc3339")]
     pub from: OffsetDateTime,
     /// End of the range, exclusive.
+    #[serde(with = "time::serde::rfc3339")]
     pub to: OffsetDateTime,
     /// Only this event type.
     pub event_type: Option<String>,

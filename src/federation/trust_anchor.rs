@@ -14,8 +14,10 @@ pub struct TrustAnchor {
     /// Subject distinguished name, e.g. `CN=node.example.org`.
     pub subject: String,
     /// Start of the validity window.
+    #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
     /// End of the validity window.
+    #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
 }
 

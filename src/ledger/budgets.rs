@@ -38,6 +38,7 @@ pub struct WindowStatus {
     /// Which window.
     pub window: Window,
     /// Its start (UTC).
+    #[serde(with = "time::serde::rfc3339")]
     pub start: OffsetDateTime,
     /// The limit, `None` for unlimited.
     pub limit: Option<Decimal>,

@@ -63,6 +63,7 @@ pub struct NewCost {
     /// Free-form data, a JSON object.
     pub metadata: Json,
     /// When the cost is incurred; decides the budget windows. Defaults to now.
+    #[serde(with = "time::serde::rfc3339")]
     pub timestamp: OffsetDateTime,
     /// Makes retries safe: the same key and request return the first outcome.
     pub idempotency_key: Option<String>,

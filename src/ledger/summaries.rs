@@ -22,8 +22,10 @@ pub struct CostFilter {
     /// Only this capability.
     pub capability_id: Option<String>,
     /// Rows stamped at or after this instant.
+    #[serde(with = "time::serde::rfc3339::option")]
     pub from: Option<OffsetDateTime>,
     /// Rows stamped before this instant.
+    #[serde(with = "time::serde::rfc3339::option")]
     pub to: Option<OffsetDateTime>,
 }
 

@@ -2,11 +2,14 @@
 
 use super::report::{Counts, Missing, Report};
 use crate::Result;
+use crate::timestamp;
 use entity::{capability, mcp_server, mcp_tool, resource};
 use migration::v1_copy::V1_METADATA_KEY;
 use sea_orm::{ConnectionTrait, EntityTrait, Statement};
 use serde_json::{Map, Value as Json, json};
 use std::collections::HashMap;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// Compares v1 with v2 under the copy's mapping. Needs migration 10 applied.
 pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Report> {
@@ -67,9 +70,14 @@ fn expected_resource(s: &mcp_server::Model) -> Map<String, Json> {
         ("endpoint".to_owned(), json!(s.command.as_ref().or(s.endpoint.as_ref()))),
         ("sensitivity_level".to_owned(), sensitivity(s.sensitivity_level.as_deref())),
         ("metadata".to_owned(), carry(s.metadata.as_ref(), extras)),
-        ("created_at".to_owned(), json!(s.created_at)),
-        ("updated_at".to_owned(), json!(s.updated_at)),
+        ("created_at".to_owned(), instant(s.created_at)),
+        ("updated_at".to_owned(), instant(s.updated_at)),
     ])
+}
+
+/// `t` as v2 stores and serialises it: UTC, microseconds, RFC 3339.
+fn instant(t: OffsetDateTime) -> Json {
+    timestamp::normalize(t).format(&Rfc3339).map_or(Json::Null, Json::String)
 }
 
 /// The v2 fields the mapping gives for a v1 tool.
