@@ -4,33 +4,114 @@ use crate::Result;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use std::time::Duration;
 
-/// How long a SQLite writer waits for the write lock before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How [`connect_with`] opens a pool. `PoolOptions::default()` is what [`connect`] uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Most open connections: by default 4 on SQLite (readers run in parallel under WAL,
+    /// writers take turns), 10 on PostgreSQL.
+    pub max_connections: Option<u32>,
+    /// Connections kept open while idle (default 0).
+    pub min_connections: u32,
+    /// How long the first connection may take to open; past it, or when it fails,
+    /// [`connect_with`] fails at once with the cause (default 10 s).
+    pub connect_timeout: Duration,
+    /// How long a call waits for a free connection of the pool (default 30 s).
+    pub acquire_timeout: Duration,
+    /// Connections idle this long are closed (default 10 min; `None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// Log every statement through the `log` facade, at `info` (default off).
+    pub log_statements: bool,
+    /// SQLite: how long a writer waits for the write lock (default 30 s).
+    pub sqlite_busy_timeout: Duration,
+    /// SQLite: `synchronous = FULL`, so that a commit also survives a power loss, instead of
+    /// `NORMAL`, under which WAL may lose the last commits then but is never corrupted
+    /// (default off).
+    pub sqlite_full_sync: bool,
+}
 
-/// Connections in a SQLite pool: readers run in parallel under WAL, writers take turns.
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: None,
+            min_connections: 0,
+            connect_timeout: Duration::from_secs(10),
+            acquire_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(600)),
+            log_statements: false,
+            sqlite_busy_timeout: Duration::from_secs(30),
+            sqlite_full_sync: false,
+        }
+    }
+}
+
+/// Connections in a SQLite pool unless [`PoolOptions::max_connections`] says otherwise.
 const SQLITE_POOL_SIZE: u32 = 4;
 
-/// Opens a pool for `url` (`sqlite://…` or `postgres://…`).
+/// Opens a pool for `url` (`sqlite://…` or `postgres://…`) with [`PoolOptions::default`].
 ///
 /// SQLite gets WAL, foreign keys on, `synchronous = NORMAL` and a busy timeout;
-/// PostgreSQL gets sqlx's pool defaults.
+/// PostgreSQL gets a pool of 10.
 pub async fn connect(url: &str) -> Result<DatabaseConnection> {
+    connect_with(url, &PoolOptions::default()).await
+}
+
+/// Opens a pool for `url` as `pool` says. One connection is opened first, so that an
+/// unreachable server or an unopenable file fails within [`PoolOptions::connect_timeout`]
+/// naming its cause (say, `Connection refused`), not after the pool's acquire timeout.
+pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection> {
+    let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url);
-    options.sqlx_logging(false);
-    if url.starts_with("sqlite:") {
-        options.max_connections(SQLITE_POOL_SIZE).map_sqlx_sqlite_opts(|o| {
+    options
+        .min_connections(pool.min_connections)
+        .acquire_timeout(pool.acquire_timeout)
+        .idle_timeout(pool.idle_timeout)
+        .sqlx_logging(pool.log_statements);
+    if let Some(max) = pool.max_connections.or(sqlite.then_some(SQLITE_POOL_SIZE)) {
+        options.max_connections(max);
+    }
+    if sqlite {
+        let synchronous =
+            if pool.sqlite_full_sync { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
+        let busy_timeout = pool.sqlite_busy_timeout;
+        options.map_sqlx_sqlite_opts(move |o| {
             o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(synchronous)
                 .foreign_keys(true)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .busy_timeout(busy_timeout)
         });
     }
-    Ok(Database::connect(options).await?)
+    match tokio::time::timeout(pool.connect_timeout, first_connection(url)).await {
+        Ok(Ok(())) => Ok(Database::connect(options).await?),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(DbErr::Conn(RuntimeErr::Internal(format!(
+            "no connection to the database within {:?}",
+            pool.connect_timeout
+        )))
+        .into()),
+    }
+}
+
+/// Opens and closes one connection to `url`, outside any pool (which would retry until its
+/// acquire timeout and then report only that), and says why it could not.
+async fn first_connection(url: &str) -> Result<()> {
+    use sea_orm::sqlx::{Connection, PgConnection, SqliteConnection};
+    let opened = if url.starts_with("sqlite:") {
+        match SqliteConnection::connect(url).await {
+            Ok(connection) => connection.close().await,
+            Err(e) => Err(e),
+        }
+    } else {
+        match PgConnection::connect(url).await {
+            Ok(connection) => connection.close().await,
+            Err(e) => Err(e),
+        }
+    };
+    opened.map_err(|e| DbErr::Conn(RuntimeErr::Internal(format!("cannot open the database: {e}"))).into())
 }
 
 /// Applies every pending migration.

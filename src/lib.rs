@@ -27,7 +27,7 @@ pub mod v1;
 mod validate;
 
 pub use clock::Clock;
-pub use db::{begin_write, connect, migrate};
+pub use db::{PoolOptions, begin_write, connect, connect_with, migrate};
 pub use entity;
 pub use error::{Conflict, Error, Result};
 pub use ledger::window::Window;

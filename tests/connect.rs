@@ -1,0 +1,62 @@
+//! Opening pools: the options reach the pool, and a database that cannot be opened fails at
+//! once with its cause.
+
+mod common;
+
+use common::{Backend, Schema, TestDb, scalar};
+use sark_db::{PoolOptions, connect_with};
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_options_reach_the_sqlite_pool() {
+    the_options_reach_the_pool(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
+async fn the_options_reach_the_postgres_pool() {
+    the_options_reach_the_pool(Backend::Postgres).await;
+}
+
+async fn the_options_reach_the_pool(backend: Backend) {
+    let t = TestDb::new(backend, Schema::Migrated).await;
+    let options = PoolOptions {
+        max_connections: Some(2),
+        sqlite_full_sync: true,
+        sqlite_busy_timeout: Duration::from_millis(1_500),
+        ..PoolOptions::default()
+    };
+    let db = connect_with(&t.url, &options).await.unwrap();
+    let max = match backend {
+        Backend::Sqlite => db.get_sqlite_connection_pool().options().get_max_connections(),
+        Backend::Postgres => db.get_postgres_connection_pool().options().get_max_connections(),
+    };
+    assert_eq!(max, 2, "{backend:?}");
+    if backend == Backend::Sqlite {
+        assert_eq!(scalar(&db, "PRAGMA synchronous").await, 2, "FULL");
+        assert_eq!(scalar(&db, "PRAGMA busy_timeout").await, 1_500);
+        let default = sark_db::connect(&t.url).await.unwrap();
+        assert_eq!(scalar(&default, "PRAGMA synchronous").await, 1, "NORMAL by default");
+        assert_eq!(default.get_sqlite_connection_pool().options().get_max_connections(), 4);
+    } else {
+        let default = sark_db::connect(&t.url).await.unwrap();
+        assert_eq!(default.get_postgres_connection_pool().options().get_max_connections(), 10);
+    }
+    db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_at_once_naming_the_cause() {
+    let started = Instant::now();
+    let err = sark_db::connect("postgres://postgres@127.0.0.1:1/postgres").await.unwrap_err().to_string();
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(err.contains("refused"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unopenable_sqlite_file_fails_at_once_naming_the_cause() {
+    let started = Instant::now();
+    let err = sark_db::connect("sqlite:///no/such/directory/sark.db?mode=rwc").await.unwrap_err().to_string();
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(err.contains("unable to open"), "{err}");
+}
