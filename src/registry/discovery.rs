@@ -12,7 +12,7 @@ use sea_orm::{
     TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Rows per `INSERT` or `DELETE … IN`: 8 values a row stays below every bind limit.
 const CHUNK_ROWS: usize = 1_000;
@@ -53,10 +53,11 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
         capability::Entity::find().filter(capability::Column::ResourceId.eq(resource_id)).all(&txn).await?;
     let mut report = SyncReport::default();
     let mut stale = Vec::new();
-    let mut seen = BTreeSet::new();
+    // One row per name and resource (the database's own key): a row either matches a
+    // discovered capability or is gone from discovery.
     for row in existing {
-        match wanted.get(row.name.as_str()) {
-            Some(new) if seen.insert(row.name.clone()) => {
+        match wanted.remove(row.name.as_str()) {
+            Some(new) => {
                 if differs(&row, new) {
                     report.updated.push(row.name.clone());
                     update(&txn, row, new).await?;
@@ -64,11 +65,10 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
                     report.unchanged.push(row.name);
                 }
             }
-            // Gone from discovery, or a second row of a name already matched.
-            _ => stale.push(row),
+            None => stale.push(row),
         }
     }
-    let fresh: Vec<_> = wanted.values().filter(|c| !seen.contains(&c.name)).collect();
+    let fresh: Vec<_> = wanted.into_values().collect();
     for chunk in fresh.chunks(CHUNK_ROWS) {
         refuse_taken_ids(&txn, chunk).await?;
         capability::Entity::insert_many(chunk.iter().map(|c| c.row(resource_id)))
@@ -91,7 +91,7 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
 
 /// A [`crate::Conflict::Exists`] naming the first of `fresh`'s own ids that a capability
 /// already has.
-async fn refuse_taken_ids<C: ConnectionTrait>(txn: &C, fresh: &[&&NewCapability]) -> Result<()> {
+async fn refuse_taken_ids<C: ConnectionTrait>(txn: &C, fresh: &[&NewCapability]) -> Result<()> {
     let ids: Vec<&str> = fresh.iter().filter_map(|c| c.id.as_deref()).collect();
     if ids.is_empty() {
         return Ok(());
