@@ -5,7 +5,8 @@
 //! the column itself and use its index. sqlx would bind an [`OffsetDateTime`] as RFC 3339 with
 //! the fraction trimmed (`…T12:00:00Z`, `…T12:00:00.5Z`), which does not sort within a second:
 //! every statement therefore runs through [`Stored`], which binds timestamps as that text on
-//! SQLite. Migration 15 put existing rows and the column defaults in the same form, and the
+//! SQLite: public functions wrap their connection (or their transaction) once, and the crate's
+//! internal helpers are handed the wrapped one. Migration 15 put existing rows and the column defaults in the same form, and the
 //! database refuses any other. PostgreSQL stores `timestamptz` and is left as it is.
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement, Value};

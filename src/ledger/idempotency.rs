@@ -27,7 +27,6 @@ pub(crate) async fn claim<C: ConnectionTrait>(
     key: &str,
     payload: &str,
 ) -> Result<Claim> {
-    let db = &stored(db);
     let row = ActiveModel {
         principal_id: Set(principal_id.to_owned()),
         key: Set(key.to_owned()),
@@ -65,7 +64,6 @@ pub(crate) async fn complete<C: ConnectionTrait>(
     key: &str,
     outcome: &CostOutcome,
 ) -> Result<()> {
-    let db = &stored(db);
     let json = serde_json::to_string(outcome).map_err(|e| DbErr::Json(e.to_string()))?;
     Entity::update_many()
         .col_expr(Column::Outcome, Expr::value(json))

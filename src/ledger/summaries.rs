@@ -63,7 +63,6 @@ fn amount_sum() -> Expr {
 
 /// The sum of the rows `filter` selects, in micro-units.
 pub(crate) async fn sum_micros<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<i64> {
-    let db = &stored(db);
     Ok(amount_and_count(db, filter).await?.0)
 }
 
@@ -79,7 +78,6 @@ pub(crate) async fn by_principal_and_day<C: ConnectionTrait>(
     from: OffsetDateTime,
     to: Option<OffsetDateTime>,
 ) -> Result<Vec<(String, String, i64)>> {
-    let db = &stored(db);
     let backend = db.get_database_backend();
     let day = group_key(backend, GroupBy::Day);
     let filter = CostFilter { from: Some(from), to, ..Default::default() };
