@@ -1,8 +1,8 @@
 //! Opening connections and applying migrations.
 
 use crate::Result;
+use crate::trace::{operation, traced};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
@@ -74,7 +74,9 @@ pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<DatabaseConne
     if let Some(max) = pool.max_connections.or(sqlite.then_some(SQLITE_POOL_SIZE)) {
         options.max_connections(max);
     }
+    #[cfg(feature = "sqlite")]
     if sqlite {
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
         let synchronous =
             if pool.sqlite_full_sync { SqliteSynchronous::Full } else { SqliteSynchronous::Normal };
         let busy_timeout = pool.sqlite_busy_timeout;
@@ -99,24 +101,51 @@ pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<DatabaseConne
 /// Opens and closes one connection to `url`, outside any pool (which would retry until its
 /// acquire timeout and then report only that), and says why it could not.
 async fn first_connection(url: &str) -> Result<()> {
-    use sea_orm::sqlx::{Connection, PgConnection, SqliteConnection};
     let opened = if url.starts_with("sqlite:") {
-        match SqliteConnection::connect(url).await {
-            Ok(connection) => connection.close().await,
-            Err(e) => Err(e),
-        }
+        open_once::sqlite(url).await
     } else {
-        match PgConnection::connect(url).await {
-            Ok(connection) => connection.close().await,
-            Err(e) => Err(e),
-        }
+        open_once::postgres(url).await
     };
     opened.map_err(|e| DbErr::Conn(RuntimeErr::Internal(format!("cannot open the database: {e}"))).into())
 }
 
+/// One connection opened and closed per backend; a backend left out of the build says so.
+mod open_once {
+    /// Opens and closes one connection of type `$connection` to `url`.
+    macro_rules! open_and_close {
+        ($connection:ty, $url:expr) => {{
+            use sea_orm::sqlx::Connection;
+            match <$connection>::connect($url).await {
+                Ok(connection) => connection.close().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }};
+    }
+
+    #[cfg(feature = "sqlite")]
+    pub(super) async fn sqlite(url: &str) -> Result<(), String> {
+        open_and_close!(sea_orm::sqlx::SqliteConnection, url)
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    pub(super) async fn sqlite(_url: &str) -> Result<(), String> {
+        Err("this build of sark-db has no `sqlite` feature".to_owned())
+    }
+
+    #[cfg(feature = "postgres")]
+    pub(super) async fn postgres(url: &str) -> Result<(), String> {
+        open_and_close!(sea_orm::sqlx::PgConnection, url)
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    pub(super) async fn postgres(_url: &str) -> Result<(), String> {
+        Err("this build of sark-db has no `postgres` feature".to_owned())
+    }
+}
+
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
-    Ok(Migrator::up(db, None).await?)
+    traced(operation!(INFO, "migrate"), async { Ok(Migrator::up(db, None).await?) }).await
 }
 
 /// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite, so that it takes the
