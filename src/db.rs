@@ -56,6 +56,15 @@ const SQLITE_POOL_SIZE: u32 = 4;
 ///
 /// SQLite gets WAL, foreign keys on, `synchronous = NORMAL` and a busy timeout;
 /// PostgreSQL gets a pool of 10.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// let db = sark_db::connect("sqlite::memory:").await?; // or postgres://user@host/db, sqlite://sark.db?mode=rwc
+/// sark_db::migrate(&db).await?;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn connect(url: &str) -> Result<DatabaseConnection> {
     connect_with(url, &PoolOptions::default()).await
 }
@@ -144,6 +153,16 @@ mod open_once {
 }
 
 /// Applies every pending migration.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// let db = sark_db::connect("sqlite::memory:").await?;
+/// sark_db::migrate(&db).await?; // at start-up: applies what is pending
+/// sark_db::migrate(&db).await?; // and nothing the second time
+/// # Ok(())
+/// # }
+/// ```
 pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
     traced(operation!(INFO, "migrate"), async { Ok(Migrator::up(db, None).await?) }).await
 }

@@ -22,7 +22,8 @@ pub mod ledger;
 pub mod limits;
 mod page;
 pub mod registry;
-mod timestamp;
+pub mod timestamp;
+mod trace;
 pub mod v1;
 mod validate;
 
@@ -31,8 +32,14 @@ pub use db::{PoolOptions, begin_write, connect, connect_with, migrate};
 pub use entity;
 pub use error::{Conflict, Error, Result};
 pub use ledger::window::Window;
-pub use migration::Migrator;
+pub use migration::{Migrator, MigratorTrait};
 pub use page::Page;
+pub use sea_orm;
 pub use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionSession, TransactionTrait,
 };
+
+/// The README's Rust examples, compiled with the doctests so that they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;

@@ -27,3 +27,9 @@ pub const MAX_JSON_DEPTH: usize = 64;
 
 /// Largest JSON field accepted, in bytes of JSON text.
 pub const MAX_JSON_BYTES: usize = 1 << 20;
+
+/// Rows per page when the caller does not say.
+pub const DEFAULT_PAGE_ROWS: u64 = 100;
+
+/// Most rows one page may hold.
+pub const MAX_PAGE_ROWS: u64 = 1_000;

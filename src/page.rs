@@ -1,13 +1,8 @@
 //! Keyset pagination: a page of rows and the cursor that continues after it.
 
+use crate::limits::{DEFAULT_PAGE_ROWS as DEFAULT_LIMIT, MAX_PAGE_ROWS as MAX_LIMIT};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
-
-/// Rows per page when the caller does not say.
-pub const DEFAULT_LIMIT: u64 = 100;
-
-/// Most rows one page may hold.
-pub const MAX_LIMIT: u64 = 1_000;
 
 /// One page of rows in key order, and the cursor of the next page (`None` on the last one).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,23 +6,13 @@
 //! the fraction trimmed (`…T12:00:00Z`, `…T12:00:00.5Z`), which does not sort within a second:
 //! every statement therefore runs through [`Stored`], which binds timestamps as that text on
 //! SQLite: public functions wrap their connection (or their transaction) once, and the crate's
-//! internal helpers are handed the wrapped one. Migration 15 put existing rows and the column defaults in the same form, and the
+//! internal helpers are handed the wrapped one; a service that writes entities itself wraps its
+//! connection with [`stored`] too. Migration 15 put existing rows and the column defaults in the same form, and the
 //! database refuses any other. PostgreSQL stores `timestamptz` and is left as it is.
 
+pub use entity::timestamp::{normalize, now};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement, Value};
-use time::{OffsetDateTime, UtcOffset};
-
-/// `t` in UTC with its nanoseconds truncated to microseconds, so that values round-trip
-/// unchanged through both backends.
-pub fn normalize(t: OffsetDateTime) -> OffsetDateTime {
-    let t = t.to_offset(UtcOffset::UTC);
-    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).unwrap_or(t)
-}
-
-/// The current time, normalized.
-pub fn now() -> OffsetDateTime {
-    normalize(OffsetDateTime::now_utc())
-}
+use time::OffsetDateTime;
 
 /// `t` as SQLite stores it: normalized, `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 pub(crate) fn text(t: OffsetDateTime) -> String {
@@ -39,13 +29,26 @@ pub(crate) fn text(t: OffsetDateTime) -> String {
     )
 }
 
-/// `db` binding every timestamp as the database stores it.
-pub(crate) fn stored<C: ConnectionTrait>(db: &C) -> Stored<'_, C> {
+/// `db` binding every timestamp as the database stores it. Wrap the connection in it to write
+/// entities' ActiveModels directly on SQLite, whose schema refuses timestamps in any other form:
+///
+/// ```no_run
+/// # async fn example(db: &sark_db::DatabaseConnection) -> sark_db::Result<()> {
+/// use sark_db::entity::resource;
+/// use sark_db::sea_orm::{ActiveModelTrait, ActiveValue::{Set, Unchanged}};
+///
+/// let renamed = resource::ActiveModel { id: Unchanged("files".into()), name: Set("Files".into()), ..Default::default() }
+///     .update(&sark_db::timestamp::stored(db))
+///     .await?; // `updated_at` is now, as with every ActiveModel update
+/// # Ok(())
+/// # }
+/// ```
+pub fn stored<C: ConnectionTrait>(db: &C) -> Stored<'_, C> {
     Stored(db)
 }
 
 /// A connection whose statements bind timestamps in the stored form: [`text`] on SQLite.
-pub(crate) struct Stored<'a, C>(&'a C);
+pub struct Stored<'a, C>(&'a C);
 
 impl<C: ConnectionTrait> Stored<'_, C> {
     fn rewrite(&self, mut stmt: Statement) -> Statement {

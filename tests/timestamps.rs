@@ -126,3 +126,43 @@ async fn sqlite_refuses_a_timestamp_in_another_form() {
         .await
         .unwrap();
 }
+
+on_both! {
+    async fn an_active_model_update_bumps_updated_at_unless_it_sets_it(db: &DatabaseConnection) {
+        use sark_db::entity::{principal_budget, resource};
+        use sark_db::registry::resources::{self, NewResource};
+        use sea_orm::ActiveValue::{Set, Unchanged};
+        use sea_orm::{ActiveModelTrait, EntityTrait};
+
+        let created = resources::create(db, &NewResource::new("one", sark_db::entity::Protocol::Mcp, "x")).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let through = sark_db::timestamp::stored(db);
+        let renamed = resource::ActiveModel { id: Unchanged(created.id.clone()), name: Set("renamed".into()), ..Default::default() }
+            .update(&through)
+            .await
+            .unwrap();
+        let stored = resource::Entity::find_by_id(&created.id).one(db).await.unwrap().unwrap();
+        assert_eq!(renamed, stored, "the update returns the row as stored");
+        assert_eq!((stored.name.as_str(), stored.created_at), ("renamed", created.created_at));
+        assert!(stored.updated_at > created.updated_at, "{} not after {}", stored.updated_at, created.updated_at);
+        assert!(stored.updated_at <= OffsetDateTime::now_utc());
+
+        // A caller that sets updated_at keeps its value.
+        let chosen = datetime!(2026-01-02 03:04:05.123456 UTC);
+        let kept = resource::ActiveModel { id: Unchanged(created.id.clone()), updated_at: Set(chosen), ..Default::default() }
+            .update(&through)
+            .await
+            .unwrap();
+        assert_eq!(kept.updated_at, chosen);
+
+        // The budget row (the ledger's own writes set updated_at too).
+        let limits = sark_db::ledger::budgets::Limits { daily: Some(dec!(5)), monthly: None, currency: "USD".into() };
+        let budget = sark_db::ledger::budgets::set_limits(db, "ann", &limits).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let raised = principal_budget::ActiveModel { principal_id: Unchanged("ann".into()), daily_budget_micros: Set(Some(9_000_000)), ..Default::default() }
+            .update(&through)
+            .await
+            .unwrap();
+        assert!(raised.updated_at > budget.updated_at);
+    }
+}

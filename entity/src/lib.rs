@@ -15,6 +15,7 @@ pub mod principal_budget;
 pub mod protocol;
 pub mod resource;
 pub mod sensitivity;
+pub mod timestamp;
 
 pub use protocol::Protocol;
 pub use sensitivity::SensitivityLevel;

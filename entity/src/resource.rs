@@ -44,4 +44,4 @@ impl Related<super::capability::Entity> for Entity {
     }
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+crate::timestamp::touches_updated_at!();

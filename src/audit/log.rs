@@ -5,6 +5,7 @@ use crate::error::write_error;
 use crate::ledger::money::to_micros;
 use crate::page::{self, Page};
 use crate::timestamp::stored;
+use crate::trace::{self, operation, traced};
 use crate::{Clock, Error, Result, id, timestamp, validate};
 use entity::{Protocol, audit_event};
 use rust_decimal::Decimal;
@@ -210,6 +211,20 @@ impl AuditFilter {
 
 /// Appends one event and returns it as stored. An `(id, timestamp)` that exists already is
 /// a [`Error::Conflict`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// # let db = sark_db::connect("sqlite::memory:").await?;
+/// # sark_db::migrate(&db).await?;
+/// use sark_db::audit::{self, NewAuditEvent};
+///
+/// let event = NewAuditEvent { correlation_id: Some("req-1".into()), ..NewAuditEvent::new("tool_invoked") };
+/// let stored = audit::append(&db, &event).await?;
+/// assert_eq!(audit::trace(&db, "req-1").await?, [stored]);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn append<C: ConnectionTrait>(db: &C, event: &NewAuditEvent) -> Result<audit_event::Model> {
     append_with(db, event, &Clock::default()).await
 }
@@ -221,10 +236,13 @@ pub async fn append_with<C: ConnectionTrait>(
     event: &NewAuditEvent,
     clock: &Clock,
 ) -> Result<audit_event::Model> {
+    traced(operation!(INFO, "audit::append", event_type = %event.event_type, correlation_id = event.correlation_id.as_deref()), async {
     let db = &stored(db);
     let row = event.row(clock)?;
     let id = row.id.as_ref().clone();
     row.insert(db).await.map_err(|e| write_error(e, "audit event", &id, None))
+    })
+    .await
 }
 
 /// Appends `events` in one transaction, in chunks below the bind limit; returns how many.
@@ -242,79 +260,118 @@ pub async fn append_many_with<C: ConnectionTrait + TransactionTrait>(
     events: &[NewAuditEvent],
     clock: &Clock,
 ) -> Result<u64> {
-    let rows = events.iter().map(|e| e.row(clock)).collect::<Result<Vec<_>>>()?;
-    let txn = begin_write(db).await?;
-    let tx = &stored(&txn);
-    let mut appended = 0;
-    for chunk in rows.chunks(CHUNK_ROWS) {
-        appended += audit_event::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(tx)
-            .await
-            .map_err(|e| write_error(e, "audit event", "(an event of the batch)", None))?;
-    }
-    txn.commit().await?;
-    Ok(appended)
+    traced(operation!(INFO, "audit::append_many", events = events.len()), async {
+        let rows = events.iter().map(|e| e.row(clock)).collect::<Result<Vec<_>>>()?;
+        let txn = begin_write(db).await?;
+        let tx = &stored(&txn);
+        let mut appended = 0;
+        for chunk in rows.chunks(CHUNK_ROWS) {
+            appended += audit_event::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(tx)
+                .await
+                .map_err(|e| write_error(e, "audit event", "(an event of the batch)", None))?;
+        }
+        txn.commit().await?;
+        trace::rows(appended);
+        Ok(appended)
+    })
+    .await
 }
 
 /// The event with `id` (the earliest, should a caller have reused an id at another time).
 pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<audit_event::Model> {
-    let db = &stored(db);
-    validate::key("id", id)?;
-    audit_event::Entity::find()
-        .filter(audit_event::Column::Id.eq(id))
-        .order_by_asc(audit_event::Column::Timestamp)
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("audit event", id))
+    traced(operation!(DEBUG, "audit::get", id), async {
+        let db = &stored(db);
+        validate::key("id", id)?;
+        audit_event::Entity::find()
+            .filter(audit_event::Column::Id.eq(id))
+            .order_by_asc(audit_event::Column::Timestamp)
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::not_found("audit event", id))
+    })
+    .await
 }
 
 /// Every event with `correlation_id`, in time order: one request across organisations.
 pub async fn trace<C: ConnectionTrait>(db: &C, correlation_id: &str) -> Result<Vec<audit_event::Model>> {
-    let db = &stored(db);
-    validate::key("correlation_id", correlation_id)?;
-    Ok(audit_event::Entity::find()
-        .filter(audit_event::Column::CorrelationId.eq(correlation_id))
-        .order_by_asc(audit_event::Column::Timestamp)
-        .order_by_asc(audit_event::Column::Id)
-        .all(db)
-        .await?)
+    traced(operation!(DEBUG, "audit::trace", correlation_id), async {
+        let db = &stored(db);
+        validate::key("correlation_id", correlation_id)?;
+        Ok(audit_event::Entity::find()
+            .filter(audit_event::Column::CorrelationId.eq(correlation_id))
+            .order_by_asc(audit_event::Column::Timestamp)
+            .order_by_asc(audit_event::Column::Id)
+            .all(db)
+            .await?)
+    })
+    .await
 }
 
 /// One page of the events `q` selects, ordered by `(timestamp, id)`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// # let db = sark_db::connect("sqlite::memory:").await?;
+/// # sark_db::migrate(&db).await?;
+/// use sark_db::audit::{self, AuditFilter, NewAuditEvent};
+/// use time::{Duration, OffsetDateTime};
+///
+/// audit::append(&db, &NewAuditEvent::new("policy_denied")).await?;
+/// let now = OffsetDateTime::now_utc();
+/// let mut filter = AuditFilter { event_type: Some("policy_denied".into()), ..AuditFilter::between(now - Duration::hours(1), now + Duration::seconds(1)) };
+/// let mut seen = 0;
+/// loop {
+///     let page = audit::query(&db, &filter).await?;
+///     seen += page.items.len();
+///     match page.next {
+///         Some(after) => filter.after = Some(after),
+///         None => break,
+///     }
+/// }
+/// assert_eq!(seen, 1);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn query<C: ConnectionTrait>(
     db: &C,
     q: &AuditFilter,
 ) -> Result<Page<audit_event::Model, AuditCursor>> {
-    let db = &stored(db);
-    let limit = page::limit(q.limit)?;
-    if q.to < q.from {
-        return Err(Error::validation("to", "is before from"));
-    }
-    use audit_event::Column as A;
-    let mut select =
-        audit_event::Entity::find().filter(A::Timestamp.gte(q.from)).filter(A::Timestamp.lt(q.to));
-    for (field, column, value) in [
-        ("event_type", A::EventType, &q.event_type),
-        ("principal_org", A::PrincipalOrg, &q.principal_org),
-        ("source_node", A::SourceNode, &q.source_node),
-        ("target_node", A::TargetNode, &q.target_node),
-        ("capability_id", A::CapabilityId, &q.capability_id),
-    ] {
-        if let Some(value) = value {
-            validate::key(field, value)?;
-            select = select.filter(column.eq(value.as_str()));
+    traced(operation!(DEBUG, "audit::query"), async {
+        let db = &stored(db);
+        let limit = page::limit(q.limit)?;
+        if q.to < q.from {
+            return Err(Error::validation("to", "is before from"));
         }
-    }
-    if let Some(protocol) = q.resource_protocol {
-        select = select.filter(A::ResourceProtocol.eq(protocol.to_value()));
-    }
-    if let Some(after) = &q.after {
-        validate::key("after", &after.id)?;
-        select =
-            select.filter(Condition::any().add(A::Timestamp.gt(after.timestamp)).add(
+        use audit_event::Column as A;
+        let mut select =
+            audit_event::Entity::find().filter(A::Timestamp.gte(q.from)).filter(A::Timestamp.lt(q.to));
+        for (field, column, value) in [
+            ("event_type", A::EventType, &q.event_type),
+            ("principal_org", A::PrincipalOrg, &q.principal_org),
+            ("source_node", A::SourceNode, &q.source_node),
+            ("target_node", A::TargetNode, &q.target_node),
+            ("capability_id", A::CapabilityId, &q.capability_id),
+        ] {
+            if let Some(value) = value {
+                validate::key(field, value)?;
+                select = select.filter(column.eq(value.as_str()));
+            }
+        }
+        if let Some(protocol) = q.resource_protocol {
+            select = select.filter(A::ResourceProtocol.eq(protocol.to_value()));
+        }
+        if let Some(after) = &q.after {
+            validate::key("after", &after.id)?;
+            select = select.filter(Condition::any().add(A::Timestamp.gt(after.timestamp)).add(
                 Condition::all().add(A::Timestamp.eq(after.timestamp)).add(A::Id.gt(after.id.as_str())),
             ));
-    }
-    let rows = select.order_by_asc(A::Timestamp).order_by_asc(A::Id).limit(limit + 1).all(db).await?;
-    Ok(Page::from_rows(rows, limit, |e| AuditCursor { timestamp: e.timestamp, id: e.id.clone() }))
+        }
+        let rows = select.order_by_asc(A::Timestamp).order_by_asc(A::Id).limit(limit + 1).all(db).await?;
+        let page = Page::from_rows(rows, limit, |e| AuditCursor { timestamp: e.timestamp, id: e.id.clone() });
+        trace::rows(page.items.len());
+        Ok(page)
+    })
+    .await
 }

@@ -3,6 +3,7 @@
 use super::trust_anchor;
 use crate::error::write_error;
 use crate::timestamp::stored;
+use crate::trace::{operation, traced};
 use crate::{Error, Result, id, timestamp, validate};
 use entity::federation_node;
 use sea_orm::ActiveValue::Set;
@@ -59,52 +60,61 @@ impl NewNode {
 /// Registers a node. A `node_id` (or `id`) that exists already is a [`Error::Conflict`];
 /// an expired certificate is refused.
 pub async fn register<C: ConnectionTrait>(db: &C, new: &NewNode) -> Result<federation_node::Model> {
-    let db = &stored(db);
-    validate::label("id", new.id.as_deref())?;
-    validate::name("node_id", &new.node_id)?;
-    validate::name("name", &new.name)?;
-    validate::federation_endpoint(&new.endpoint)?;
-    let now = timestamp::now();
-    trust_anchor::check(&new.trust_anchor_cert, now)?;
-    validate::rate_limit(new.rate_limit_per_hour)?;
-    validate::json_object("metadata", &new.metadata)?;
-    federation_node::ActiveModel {
-        id: Set(id::or_new(new.id.as_deref())),
-        node_id: Set(new.node_id.clone()),
-        name: Set(new.name.clone()),
-        endpoint: Set(new.endpoint.clone()),
-        trust_anchor_cert: Set(new.trust_anchor_cert.clone()),
-        enabled: Set(new.enabled),
-        trusted_since: Set(now),
-        rate_limit_per_hour: Set(new.rate_limit_per_hour),
-        metadata: Set(new.metadata.clone()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(db)
+    traced(operation!(INFO, "federation::register", node_id = %new.node_id), async {
+        let db = &stored(db);
+        validate::label("id", new.id.as_deref())?;
+        validate::name("node_id", &new.node_id)?;
+        validate::name("name", &new.name)?;
+        validate::federation_endpoint(&new.endpoint)?;
+        let now = timestamp::now();
+        trust_anchor::check(&new.trust_anchor_cert, now)?;
+        validate::rate_limit(new.rate_limit_per_hour)?;
+        validate::json_object("metadata", &new.metadata)?;
+        federation_node::ActiveModel {
+            id: Set(id::or_new(new.id.as_deref())),
+            node_id: Set(new.node_id.clone()),
+            name: Set(new.name.clone()),
+            endpoint: Set(new.endpoint.clone()),
+            trust_anchor_cert: Set(new.trust_anchor_cert.clone()),
+            enabled: Set(new.enabled),
+            trusted_since: Set(now),
+            rate_limit_per_hour: Set(new.rate_limit_per_hour),
+            metadata: Set(new.metadata.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await
+        .map_err(|e| write_error(e, "federation node", &new.node_id, None))
+    })
     .await
-    .map_err(|e| write_error(e, "federation node", &new.node_id, None))
 }
 
 /// The node with `node_id`.
 pub async fn get<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation_node::Model> {
-    let db = &stored(db);
-    validate::key("node_id", node_id)?;
-    federation_node::Entity::find()
-        .filter(federation_node::Column::NodeId.eq(node_id))
-        .one(db)
-        .await?
-        .ok_or_else(|| Error::not_found("federation node", node_id))
+    traced(operation!(DEBUG, "federation::get", node_id), async {
+        let db = &stored(db);
+        validate::key("node_id", node_id)?;
+        federation_node::Entity::find()
+            .filter(federation_node::Column::NodeId.eq(node_id))
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::not_found("federation node", node_id))
+    })
+    .await
 }
 
 /// The enabled nodes, by `node_id`.
 pub async fn list_enabled<C: ConnectionTrait>(db: &C) -> Result<Vec<federation_node::Model>> {
-    let db = &stored(db);
-    Ok(federation_node::Entity::find()
-        .filter(federation_node::Column::Enabled.eq(true))
-        .order_by_asc(federation_node::Column::NodeId)
-        .all(db)
-        .await?)
+    traced(operation!(DEBUG, "federation::list_enabled"), async {
+        let db = &stored(db);
+        Ok(federation_node::Entity::find()
+            .filter(federation_node::Column::Enabled.eq(true))
+            .order_by_asc(federation_node::Column::NodeId)
+            .all(db)
+            .await?)
+    })
+    .await
 }
 
 /// Enables or disables the node; the row stays either way.
@@ -113,9 +123,12 @@ pub async fn set_enabled<C: ConnectionTrait>(
     node_id: &str,
     enabled: bool,
 ) -> Result<federation_node::Model> {
-    let db = &stored(db);
-    let row = federation_node::ActiveModel { enabled: Set(enabled), ..Default::default() };
-    change(db, node_id, row, timestamp::now()).await
+    traced(operation!(INFO, "federation::set_enabled", node_id, enabled), async {
+        let db = &stored(db);
+        let row = federation_node::ActiveModel { enabled: Set(enabled), ..Default::default() };
+        change(db, node_id, row, timestamp::now()).await
+    })
+    .await
 }
 
 /// Installs a new trust anchor (validated like at registration) and restarts `trusted_since`.
@@ -124,15 +137,18 @@ pub async fn rotate_trust_anchor<C: ConnectionTrait>(
     node_id: &str,
     pem: &str,
 ) -> Result<federation_node::Model> {
-    let db = &stored(db);
-    let now = timestamp::now();
-    trust_anchor::check(pem, now)?;
-    let row = federation_node::ActiveModel {
-        trust_anchor_cert: Set(pem.to_owned()),
-        trusted_since: Set(now),
-        ..Default::default()
-    };
-    change(db, node_id, row, now).await
+    traced(operation!(INFO, "federation::rotate_trust_anchor", node_id), async {
+        let db = &stored(db);
+        let now = timestamp::now();
+        trust_anchor::check(pem, now)?;
+        let row = federation_node::ActiveModel {
+            trust_anchor_cert: Set(pem.to_owned()),
+            trusted_since: Set(now),
+            ..Default::default()
+        };
+        change(db, node_id, row, now).await
+    })
+    .await
 }
 
 /// Sets the node's rate limit (at least 1 per hour).
@@ -141,22 +157,28 @@ pub async fn set_rate_limit<C: ConnectionTrait>(
     node_id: &str,
     per_hour: i32,
 ) -> Result<federation_node::Model> {
-    let db = &stored(db);
-    validate::rate_limit(per_hour)?;
-    let row = federation_node::ActiveModel { rate_limit_per_hour: Set(per_hour), ..Default::default() };
-    change(db, node_id, row, timestamp::now()).await
+    traced(operation!(INFO, "federation::set_rate_limit", node_id), async {
+        let db = &stored(db);
+        validate::rate_limit(per_hour)?;
+        let row = federation_node::ActiveModel { rate_limit_per_hour: Set(per_hour), ..Default::default() };
+        change(db, node_id, row, timestamp::now()).await
+    })
+    .await
 }
 
 /// Deletes the node; returns what was removed.
 pub async fn delete<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation_node::Model> {
-    let db = &stored(db);
-    validate::key("node_id", node_id)?;
-    federation_node::Entity::delete_many()
-        .filter(federation_node::Column::NodeId.eq(node_id))
-        .exec_with_returning(db)
-        .await?
-        .pop()
-        .ok_or_else(|| Error::not_found("federation node", node_id))
+    traced(operation!(INFO, "federation::delete", node_id), async {
+        let db = &stored(db);
+        validate::key("node_id", node_id)?;
+        federation_node::Entity::delete_many()
+            .filter(federation_node::Column::NodeId.eq(node_id))
+            .exec_with_returning(db)
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found("federation node", node_id))
+    })
+    .await
 }
 
 /// Writes the set fields of `row`, and `updated_at = now`, to the node with `node_id`.

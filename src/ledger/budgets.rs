@@ -11,6 +11,7 @@ use super::money::{from_micros, to_micros};
 use super::{spend, summaries};
 use crate::Window;
 use crate::timestamp::stored;
+use crate::trace::{operation, traced};
 use crate::{Error, Result, timestamp, validate};
 use entity::principal_budget;
 use rust_decimal::Decimal;
@@ -91,53 +92,91 @@ pub struct Discrepancy {
 
 /// Sets (or replaces) the limits and currency of `principal_id`, keeping its spend; returns
 /// the budget row as it is now.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// # let db = sark_db::connect("sqlite::memory:").await?;
+/// # sark_db::migrate(&db).await?;
+/// use rust_decimal::dec;
+/// use sark_db::ledger::budgets::{self, Limits};
+///
+/// let limits = Limits { daily: Some(dec!(5)), monthly: Some(dec!(100)), currency: "EUR".into() };
+/// let row = budgets::set_limits(&db, "ann", &limits).await?;
+/// assert_eq!(row.daily_budget_micros, Some(5_000_000));
+/// # Ok(())
+/// # }
+/// ```
 pub async fn set_limits<C: ConnectionTrait>(
     db: &C,
     principal_id: &str,
     limits: &Limits,
 ) -> Result<principal_budget::Model> {
-    let db = &stored(db);
-    validate::name("principal_id", principal_id)?;
-    validate::currency(&limits.currency)?;
-    let daily = limits.daily.map(|d| to_micros("daily", d)).transpose()?;
-    let monthly = limits.monthly.map(|m| to_micros("monthly", m)).transpose()?;
-    let now = timestamp::now();
-    let row = principal_budget::ActiveModel {
-        principal_id: Set(principal_id.to_owned()),
-        daily_budget_micros: Set(daily),
-        monthly_budget_micros: Set(monthly),
-        currency: Set(limits.currency.clone()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    use principal_budget::Column as C;
-    principal_budget::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(C::PrincipalId)
-                .update_columns([C::DailyBudgetMicros, C::MonthlyBudgetMicros, C::Currency, C::UpdatedAt])
-                .to_owned(),
-        )
-        .exec_with_returning(db)
-        .await
-        .map_err(Error::from)
+    traced(operation!(INFO, "budgets::set_limits", principal_id), async {
+        let db = &stored(db);
+        validate::name("principal_id", principal_id)?;
+        validate::currency(&limits.currency)?;
+        let daily = limits.daily.map(|d| to_micros("daily", d)).transpose()?;
+        let monthly = limits.monthly.map(|m| to_micros("monthly", m)).transpose()?;
+        let now = timestamp::now();
+        let row = principal_budget::ActiveModel {
+            principal_id: Set(principal_id.to_owned()),
+            daily_budget_micros: Set(daily),
+            monthly_budget_micros: Set(monthly),
+            currency: Set(limits.currency.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        use principal_budget::Column as C;
+        principal_budget::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(C::PrincipalId)
+                    .update_columns([C::DailyBudgetMicros, C::MonthlyBudgetMicros, C::Currency, C::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_with_returning(db)
+            .await
+            .map_err(Error::from)
+    })
+    .await
 }
 
 /// The budget of `principal_id` as of `at` — any instant, past windows included: the
 /// counters for the windows the row counts, the ledger's sums for any other. A principal
 /// without a budget row is unlimited, in USD.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// # let db = sark_db::connect("sqlite::memory:").await?;
+/// # sark_db::migrate(&db).await?;
+/// use rust_decimal::dec;
+/// use sark_db::ledger::budgets::{self, Limits};
+/// use sark_db::ledger::costs::{self, NewCost};
+///
+/// budgets::set_limits(&db, "ann", &Limits { daily: Some(dec!(5)), monthly: None, currency: "USD".into() }).await?;
+/// costs::charge(&db, &NewCost::new("ann", "search-api", "query").actual(dec!(2))).await?;
+/// let status = budgets::status(&db, "ann", time::OffsetDateTime::now_utc()).await?;
+/// assert_eq!((status.daily.spent, status.daily.remaining, status.monthly.limit), (dec!(2), Some(dec!(3)), None));
+/// # Ok(())
+/// # }
+/// ```
 pub async fn status<C: ConnectionTrait>(
     db: &C,
     principal_id: &str,
     at: OffsetDateTime,
 ) -> Result<BudgetStatus> {
-    let db = &stored(db);
-    validate::name("principal_id", principal_id)?;
-    let b = principal_budget::Entity::find_by_id(principal_id).one(db).await?;
-    let b = b.unwrap_or_else(|| unlimited(principal_id));
-    let daily = window_status(db, &b, Window::Daily, at).await?;
-    let monthly = window_status(db, &b, Window::Monthly, at).await?;
-    Ok(BudgetStatus { principal_id: b.principal_id, currency: b.currency, daily, monthly })
+    traced(operation!(DEBUG, "budgets::status", principal_id), async {
+        let db = &stored(db);
+        validate::name("principal_id", principal_id)?;
+        let b = principal_budget::Entity::find_by_id(principal_id).one(db).await?;
+        let b = b.unwrap_or_else(|| unlimited(principal_id));
+        let daily = window_status(db, &b, Window::Daily, at).await?;
+        let monthly = window_status(db, &b, Window::Monthly, at).await?;
+        Ok(BudgetStatus { principal_id: b.principal_id, currency: b.currency, daily, monthly })
+    })
+    .await
 }
 
 /// What a principal without a budget row has: no limits, nothing counted, USD.
@@ -189,49 +228,53 @@ pub async fn reconcile<C: ConnectionTrait>(
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<Vec<Discrepancy>> {
-    let db = &stored(db);
-    if to < from {
-        return Err(Error::validation("to", "is before from"));
-    }
-    use principal_budget::Column as B;
-    // A coarse filter (every window overlapping the range starts at or after this); the
-    // exact one below compares instants, not SQLite's text.
-    let earliest = Window::Monthly.start(from);
-    let rows = principal_budget::Entity::find()
-        .filter(B::LastDailyReset.gte(earliest).or(B::LastMonthlyReset.gte(earliest)))
-        .order_by_asc(B::PrincipalId)
-        .all(db)
-        .await?;
-    let (ledger_from, ledger_to) = (Window::Monthly.start(from), Window::Monthly.end(to));
-    let mut ledger: HashMap<(String, Window, OffsetDateTime), i64> = HashMap::new();
-    for (principal, day, amount) in summaries::by_principal_and_day(db, ledger_from, ledger_to).await? {
-        let day = Date::parse(&day, DAY).map_err(|e| sea_orm::DbErr::Custom(format!("day {day:?}: {e}")))?;
-        let at = day.with_time(Time::MIDNIGHT).assume_utc();
-        for window in [Window::Daily, Window::Monthly] {
-            *ledger.entry((principal.clone(), window, window.start(at))).or_default() += amount;
+    traced(operation!(DEBUG, "budgets::reconcile"), async {
+        let db = &stored(db);
+        if to < from {
+            return Err(Error::validation("to", "is before from"));
         }
-    }
-    let mut found = Vec::new();
-    for b in rows {
-        for window in [Window::Daily, Window::Monthly] {
-            let (counted, counter, _) = spend::counter(&b, window);
-            let Some(start) = counted.filter(|s| *s < to && window.end(*s).is_none_or(|end| end > from))
-            else {
-                continue;
-            };
-            let ledger = ledger.get(&(b.principal_id.clone(), window, start)).copied().unwrap_or(0);
-            if ledger != counter {
-                found.push(Discrepancy {
-                    principal_id: b.principal_id.clone(),
-                    window,
-                    start,
-                    budget_spent: from_micros(counter),
-                    ledger_spent: from_micros(ledger),
-                });
+        use principal_budget::Column as B;
+        // A coarse filter (every window overlapping the range starts at or after this); the
+        // exact one below compares instants, not SQLite's text.
+        let earliest = Window::Monthly.start(from);
+        let rows = principal_budget::Entity::find()
+            .filter(B::LastDailyReset.gte(earliest).or(B::LastMonthlyReset.gte(earliest)))
+            .order_by_asc(B::PrincipalId)
+            .all(db)
+            .await?;
+        let (ledger_from, ledger_to) = (Window::Monthly.start(from), Window::Monthly.end(to));
+        let mut ledger: HashMap<(String, Window, OffsetDateTime), i64> = HashMap::new();
+        for (principal, day, amount) in summaries::by_principal_and_day(db, ledger_from, ledger_to).await? {
+            let day =
+                Date::parse(&day, DAY).map_err(|e| sea_orm::DbErr::Custom(format!("day {day:?}: {e}")))?;
+            let at = day.with_time(Time::MIDNIGHT).assume_utc();
+            for window in [Window::Daily, Window::Monthly] {
+                *ledger.entry((principal.clone(), window, window.start(at))).or_default() += amount;
             }
         }
-    }
-    Ok(found)
+        let mut found = Vec::new();
+        for b in rows {
+            for window in [Window::Daily, Window::Monthly] {
+                let (counted, counter, _) = spend::counter(&b, window);
+                let Some(start) = counted.filter(|s| *s < to && window.end(*s).is_none_or(|end| end > from))
+                else {
+                    continue;
+                };
+                let ledger = ledger.get(&(b.principal_id.clone(), window, start)).copied().unwrap_or(0);
+                if ledger != counter {
+                    found.push(Discrepancy {
+                        principal_id: b.principal_id.clone(),
+                        window,
+                        start,
+                        budget_spent: from_micros(counter),
+                        ledger_spent: from_micros(ledger),
+                    });
+                }
+            }
+        }
+        Ok(found)
+    })
+    .await
 }
 
 /// How [`summaries`] names a UTC day.

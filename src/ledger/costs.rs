@@ -16,6 +16,7 @@ use super::spend::{self, PG_SPEND_AND_INSERT, Spend, Spent};
 use crate::Window;
 use crate::db::{begin_write, is_postgres};
 use crate::timestamp::stored;
+use crate::trace::{self, operation, traced};
 use crate::{Clock, Error, Result, timestamp, validate};
 use entity::cost_record;
 use rust_decimal::Decimal;
@@ -225,6 +226,23 @@ impl<'a> Valid<'a> {
 /// windows only if, counting it, the day and the month of its timestamp stay within their
 /// limits; otherwise [`Error::BudgetExceeded`] and nothing is written. A refused charge does
 /// not use up its idempotency key: a retry is judged afresh.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// # let db = sark_db::connect("sqlite::memory:").await?;
+/// # sark_db::migrate(&db).await?;
+/// use rust_decimal::dec;
+/// use sark_db::ledger::budgets::{self, Limits};
+/// use sark_db::ledger::costs::{self, NewCost};
+///
+/// budgets::set_limits(&db, "ann", &Limits { daily: Some(dec!(1)), monthly: None, currency: "USD".into() }).await?;
+/// let call = NewCost::new("ann", "search-api", "query").estimated(dec!(0.6));
+/// assert_eq!(costs::charge(&db, &call).await?.daily_spent, dec!(0.6));
+/// assert!(matches!(costs::charge(&db, &call).await, Err(sark_db::Error::BudgetExceeded { .. })));
+/// # Ok(())
+/// # }
+/// ```
 pub async fn charge<C: ConnectionTrait + TransactionTrait>(db: &C, cost: &NewCost) -> Result<CostOutcome> {
     charge_with(db, cost, &Clock::default()).await
 }
@@ -235,11 +253,30 @@ pub async fn charge_with<C: ConnectionTrait + TransactionTrait>(
     cost: &NewCost,
     clock: &Clock,
 ) -> Result<CostOutcome> {
+    traced(operation!(INFO, "costs::charge", principal_id = %cost.principal_id, resource_id = %cost.resource_id, capability_id = %cost.capability_id), async {
     settle(db, cost, true, clock).await
+    })
+    .await
 }
 
 /// Records a cost that already happened: always records it in the windows of its timestamp,
 /// and reports in [`CostOutcome::over_limit`] a window of that timestamp that is now over.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// # let db = sark_db::connect("sqlite::memory:").await?;
+/// # sark_db::migrate(&db).await?;
+/// use rust_decimal::dec;
+/// use sark_db::ledger::budgets::{self, Limits};
+/// use sark_db::ledger::costs::{self, NewCost};
+///
+/// budgets::set_limits(&db, "ann", &Limits { daily: Some(dec!(1)), monthly: None, currency: "USD".into() }).await?;
+/// let outcome = costs::record(&db, &NewCost::new("ann", "search-api", "query").actual(dec!(1.5))).await?;
+/// assert_eq!(outcome.over_limit, Some(sark_db::Window::Daily)); // recorded all the same
+/// # Ok(())
+/// # }
+/// ```
 pub async fn record<C: ConnectionTrait + TransactionTrait>(db: &C, cost: &NewCost) -> Result<CostOutcome> {
     record_with(db, cost, &Clock::default()).await
 }
@@ -250,7 +287,10 @@ pub async fn record_with<C: ConnectionTrait + TransactionTrait>(
     cost: &NewCost,
     clock: &Clock,
 ) -> Result<CostOutcome> {
+    traced(operation!(INFO, "costs::record", principal_id = %cost.principal_id, resource_id = %cost.resource_id, capability_id = %cost.capability_id), async {
     settle(db, cost, false, clock).await
+    })
+    .await
 }
 
 async fn settle<C: ConnectionTrait + TransactionTrait>(
@@ -368,32 +408,40 @@ pub async fn record_many_with<C: ConnectionTrait + TransactionTrait>(
     costs: &[NewCost],
     clock: &Clock,
 ) -> Result<u64> {
-    let valid = costs.iter().map(|c| Valid::new(c, clock)).collect::<Result<Vec<_>>>()?;
-    if valid.iter().any(|v| v.cost.idempotency_key.is_some()) {
-        return Err(Error::validation("idempotency_key", "is not supported in bulk recording"));
-    }
-    let mut groups: BTreeMap<(OffsetDateTime, &str), Vec<&Valid<'_>>> = BTreeMap::new();
-    for v in &valid {
-        groups.entry((Window::Daily.start(v.at), v.cost.principal_id.as_str())).or_default().push(v);
-    }
-    let now = clock.now();
-    let mut unrecorded: BTreeMap<(OffsetDateTime, &str), i64> = BTreeMap::new();
-    let txn = begin_write(db).await?;
-    let tx = &stored(&txn);
-    for ((day, principal), rows) in &groups {
-        let overflow = || {
-            Error::validation(rows[0].field, "the costs of one principal sum past the largest storable sum")
-        };
-        let amount = rows.iter().try_fold(0i64, |sum, v| sum.checked_add(v.amount)).ok_or_else(overflow)?;
-        let month = unrecorded.entry((Window::Monthly.start(*day), principal)).or_default();
-        let spend = Spend { amount, unrecorded_in_month: *month, ..rows[0].spend(false, now) };
-        if spend::fast(tx, &spend).await?.is_none() {
-            spend::locked(tx, &spend).await?;
+    traced(operation!(INFO, "costs::record_many", costs = costs.len()), async {
+        let valid = costs.iter().map(|c| Valid::new(c, clock)).collect::<Result<Vec<_>>>()?;
+        if valid.iter().any(|v| v.cost.idempotency_key.is_some()) {
+            return Err(Error::validation("idempotency_key", "is not supported in bulk recording"));
         }
-        *month = month.checked_add(amount).ok_or_else(overflow)?;
-    }
-    let rows: Vec<&Valid<'_>> = groups.into_values().flatten().collect();
-    insert_rows(tx, &rows).await?;
-    txn.commit().await?;
-    Ok(valid.len() as u64)
+        let mut groups: BTreeMap<(OffsetDateTime, &str), Vec<&Valid<'_>>> = BTreeMap::new();
+        for v in &valid {
+            groups.entry((Window::Daily.start(v.at), v.cost.principal_id.as_str())).or_default().push(v);
+        }
+        let now = clock.now();
+        let mut unrecorded: BTreeMap<(OffsetDateTime, &str), i64> = BTreeMap::new();
+        let txn = begin_write(db).await?;
+        let tx = &stored(&txn);
+        for ((day, principal), rows) in &groups {
+            let overflow = || {
+                Error::validation(
+                    rows[0].field,
+                    "the costs of one principal sum past the largest storable sum",
+                )
+            };
+            let amount =
+                rows.iter().try_fold(0i64, |sum, v| sum.checked_add(v.amount)).ok_or_else(overflow)?;
+            let month = unrecorded.entry((Window::Monthly.start(*day), principal)).or_default();
+            let spend = Spend { amount, unrecorded_in_month: *month, ..rows[0].spend(false, now) };
+            if spend::fast(tx, &spend).await?.is_none() {
+                spend::locked(tx, &spend).await?;
+            }
+            *month = month.checked_add(amount).ok_or_else(overflow)?;
+        }
+        let rows: Vec<&Valid<'_>> = groups.into_values().flatten().collect();
+        insert_rows(tx, &rows).await?;
+        txn.commit().await?;
+        trace::rows(valid.len());
+        Ok(valid.len() as u64)
+    })
+    .await
 }

@@ -4,6 +4,7 @@
 
 use super::costs::CostOutcome;
 use crate::timestamp::stored;
+use crate::trace::{self, operation, traced};
 use crate::{Conflict, Error, Result, timestamp};
 use entity::cost_idempotency_key::{ActiveModel, Column, Entity};
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -78,7 +79,12 @@ pub(crate) async fn complete<C: ConnectionTrait>(
 /// that arrives after its key was purged is charged again: keep keys longer than any caller
 /// retries.
 pub async fn purge_before<C: ConnectionTrait>(db: &C, cutoff: OffsetDateTime) -> Result<u64> {
-    let db = &stored(db);
-    let deleted = Entity::delete_many().filter(Column::CreatedAt.lt(cutoff)).exec(db).await?.rows_affected;
-    Ok(deleted)
+    traced(operation!(INFO, "idempotency::purge_before"), async {
+        let db = &stored(db);
+        let deleted =
+            Entity::delete_many().filter(Column::CreatedAt.lt(cutoff)).exec(db).await?.rows_affected;
+        trace::rows(deleted);
+        Ok(deleted)
+    })
+    .await
 }

@@ -2,6 +2,7 @@
 
 use crate::ledger::money::from_micros;
 use crate::timestamp::stored;
+use crate::trace::{operation, traced};
 use crate::{Result, validate};
 use entity::cost_record::{Column, Entity};
 use rust_decimal::Decimal;
@@ -121,19 +122,48 @@ fn filtered(filter: &CostFilter) -> Select<Entity> {
 
 /// Total and count of the rows `filter` selects.
 pub async fn total<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<Total> {
-    let db = &stored(db);
-    check(filter)?;
-    let (amount, count) = amount_and_count(db, filter).await?;
-    Ok(Total { key: String::new(), amount: from_micros(amount), count })
+    traced(operation!(DEBUG, "summaries::total", principal_id = filter.principal_id.as_deref()), async {
+        let db = &stored(db);
+        check(filter)?;
+        let (amount, count) = amount_and_count(db, filter).await?;
+        Ok(Total { key: String::new(), amount: from_micros(amount), count })
+    })
+    .await
 }
 
 /// Totals of the rows `filter` selects, one per group, ordered by group key.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// # let db = sark_db::connect("sqlite::memory:").await?;
+/// # sark_db::migrate(&db).await?;
+/// use rust_decimal::dec;
+/// use sark_db::ledger::costs::{self, NewCost};
+/// use sark_db::ledger::summaries::{self, CostFilter, GroupBy};
+///
+/// for (principal, amount) in [("ann", dec!(1)), ("bob", dec!(2)), ("ann", dec!(0.5))] {
+///     costs::record(&db, &NewCost::new(principal, "search-api", "query").actual(amount)).await?;
+/// }
+/// let totals = summaries::grouped(&db, &CostFilter::default(), GroupBy::Principal).await?;
+/// let sums: Vec<_> = totals.iter().map(|t| (t.key.as_str(), t.amount, t.count)).collect();
+/// assert_eq!(sums, [("ann", dec!(1.5), 2), ("bob", dec!(2), 1)]);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn grouped<C: ConnectionTrait>(db: &C, filter: &CostFilter, by: GroupBy) -> Result<Vec<Total>> {
-    let db = &stored(db);
-    check(filter)?;
-    let key = group_key(db.get_database_backend(), by);
-    let query = filtered(filter).column_as(key.clone(), "key").group_by(key.clone()).order_by_asc(key);
-    collect(query.into_tuple().all(db).await?)
+    traced(
+        operation!(DEBUG, "summaries::grouped", principal_id = filter.principal_id.as_deref(), by = ?by),
+        async {
+            let db = &stored(db);
+            check(filter)?;
+            let key = group_key(db.get_database_backend(), by);
+            let query =
+                filtered(filter).column_as(key.clone(), "key").group_by(key.clone()).order_by_asc(key);
+            collect(query.into_tuple().all(db).await?)
+        },
+    )
+    .await
 }
 
 /// The `n` principals who spent most in `[from, to)`, biggest first (ties by principal id).
@@ -143,15 +173,18 @@ pub async fn top_principals<C: ConnectionTrait>(
     to: OffsetDateTime,
     n: u64,
 ) -> Result<Vec<Total>> {
-    let db = &stored(db);
-    let filter = CostFilter { from: Some(from), to: Some(to), ..Default::default() };
-    let query = filtered(&filter)
-        .column_as(Column::PrincipalId, "key")
-        .group_by(Column::PrincipalId)
-        .order_by_desc(amount_sum())
-        .order_by_asc(Column::PrincipalId)
-        .limit(n);
-    collect(query.into_tuple().all(db).await?)
+    traced(operation!(DEBUG, "summaries::top_principals"), async {
+        let db = &stored(db);
+        let filter = CostFilter { from: Some(from), to: Some(to), ..Default::default() };
+        let query = filtered(&filter)
+            .column_as(Column::PrincipalId, "key")
+            .group_by(Column::PrincipalId)
+            .order_by_desc(amount_sum())
+            .order_by_asc(Column::PrincipalId)
+            .limit(n);
+        collect(query.into_tuple().all(db).await?)
+    })
+    .await
 }
 
 fn collect(rows: Vec<(i64, i64, String)>) -> Result<Vec<Total>> {

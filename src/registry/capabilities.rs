@@ -1,6 +1,7 @@
 //! `capabilities`: the tools, endpoints and methods a resource offers.
 
 use crate::error::write_error;
+use crate::trace::{operation, traced};
 use crate::{Conflict, Error, Result, id, validate};
 use entity::{SensitivityLevel, capability};
 use sea_orm::ActiveValue::{Set, Unchanged};
@@ -102,19 +103,39 @@ impl CapabilityPatch {
 /// Creates a capability of `resource_id`. A missing resource is [`Error::NotFound`] of the
 /// resource; an id that exists already, or a name the resource has already, is a
 /// [`Error::Conflict`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// # let db = sark_db::connect("sqlite::memory:").await?;
+/// # sark_db::migrate(&db).await?;
+/// use sark_db::entity::Protocol;
+/// use sark_db::registry::capabilities::{self, NewCapability};
+/// use sark_db::registry::resources::{self, NewResource};
+///
+/// let files = resources::create(&db, &NewResource::new("Files", Protocol::Mcp, "npx @acme/files")).await?;
+/// capabilities::create(&db, &files.id, &NewCapability::new("read_file")).await?;
+/// let names: Vec<_> = capabilities::list_by_resource(&db, &files.id).await?.into_iter().map(|c| c.name).collect();
+/// assert_eq!(names, ["read_file"]);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn create<C: ConnectionTrait>(
     db: &C,
     resource_id: &str,
     new: &NewCapability,
 ) -> Result<capability::Model> {
-    validate::key("resource_id", resource_id)?;
-    new.validate()?;
-    let row = new.row(resource_id);
-    let id = row.id.as_ref().clone();
-    row.insert(db).await.map_err(|e| match name_taken(&e) {
-        true => name_conflict(resource_id, &new.name),
-        false => write_error(e, "capability", &id, Some(("resource", resource_id))),
+    traced(operation!(INFO, "capabilities::create", resource_id, name = %new.name), async {
+        validate::key("resource_id", resource_id)?;
+        new.validate()?;
+        let row = new.row(resource_id);
+        let id = row.id.as_ref().clone();
+        row.insert(db).await.map_err(|e| match name_taken(&e) {
+            true => name_conflict(resource_id, &new.name),
+            false => write_error(e, "capability", &id, Some(("resource", resource_id))),
+        })
     })
+    .await
 }
 
 /// Whether `e` is a violation of the one-name-per-resource key (`uq_capabilities_resource_name`,
@@ -130,8 +151,11 @@ fn name_conflict(resource_id: &str, name: &str) -> Error {
 
 /// The capability with `id`.
 pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::Model> {
-    validate::key("id", id)?;
-    capability::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found("capability", id))
+    traced(operation!(DEBUG, "capabilities::get", capability_id = id), async {
+        validate::key("id", id)?;
+        capability::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found("capability", id))
+    })
+    .await
 }
 
 /// The capabilities of `resource_id`, by name (empty when the resource has none or does not exist).
@@ -139,24 +163,30 @@ pub async fn list_by_resource<C: ConnectionTrait>(
     db: &C,
     resource_id: &str,
 ) -> Result<Vec<capability::Model>> {
-    validate::key("resource_id", resource_id)?;
-    Ok(capability::Entity::find()
-        .filter(capability::Column::ResourceId.eq(resource_id))
-        .order_by_asc(capability::Column::Name)
-        .order_by_asc(capability::Column::Id)
-        .all(db)
-        .await?)
+    traced(operation!(DEBUG, "capabilities::list_by_resource", resource_id), async {
+        validate::key("resource_id", resource_id)?;
+        Ok(capability::Entity::find()
+            .filter(capability::Column::ResourceId.eq(resource_id))
+            .order_by_asc(capability::Column::Name)
+            .order_by_asc(capability::Column::Id)
+            .all(db)
+            .await?)
+    })
+    .await
 }
 
 /// Every capability called `name`, across resources, by resource id.
 pub async fn find_by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<Vec<capability::Model>> {
-    validate::key("name", name)?;
-    Ok(capability::Entity::find()
-        .filter(capability::Column::Name.eq(name))
-        .order_by_asc(capability::Column::ResourceId)
-        .order_by_asc(capability::Column::Id)
-        .all(db)
-        .await?)
+    traced(operation!(DEBUG, "capabilities::find_by_name", name), async {
+        validate::key("name", name)?;
+        Ok(capability::Entity::find()
+            .filter(capability::Column::Name.eq(name))
+            .order_by_asc(capability::Column::ResourceId)
+            .order_by_asc(capability::Column::Id)
+            .all(db)
+            .await?)
+    })
+    .await
 }
 
 /// Applies `patch`; returns the capability as it is now. A new name its resource has already
@@ -166,47 +196,53 @@ pub async fn update<C: ConnectionTrait>(
     id: &str,
     patch: &CapabilityPatch,
 ) -> Result<capability::Model> {
-    validate::key("id", id)?;
-    patch.validate()?;
-    let mut row = capability::ActiveModel { id: Unchanged(id.to_owned()), ..Default::default() };
-    if let Some(name) = &patch.name {
-        row.name = Set(name.clone());
-    }
-    if let Some(description) = &patch.description {
-        row.description = Set(description.clone());
-    }
-    if let Some(schema) = &patch.input_schema {
-        row.input_schema = Set(schema.clone());
-    }
-    if let Some(schema) = &patch.output_schema {
-        row.output_schema = Set(schema.clone());
-    }
-    if let Some(level) = patch.sensitivity_level {
-        row.sensitivity_level = Set(level);
-    }
-    if let Some(metadata) = &patch.metadata {
-        row.metadata = Set(metadata.clone());
-    }
-    if !row.is_changed() {
-        return get(db, id).await;
-    }
-    // A capability never changes resource, so the parent read here is the one a name clash is under.
-    let parent = match &patch.name {
-        Some(_) => Some(get(db, id).await?.resource_id),
-        None => None,
-    };
-    row.update(db).await.map_err(|e| match (e, &patch.name, parent) {
-        (DbErr::RecordNotUpdated, ..) => Error::not_found("capability", id),
-        (e, Some(name), Some(parent)) if name_taken(&e) => name_conflict(&parent, name),
-        (e, ..) => e.into(),
+    traced(operation!(INFO, "capabilities::update", capability_id = id), async {
+        validate::key("id", id)?;
+        patch.validate()?;
+        let mut row = capability::ActiveModel { id: Unchanged(id.to_owned()), ..Default::default() };
+        if let Some(name) = &patch.name {
+            row.name = Set(name.clone());
+        }
+        if let Some(description) = &patch.description {
+            row.description = Set(description.clone());
+        }
+        if let Some(schema) = &patch.input_schema {
+            row.input_schema = Set(schema.clone());
+        }
+        if let Some(schema) = &patch.output_schema {
+            row.output_schema = Set(schema.clone());
+        }
+        if let Some(level) = patch.sensitivity_level {
+            row.sensitivity_level = Set(level);
+        }
+        if let Some(metadata) = &patch.metadata {
+            row.metadata = Set(metadata.clone());
+        }
+        if !row.is_changed() {
+            return get(db, id).await;
+        }
+        // A capability never changes resource, so the parent read here is the one a name clash is under.
+        let parent = match &patch.name {
+            Some(_) => Some(get(db, id).await?.resource_id),
+            None => None,
+        };
+        row.update(db).await.map_err(|e| match (e, &patch.name, parent) {
+            (DbErr::RecordNotUpdated, ..) => Error::not_found("capability", id),
+            (e, Some(name), Some(parent)) if name_taken(&e) => name_conflict(&parent, name),
+            (e, ..) => e.into(),
+        })
     })
+    .await
 }
 
 /// Deletes the capability with `id`; returns what was removed.
 pub async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::Model> {
-    validate::key("id", id)?;
-    capability::Entity::delete_by_id(id)
-        .exec_with_returning(db)
-        .await?
-        .ok_or_else(|| Error::not_found("capability", id))
+    traced(operation!(INFO, "capabilities::delete", capability_id = id), async {
+        validate::key("id", id)?;
+        capability::Entity::delete_by_id(id)
+            .exec_with_returning(db)
+            .await?
+            .ok_or_else(|| Error::not_found("capability", id))
+    })
+    .await
 }

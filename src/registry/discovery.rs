@@ -4,6 +4,7 @@ use super::resources;
 use crate::db::begin_write;
 use crate::error::write_error;
 use crate::registry::capabilities::NewCapability;
+use crate::trace::{self, operation, traced};
 use crate::{Error, Result, validate};
 use entity::capability;
 use sea_orm::ActiveValue::Set;
@@ -39,54 +40,63 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
     resource_id: &str,
     found: &[NewCapability],
 ) -> Result<SyncReport> {
-    validate::key("resource_id", resource_id)?;
-    let mut wanted = BTreeMap::new();
-    for capability in found {
-        capability.validate()?;
-        if wanted.insert(capability.name.as_str(), capability).is_some() {
-            return Err(Error::validation("name", format!("{:?} appears more than once", capability.name)));
-        }
-    }
-    let txn = begin_write(db).await?;
-    resources::lock(&txn, resource_id).await?;
-    let existing =
-        capability::Entity::find().filter(capability::Column::ResourceId.eq(resource_id)).all(&txn).await?;
-    let mut report = SyncReport::default();
-    let mut stale = Vec::new();
-    // One row per name and resource (the database's own key): a row either matches a
-    // discovered capability or is gone from discovery.
-    for row in existing {
-        match wanted.remove(row.name.as_str()) {
-            Some(new) => {
-                if differs(&row, new) {
-                    report.updated.push(row.name.clone());
-                    update(&txn, row, new).await?;
-                } else {
-                    report.unchanged.push(row.name);
-                }
+    traced(operation!(INFO, "discovery::sync", resource_id), async {
+        validate::key("resource_id", resource_id)?;
+        let mut wanted = BTreeMap::new();
+        for capability in found {
+            capability.validate()?;
+            if wanted.insert(capability.name.as_str(), capability).is_some() {
+                return Err(Error::validation(
+                    "name",
+                    format!("{:?} appears more than once", capability.name),
+                ));
             }
-            None => stale.push(row),
         }
-    }
-    let fresh: Vec<_> = wanted.into_values().collect();
-    for chunk in fresh.chunks(CHUNK_ROWS) {
-        refuse_taken_ids(&txn, chunk).await?;
-        capability::Entity::insert_many(chunk.iter().map(|c| c.row(resource_id)))
-            .exec_without_returning(&txn)
-            .await
-            .map_err(|e| write_error(e, "capability", "(a discovered id)", None))?;
-    }
-    for chunk in stale.chunks(CHUNK_ROWS) {
-        let ids = chunk.iter().map(|row| row.id.clone());
-        capability::Entity::delete_many().filter(capability::Column::Id.is_in(ids)).exec(&txn).await?;
-    }
-    txn.commit().await?;
-    report.inserted = fresh.iter().map(|c| c.name.clone()).collect();
-    report.deleted = stale.into_iter().map(|row| row.name).collect();
-    for list in [&mut report.updated, &mut report.deleted, &mut report.unchanged] {
-        list.sort();
-    }
-    Ok(report)
+        let txn = begin_write(db).await?;
+        resources::lock(&txn, resource_id).await?;
+        let existing = capability::Entity::find()
+            .filter(capability::Column::ResourceId.eq(resource_id))
+            .all(&txn)
+            .await?;
+        let mut report = SyncReport::default();
+        let mut stale = Vec::new();
+        // One row per name and resource (the database's own key): a row either matches a
+        // discovered capability or is gone from discovery.
+        for row in existing {
+            match wanted.remove(row.name.as_str()) {
+                Some(new) => {
+                    if differs(&row, new) {
+                        report.updated.push(row.name.clone());
+                        update(&txn, row, new).await?;
+                    } else {
+                        report.unchanged.push(row.name);
+                    }
+                }
+                None => stale.push(row),
+            }
+        }
+        let fresh: Vec<_> = wanted.into_values().collect();
+        for chunk in fresh.chunks(CHUNK_ROWS) {
+            refuse_taken_ids(&txn, chunk).await?;
+            capability::Entity::insert_many(chunk.iter().map(|c| c.row(resource_id)))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|e| write_error(e, "capability", "(a discovered id)", None))?;
+        }
+        for chunk in stale.chunks(CHUNK_ROWS) {
+            let ids = chunk.iter().map(|row| row.id.clone());
+            capability::Entity::delete_many().filter(capability::Column::Id.is_in(ids)).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        report.inserted = fresh.iter().map(|c| c.name.clone()).collect();
+        report.deleted = stale.into_iter().map(|row| row.name).collect();
+        for list in [&mut report.updated, &mut report.deleted, &mut report.unchanged] {
+            list.sort();
+        }
+        trace::rows(report.inserted.len() + report.updated.len() + report.deleted.len());
+        Ok(report)
+    })
+    .await
 }
 
 /// A [`crate::Conflict::Exists`] naming the first of `fresh`'s own ids that a capability

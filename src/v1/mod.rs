@@ -8,6 +8,7 @@ mod verify;
 
 use crate::Result;
 use crate::db::begin_write;
+use crate::trace::{operation, traced};
 use sea_orm::{TransactionSession, TransactionTrait};
 
 pub use migration::v1_copy::Copied;
@@ -18,8 +19,11 @@ pub use verify::verify;
 /// `db` is a transaction): a failure part-way leaves nothing. See the README's mapping table
 /// for the rules.
 pub async fn copy<C: TransactionTrait>(db: &C) -> Result<Copied> {
-    let txn = begin_write(db).await?;
-    let copied = migration::v1_copy::copy(&txn).await?;
-    txn.commit().await?;
-    Ok(copied)
+    traced(operation!(INFO, "v1::copy"), async {
+        let txn = begin_write(db).await?;
+        let copied = migration::v1_copy::copy(&txn).await?;
+        txn.commit().await?;
+        Ok(copied)
+    })
+    .await
 }

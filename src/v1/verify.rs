@@ -3,6 +3,7 @@
 use super::report::{Counts, Missing, Report};
 use crate::Result;
 use crate::timestamp;
+use crate::trace::{operation, traced};
 use entity::{capability, mcp_server, mcp_tool, resource};
 use migration::v1_copy::V1_METADATA_KEY;
 use sea_orm::{ConnectionTrait, EntityTrait, Statement};
@@ -12,30 +13,49 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Compares v1 with v2 under the copy's mapping. Needs migration 10 applied.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// # let db = sark_db::connect("sqlite::memory:").await?;
+/// # sark_db::migrate(&db).await?;
+/// let report = sark_db::v1::verify(&db).await?;
+/// assert!(report.is_clean(), "{report}");
+/// # Ok(())
+/// # }
+/// ```
 pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Report> {
-    let servers = mcp_server::Entity::find().all(db).await?;
-    let tools = mcp_tool::Entity::find().all(db).await?;
-    let resources: HashMap<String, resource::Model> =
-        resource::Entity::find().all(db).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
-    let capabilities: HashMap<String, capability::Model> =
-        capability::Entity::find().all(db).await?.into_iter().map(|c| (c.id.clone(), c)).collect();
-    let mut report = Report {
-        counts: Counts {
-            servers: servers.len() as u64,
-            resources: resources.len() as u64,
-            tools: tools.len() as u64,
-            capabilities: capabilities.len() as u64,
-        },
-        ..Report::default()
-    };
-    for server in &servers {
-        report.compare("resources", &server.id, expected_resource(server), resources.get(&server.id))?;
-    }
-    for tool in &tools {
-        report.compare("capabilities", &tool.id, expected_capability(tool), capabilities.get(&tool.id))?;
-    }
-    report.missing_in_v1 = orphans(db).await?;
-    Ok(report)
+    traced(operation!(DEBUG, "v1::verify"), async {
+        let servers = mcp_server::Entity::find().all(db).await?;
+        let tools = mcp_tool::Entity::find().all(db).await?;
+        let resources: HashMap<String, resource::Model> =
+            resource::Entity::find().all(db).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let capabilities: HashMap<String, capability::Model> =
+            capability::Entity::find().all(db).await?.into_iter().map(|c| (c.id.clone(), c)).collect();
+        let mut report = Report {
+            counts: Counts {
+                servers: servers.len() as u64,
+                resources: resources.len() as u64,
+                tools: tools.len() as u64,
+                capabilities: capabilities.len() as u64,
+            },
+            ..Report::default()
+        };
+        for server in &servers {
+            report.compare("resources", &server.id, expected_resource(server), resources.get(&server.id))?;
+        }
+        for tool in &tools {
+            report.compare(
+                "capabilities",
+                &tool.id,
+                expected_capability(tool),
+                capabilities.get(&tool.id),
+            )?;
+        }
+        report.missing_in_v1 = orphans(db).await?;
+        Ok(report)
+    })
+    .await
 }
 
 /// Copied rows whose v1 row no longer exists.

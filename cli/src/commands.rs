@@ -1,0 +1,274 @@
+//! The commands, each a thin call of the library whose result goes to [`Output`].
+
+use crate::Verdict;
+use crate::output::{Output, Row, status_table};
+use clap::Subcommand;
+use rust_decimal::Decimal;
+use sark_db::MigratorTrait;
+use sark_db::audit::{self, AuditFilter};
+use sark_db::ledger::budgets::{self, Limits};
+use sark_db::ledger::summaries::{self, CostFilter, GroupBy};
+use sark_db::{DatabaseConnection, Migrator};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+/// Everything a command can fail with.
+pub type Failure = Box<dyn std::error::Error>;
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply or roll back schema migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: Migrate,
+    },
+    /// Set, show and check per-principal budgets.
+    Budget {
+        #[command(subcommand)]
+        action: Budget,
+    },
+    /// Sum the cost ledger.
+    Cost {
+        #[command(subcommand)]
+        action: Cost,
+    },
+    /// Read the audit log.
+    Audit {
+        #[command(subcommand)]
+        action: Audit,
+    },
+    /// The v1 → v2 registry copy.
+    V1 {
+        #[command(subcommand)]
+        action: V1,
+    },
+}
+
+/// `migrate …`: what `cargo run -p migration` does.
+#[derive(Debug, Subcommand)]
+pub enum Migrate {
+    /// Apply pending migrations (all, or the next N).
+    Up {
+        #[arg(short = 'n', long)]
+        steps: Option<u32>,
+    },
+    /// Roll back the last migration (or the last N).
+    Down {
+        #[arg(short = 'n', long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List every migration and whether it is applied.
+    Status,
+    /// Drop every table and migrate from scratch (refused while adopted v1 tables exist).
+    Fresh,
+}
+
+/// `budget …`.
+#[derive(Debug, Subcommand)]
+pub enum Budget {
+    /// Set a principal's limits (an absent limit is unlimited).
+    Set {
+        principal: String,
+        #[arg(long)]
+        daily: Option<Decimal>,
+        #[arg(long)]
+        monthly: Option<Decimal>,
+        #[arg(long, default_value = "USD")]
+        currency: String,
+    },
+    /// Where a principal's day and month stand.
+    Status {
+        principal: String,
+        /// The instant to report on (RFC 3339 or YYYY-MM-DD; default now).
+        #[arg(long, value_parser = instant)]
+        at: Option<OffsetDateTime>,
+    },
+    /// Compare budget counters with the ledger; exit 1 when any disagree.
+    Reconcile {
+        /// Start of the period (default: 31 days ago).
+        #[arg(long, value_parser = instant)]
+        from: Option<OffsetDateTime>,
+        /// End of the period (default: now).
+        #[arg(long, value_parser = instant)]
+        to: Option<OffsetDateTime>,
+    },
+}
+
+/// `cost …`.
+#[derive(Debug, Subcommand)]
+pub enum Cost {
+    /// Totals grouped by day, principal, resource or capability.
+    Summary {
+        #[arg(long, value_enum, default_value = "day")]
+        by: By,
+        #[arg(long)]
+        principal: Option<String>,
+        #[arg(long)]
+        resource: Option<String>,
+        /// Costs stamped at or after (RFC 3339 or YYYY-MM-DD).
+        #[arg(long, value_parser = instant)]
+        from: Option<OffsetDateTime>,
+        /// Costs stamped before (RFC 3339 or YYYY-MM-DD).
+        #[arg(long, value_parser = instant)]
+        to: Option<OffsetDateTime>,
+    },
+}
+
+/// What `cost summary` groups by.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum By {
+    Day,
+    Principal,
+    Resource,
+    Capability,
+}
+
+/// `audit …`.
+#[derive(Debug, Subcommand)]
+pub enum Audit {
+    /// Every event of one request, in time order.
+    Trace { correlation_id: String },
+    /// Events in a time range, oldest first.
+    Query {
+        /// From (RFC 3339 or YYYY-MM-DD).
+        #[arg(long, value_parser = instant)]
+        from: OffsetDateTime,
+        /// Until, exclusive (default: now).
+        #[arg(long, value_parser = instant)]
+        to: Option<OffsetDateTime>,
+        #[arg(long)]
+        event_type: Option<String>,
+        #[arg(long)]
+        principal_org: Option<String>,
+        /// At most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+}
+
+/// `v1 …`.
+#[derive(Debug, Subcommand)]
+pub enum V1 {
+    /// Compare the v1 registry with v2; exit 1 on any difference.
+    Verify,
+}
+
+/// Runs `command` against the database at `url`.
+pub async fn run(url: &str, command: Command, out: &Output) -> Result<Verdict, Failure> {
+    let db = sark_db::connect(url).await?;
+    match command {
+        Command::Migrate { action } => migrate(&db, action, out).await,
+        Command::Budget { action } => budget(&db, action, out).await,
+        Command::Cost { action: Cost::Summary { by, principal, resource, from, to } } => {
+            let filter =
+                CostFilter { principal_id: principal, resource_id: resource, from, to, ..Default::default() };
+            let by = match by {
+                By::Day => GroupBy::Day,
+                By::Principal => GroupBy::Principal,
+                By::Resource => GroupBy::Resource,
+                By::Capability => GroupBy::Capability,
+            };
+            out.rows(&summaries::grouped(&db, &filter, by).await?)?;
+            Ok(Verdict::Clean)
+        }
+        Command::Audit { action } => audit(&db, action, out).await,
+        Command::V1 { action: V1::Verify } => {
+            let report = out.while_running("comparing v1 with v2", sark_db::v1::verify(&db)).await?;
+            out.report(&report, &report)?;
+            Ok(if report.is_clean() { Verdict::Clean } else { Verdict::Differences })
+        }
+    }
+}
+
+async fn migrate(db: &DatabaseConnection, action: Migrate, out: &Output) -> Result<Verdict, Failure> {
+    match action {
+        Migrate::Up { steps } => out.while_running("migrating", Migrator::up(db, steps)).await?,
+        Migrate::Down { steps } => out.while_running("rolling back", Migrator::down(db, Some(steps))).await?,
+        Migrate::Fresh => out.while_running("migrating from scratch", Migrator::fresh(db)).await?,
+        Migrate::Status => {}
+    }
+    let rows: Vec<MigrationRow> = Migrator::get_migration_with_status(db)
+        .await?
+        .iter()
+        .map(|m| MigrationRow { migration: m.name().to_owned(), status: m.status().to_string() })
+        .collect();
+    out.rows(&rows)?;
+    Ok(Verdict::Clean)
+}
+
+/// One line of `migrate status`.
+#[derive(Debug, serde::Serialize)]
+struct MigrationRow {
+    migration: String,
+    status: String,
+}
+
+impl Row for MigrationRow {
+    fn header() -> Vec<&'static str> {
+        vec!["migration", "status"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![self.migration.clone(), self.status.clone()]
+    }
+}
+
+async fn budget(db: &DatabaseConnection, action: Budget, out: &Output) -> Result<Verdict, Failure> {
+    match action {
+        Budget::Set { principal, daily, monthly, currency } => {
+            budgets::set_limits(db, &principal, &Limits { daily, monthly, currency }).await?;
+            let status = budgets::status(db, &principal, OffsetDateTime::now_utc()).await?;
+            out.report(&status, &status_table(&status))?;
+            Ok(Verdict::Clean)
+        }
+        Budget::Status { principal, at } => {
+            let status = budgets::status(db, &principal, at.unwrap_or_else(OffsetDateTime::now_utc)).await?;
+            out.report(&status, &status_table(&status))?;
+            Ok(Verdict::Clean)
+        }
+        Budget::Reconcile { from, to } => {
+            let to = to.unwrap_or_else(OffsetDateTime::now_utc);
+            let from = from.unwrap_or(to - time::Duration::days(31));
+            let drift = out.while_running("reconciling", budgets::reconcile(db, from, to)).await?;
+            out.rows(&drift)?;
+            Ok(if drift.is_empty() { Verdict::Clean } else { Verdict::Differences })
+        }
+    }
+}
+
+async fn audit(db: &DatabaseConnection, action: Audit, out: &Output) -> Result<Verdict, Failure> {
+    let events = match action {
+        Audit::Trace { correlation_id } => audit::trace(db, &correlation_id).await?,
+        Audit::Query { from, to, event_type, principal_org, limit } => {
+            let mut filter = AuditFilter {
+                event_type,
+                principal_org,
+                ..AuditFilter::between(from, to.unwrap_or_else(OffsetDateTime::now_utc))
+            };
+            let mut events = Vec::new();
+            while (events.len() as u64) < limit {
+                filter.limit = Some((limit - events.len() as u64).min(sark_db::limits::MAX_PAGE_ROWS));
+                let page = audit::query(db, &filter).await?;
+                events.extend(page.items);
+                match page.next {
+                    Some(next) => filter.after = Some(next),
+                    None => break,
+                }
+            }
+            events
+        }
+    };
+    out.rows(&events)?;
+    Ok(Verdict::Clean)
+}
+
+/// Parses an instant: RFC 3339, or a date meaning its UTC midnight.
+fn instant(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339).or_else(|_| {
+        let date =
+            Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).map_err(|_| {
+                format!("{text:?} is neither RFC 3339 (2026-11-28T12:00:00Z) nor a date (2026-11-28)")
+            })?;
+        Ok(date.midnight().assume_utc())
+    })
+}

@@ -1,0 +1,183 @@
+//! The built `sark-db` binary, end to end, against a SQLite file and a PostgreSQL database.
+
+use rust_decimal::{Decimal, dec};
+use sark_db::ConnectionTrait;
+use sark_db::audit::{self, NewAuditEvent};
+use sark_db::ledger::costs::{self, NewCost};
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+use time::macros::datetime;
+
+/// Runs `sark-db --database-url url args…`.
+fn sark(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sark-db"))
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs a command that must succeed with exit code `code`, and returns its stdout as JSON.
+fn json_of(url: &str, args: &[&str], code: i32) -> Value {
+    let out = sark(url, &[args, &["--json"]].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Runs a command and returns its exit code, stdout and stderr.
+fn run(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = sark(url, args);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A decimal printed as JSON text.
+fn amount(value: &Value) -> Decimal {
+    value.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a decimal: {value}"))
+}
+
+/// The `(key, amount, count)` of each total of a `cost summary`.
+fn totals(value: &Value) -> Vec<(&str, Decimal, i64)> {
+    let rows = value.as_array().unwrap_or_else(|| panic!("not an array: {value}"));
+    rows.iter()
+        .map(|t| (t["key"].as_str().unwrap(), amount(&t["amount"]), t["count"].as_i64().unwrap()))
+        .collect()
+}
+
+/// Everything an operator does, on the database at `url` (empty at first).
+async fn operator_session(url: &str) {
+    // Migrations.
+    let status = json_of(url, &["migrate", "up"], 0);
+    let migrations = status.as_array().unwrap();
+    assert!(migrations.len() >= 16, "{status}");
+    assert!(migrations.iter().all(|m| m["status"] == "Applied"), "{status}");
+    assert_eq!(json_of(url, &["migrate", "status"], 0), status);
+
+    // Budgets.
+    let set = json_of(url, &["budget", "set", "ann", "--daily", "1", "--monthly", "10"], 0);
+    let numbers = [&set["daily"]["limit"], &set["monthly"]["limit"], &set["daily"]["spent"]].map(amount);
+    assert_eq!(numbers, [dec!(1), dec!(10), dec!(0)]);
+    let (code, text, _) = run(url, &["budget", "status", "ann"]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("ann (USD)") && text.contains("daily") && text.contains("monthly"), "{text}");
+
+    // Costs written by a service, then read by the operator.
+    let db = sark_db::connect(url).await.unwrap();
+    let at = datetime!(2026-11-20 10:00 UTC);
+    for (principal, amount) in [("ann", dec!(0.4)), ("ann", dec!(0.35)), ("bob", dec!(2))] {
+        costs::record(
+            &db,
+            &NewCost { timestamp: at, ..NewCost::new(principal, "search-api", "query").actual(amount) },
+        )
+        .await
+        .unwrap();
+    }
+    let by_principal = json_of(url, &["cost", "summary", "--by", "principal"], 0);
+    assert_eq!(totals(&by_principal), [("ann", dec!(0.75), 2), ("bob", dec!(2), 1)]);
+    let by_day = json_of(
+        url,
+        &["cost", "summary", "--principal", "ann", "--from", "2026-11-01", "--to", "2026-12-01"],
+        0,
+    );
+    assert_eq!(totals(&by_day), [("2026-11-20", dec!(0.75), 2)]);
+
+    // Reconciliation: clean, then a counter that disagrees with the ledger exits 1.
+    let window = ["budget", "reconcile", "--from", "2026-11-01", "--to", "2026-12-01"];
+    assert_eq!(json_of(url, &window, 0), json!([]));
+    db.execute_unprepared(
+        "UPDATE principal_budgets SET daily_spent_micros = daily_spent_micros + 1 WHERE principal_id = 'ann'",
+    )
+    .await
+    .unwrap();
+    let drift = json_of(url, &window, 1);
+    assert_eq!(drift.as_array().unwrap().len(), 1, "{drift}");
+    assert_eq!((&drift[0]["principal_id"], &drift[0]["window"]), (&json!("ann"), &json!("daily")));
+
+    // The audit log.
+    for (event, minute) in [("tool_invoked", 1), ("policy_denied", 2)] {
+        let timestamp = datetime!(2026-11-20 10:00 UTC) + time::Duration::minutes(minute);
+        audit::append(
+            &db,
+            &NewAuditEvent { correlation_id: Some("req-1".into()), timestamp, ..NewAuditEvent::new(event) },
+        )
+        .await
+        .unwrap();
+    }
+    let hops = json_of(url, &["audit", "trace", "req-1"], 0);
+    let types: Vec<&Value> = hops.as_array().unwrap().iter().map(|e| &e["event_type"]).collect();
+    assert_eq!(types, [&json!("tool_invoked"), &json!("policy_denied")]);
+    let denied =
+        json_of(url, &["audit", "query", "--from", "2026-11-20", "--event-type", "policy_denied"], 0);
+    assert_eq!(denied.as_array().unwrap().len(), 1);
+    let limited = json_of(url, &["audit", "query", "--from", "2026-11-20", "--limit", "1"], 0);
+    assert_eq!(limited.as_array().unwrap().len(), 1);
+
+    // The v1 copy of a database without v1 rows agrees with v2.
+    let (code, report, stderr) = run(url, &["v1", "verify"]);
+    assert_eq!(code, Some(0), "{report}{stderr}");
+    // A v1 server that arrived after the copy is missing in v2: exit 1 with the report.
+    db.execute_unprepared("INSERT INTO mcp_servers (id, name, transport, command) VALUES ('srv-late', 'Late', 'stdio', 'npx late')")
+        .await
+        .unwrap();
+    let (code, report, _) = run(url, &["v1", "verify"]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("missing in v2: 1") && report.contains("srv-late"), "{report}");
+
+    // Refusals: invalid input and bad usage, with nothing written.
+    let (code, _, stderr) = run(url, &["budget", "set", " ", "--daily", "1"]);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("invalid principal_id"), "{stderr}");
+    let (code, _, stderr) = run(url, &["budget", "set", "cy", "--daily=-1"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    let untouched = json_of(url, &["budget", "status", "cy"], 0);
+    assert_eq!(
+        (&untouched["daily"]["limit"], &untouched["monthly"]["limit"]),
+        (&Value::Null, &Value::Null),
+        "{untouched}"
+    );
+    assert_eq!(run(url, &["budget", "frobnicate"]).0, Some(2));
+    assert_eq!(run(url, &["audit", "query", "--from", "yesterday"]).0, Some(2));
+}
+
+#[tokio::test]
+async fn sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    operator_session(&format!("sqlite://{}?mode=rwc", dir.path().join("sark.db").display())).await;
+}
+
+#[tokio::test]
+#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
+async fn postgres() {
+    let admin_url = std::env::var("SARK_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = sark_db::connect(&admin_url)
+        .await
+        .expect("PostgreSQL at SARK_TEST_PG (default 127.0.0.1:5432) must be reachable");
+    let name = format!("sark_cli_test_{}", std::process::id());
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await.unwrap();
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let url = match admin_url.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{name}"),
+        None => panic!("SARK_TEST_PG has no database part: {admin_url}"),
+    };
+    let session = tokio::spawn(async move { operator_session(&url).await });
+    let outcome = session.await;
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+    outcome.unwrap();
+}
+
+#[test]
+fn an_unreachable_database_fails_at_once_with_its_cause() {
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = run("postgres://postgres@127.0.0.1:1/none", &["budget", "status", "ann"]);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
