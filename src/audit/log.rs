@@ -236,11 +236,17 @@ pub async fn append_with<C: ConnectionTrait>(
     event: &NewAuditEvent,
     clock: &Clock,
 ) -> Result<audit_event::Model> {
-    traced(operation!(INFO, "audit::append", event_type = %event.event_type, correlation_id = event.correlation_id.as_deref()), async {
-    let db = &stored(db);
-    let row = event.row(clock)?;
-    let id = row.id.as_ref().clone();
-    row.insert(db).await.map_err(|e| write_error(e, "audit event", &id, None))
+    let span = operation!(
+        INFO,
+        "audit::append",
+        event_type = %event.event_type,
+        correlation_id = event.correlation_id.as_deref()
+    );
+    traced(span, async {
+        let db = &stored(db);
+        let row = event.row(clock)?;
+        let id = row.id.as_ref().clone();
+        row.insert(db).await.map_err(|e| write_error(e, "audit event", &id, None))
     })
     .await
 }

@@ -253,10 +253,14 @@ pub async fn charge_with<C: ConnectionTrait + TransactionTrait>(
     cost: &NewCost,
     clock: &Clock,
 ) -> Result<CostOutcome> {
-    traced(operation!(INFO, "costs::charge", principal_id = %cost.principal_id, resource_id = %cost.resource_id, capability_id = %cost.capability_id), async {
-    settle(db, cost, true, clock).await
-    })
-    .await
+    let span = operation!(
+        INFO,
+        "costs::charge",
+        principal_id = %cost.principal_id,
+        resource_id = %cost.resource_id,
+        capability_id = %cost.capability_id
+    );
+    traced(span, settle(db, cost, true, clock)).await
 }
 
 /// Records a cost that already happened: always records it in the windows of its timestamp,
@@ -287,10 +291,14 @@ pub async fn record_with<C: ConnectionTrait + TransactionTrait>(
     cost: &NewCost,
     clock: &Clock,
 ) -> Result<CostOutcome> {
-    traced(operation!(INFO, "costs::record", principal_id = %cost.principal_id, resource_id = %cost.resource_id, capability_id = %cost.capability_id), async {
-    settle(db, cost, false, clock).await
-    })
-    .await
+    let span = operation!(
+        INFO,
+        "costs::record",
+        principal_id = %cost.principal_id,
+        resource_id = %cost.resource_id,
+        capability_id = %cost.capability_id
+    );
+    traced(span, settle(db, cost, false, clock)).await
 }
 
 async fn settle<C: ConnectionTrait + TransactionTrait>(
