@@ -24,7 +24,10 @@ mod m20261128_000012_widen_adopted_audit_key;
 mod m20261128_000013_guard_invariants;
 mod m20261128_000014_drop_redundant_cost_index;
 mod m20261128_000015_canonical_sqlite_timestamps;
+mod m20261128_000016_partition_time_series;
+mod m20261128_000017_create_retention_log;
 mod offenders;
+pub mod partitions;
 mod rules;
 mod sortable;
 mod tables;
@@ -46,7 +49,7 @@ impl MigratorTrait for Plain {
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
-    /// Drops every table and, on PostgreSQL, the audit log's trigger function, which
+    /// Drops every table and, on PostgreSQL, the append-only trigger functions, which
     /// sea-orm's own `fresh` leaves behind (it drops tables and types only); then applies every
     /// migration. Refuses, dropping nothing, while a v1 table exists that sark-db adopted
     /// rather than created (listed in `sark_adopted_tables`): `refresh` keeps those tables.
@@ -64,7 +67,11 @@ impl MigratorTrait for Migrator {
             )));
         }
         if db.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
-            db.execute_unprepared("DROP FUNCTION IF EXISTS audit_events_append_only() CASCADE").await?;
+            db.execute_unprepared(
+                "DROP FUNCTION IF EXISTS audit_events_append_only() CASCADE; \
+                 DROP FUNCTION IF EXISTS sark_append_only() CASCADE",
+            )
+            .await?;
         }
         Plain::fresh(db).await
     }
@@ -89,6 +96,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000013_guard_invariants::Migration),
             Box::new(m20261128_000014_drop_redundant_cost_index::Migration),
             Box::new(m20261128_000015_canonical_sqlite_timestamps::Migration),
+            Box::new(m20261128_000016_partition_time_series::Migration),
+            Box::new(m20261128_000017_create_retention_log::Migration),
         ]
     }
 }
