@@ -11,6 +11,7 @@
 //! | [`audit`] | the append-only audit log |
 //! | [`federation`] | trusted nodes of other organisations and their trust anchors |
 //! | [`v1`] | the v1 → v2 registry copy and its verification |
+//! | [`maintenance`] | partitions made ahead, retention (PostgreSQL partitions or chunks, SQLite months) |
 
 pub mod audit;
 mod clock;
@@ -20,6 +21,7 @@ pub mod federation;
 mod id;
 pub mod ledger;
 pub mod limits;
+pub mod maintenance;
 mod page;
 pub mod registry;
 pub mod timestamp;

@@ -14,6 +14,7 @@ pub mod prelude;
 pub mod principal_budget;
 pub mod protocol;
 pub mod resource;
+pub mod retention_entry;
 pub mod sensitivity;
 pub mod timestamp;
 

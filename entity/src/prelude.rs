@@ -9,4 +9,5 @@ pub use crate::mcp_server::Entity as McpServer;
 pub use crate::mcp_tool::Entity as McpTool;
 pub use crate::principal_budget::Entity as PrincipalBudget;
 pub use crate::resource::Entity as Resource;
+pub use crate::retention_entry::Entity as RetentionEntry;
 pub use crate::{Protocol, SensitivityLevel};

@@ -24,7 +24,11 @@ pub struct Month {
 impl Month {
     /// The month after this one.
     pub fn next(self) -> Month {
-        if self.month == 12 { Month { year: self.year + 1, month: 1 } } else { Month { month: self.month + 1, ..self } }
+        if self.month == 12 {
+            Month { year: self.year + 1, month: 1 }
+        } else {
+            Month { month: self.month + 1, ..self }
+        }
     }
 
     /// Its first instant, as a `timestamptz` literal.
@@ -59,7 +63,9 @@ async fn one_row<C: ConnectionTrait, T: sea_orm_migration::sea_orm::TryGetableMa
 
 /// Whether `table` is a partitioned table.
 pub async fn is_partitioned<C: ConnectionTrait>(db: &C, table: &str) -> Result<bool, DbErr> {
-    let sql = format!("SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('{table}') AND relkind = 'p') AS p");
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = to_regclass('{table}') AND relkind = 'p') AS p"
+    );
     let (partitioned,): (bool,) = one_row(db, sql, &["p"]).await?;
     Ok(partitioned)
 }
@@ -135,7 +141,11 @@ pub async fn create_default<C: ConnectionTrait>(db: &C, table: &str) -> Result<(
 
 /// Gives `partition` the statement-level `TRUNCATE` triggers of `table` (PostgreSQL clones
 /// only row triggers onto partitions).
-async fn copy_truncate_triggers<C: ConnectionTrait>(db: &C, table: &str, partition: &str) -> Result<(), DbErr> {
+async fn copy_truncate_triggers<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    partition: &str,
+) -> Result<(), DbErr> {
     // tgtype bit 32: TRUNCATE.
     let sql = format!(
         "SELECT tgname, tgfoid::regproc::text AS function FROM pg_trigger \
@@ -176,20 +186,25 @@ async fn parts<C: ConnectionTrait>(db: &C, table: &str) -> Result<Parts, DbErr> 
          WHERE tgrelid = '{table}'::regclass AND NOT tgisinternal AND tgparentid = 0 ORDER BY oid"
     );
     let triggers = db.query_all_raw(Statement::from_string(backend, sql)).await?;
-    let statements =
-        |rows: Vec<sea_orm_migration::sea_orm::QueryResult>| -> Result<Vec<String>, DbErr> {
-            rows.iter().map(|r| r.try_get::<String>("", "statement")).collect()
-        };
+    let statements = |rows: Vec<sea_orm_migration::sea_orm::QueryResult>| -> Result<Vec<String>, DbErr> {
+        rows.iter().map(|r| r.try_get::<String>("", "statement")).collect()
+    };
     Ok(Parts { indexes: statements(indexes)?, triggers: statements(triggers)? })
 }
 
 /// Rebuilds `table` with its rows as a table partitioned by month (`partitioned`) or as a
 /// plain one, keeping its columns, defaults, checks, keys, indexes and triggers. Month
 /// partitions cover every month that holds a row and the `ahead` months from now on.
-async fn rebuild<C: ConnectionTrait>(db: &C, table: &str, partitioned: bool, ahead: u32) -> Result<(), DbErr> {
+async fn rebuild<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    partitioned: bool,
+    ahead: u32,
+) -> Result<(), DbErr> {
     let parts = parts(db, table).await?;
     let old = format!("{table}_rebuilt_from");
-    let like = "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS";
+    let like = "INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE \
+                INCLUDING COMMENTS";
     let partition_by = if partitioned { "PARTITION BY RANGE (\"timestamp\")" } else { "" };
     db.execute_unprepared(&format!(
         "ALTER TABLE {table} RENAME TO {old}; CREATE TABLE {table} (LIKE {old} {like}) {partition_by}"
@@ -217,7 +232,12 @@ async fn rebuild<C: ConnectionTrait>(db: &C, table: &str, partitioned: bool, ahe
             month = month.next();
         }
     }
-    db.execute_unprepared(&format!("INSERT INTO {table} SELECT * FROM {old}; DROP TABLE {old}")).await?;
+    db.execute_unprepared(&format!("INSERT INTO {table} SELECT * FROM {old}")).await?;
+    let renames = carry_sequences(db, &old, table).await?;
+    db.execute_unprepared(&format!("DROP TABLE {old}")).await?;
+    for rename in renames {
+        db.execute_unprepared(&rename).await?;
+    }
     for statement in parts.indexes.iter().chain(&parts.triggers) {
         db.execute_unprepared(statement).await?;
     }
@@ -234,6 +254,35 @@ async fn rebuild<C: ConnectionTrait>(db: &C, table: &str, partitioned: bool, ahe
         }
     }
     Ok(())
+}
+
+/// Carries the numbering of `old`'s serial and identity columns over to `new`: a serial
+/// column's sequence is handed to `new`'s column (whose default, copied by `LIKE`, calls it);
+/// an identity column's new sequence is set where the old one stood. Returns what to run once
+/// `old` is dropped: renaming each new identity sequence to its old name.
+async fn carry_sequences<C: ConnectionTrait>(db: &C, old: &str, new: &str) -> Result<Vec<String>, DbErr> {
+    let sql = format!(
+        "SELECT quote_ident(attname) AS col, pg_get_serial_sequence('{old}', attname) AS seq, \
+                attidentity <> '' AS identity FROM pg_attribute \
+         WHERE attrelid = '{old}'::regclass AND attnum > 0 AND NOT attisdropped \
+         AND pg_get_serial_sequence('{old}', attname) IS NOT NULL"
+    );
+    let mut after_drop = Vec::new();
+    for row in db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await? {
+        let (col, seq): (String, String) = (row.try_get("", "col")?, row.try_get("", "seq")?);
+        if row.try_get("", "identity")? {
+            let sql = format!(
+                "SELECT pg_get_serial_sequence('{new}', '{col}') AS seq, \
+                        setval(pg_get_serial_sequence('{new}', '{col}'), last_value, is_called) AS v FROM {seq}"
+            );
+            let (new_seq,): (String,) = one_row(db, sql, &["seq"]).await?;
+            let old_name = seq.rsplit('.').next().unwrap_or(&seq);
+            after_drop.push(format!("ALTER SEQUENCE {new_seq} RENAME TO {old_name}"));
+        } else {
+            db.execute_unprepared(&format!("ALTER SEQUENCE {seq} OWNED BY {new}.{col}")).await?;
+        }
+    }
+    Ok(after_drop)
 }
 
 /// Converts the plain `table` into one partitioned by month, with its rows, keys, indexes,
