@@ -325,7 +325,7 @@ mod sqlite {
         let months = db
             .query_all_raw(Statement::from_sql_and_values(
                 backend,
-                &format!(
+                format!(
                     "SELECT CAST(substr(\"timestamp\", 1, 4) AS INTEGER) AS y, \
                             CAST(substr(\"timestamp\", 6, 2) AS INTEGER) AS m, count(*) AS n \
                      FROM {table} WHERE \"timestamp\" < $1 GROUP BY y, m ORDER BY y, m"
@@ -350,7 +350,7 @@ mod sqlite {
         }
         db.execute_raw(Statement::from_sql_and_values(
             backend,
-            &format!("DELETE FROM {table} WHERE \"timestamp\" < $1"),
+            format!("DELETE FROM {table} WHERE \"timestamp\" < $1"),
             [before.into()],
         ))
         .await?;
