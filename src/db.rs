@@ -5,7 +5,7 @@ use crate::trace::{operation, traced};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    Statement, TransactionOptions, TransactionTrait,
 };
 use std::time::Duration;
 
@@ -164,7 +164,25 @@ mod open_once {
 /// # }
 /// ```
 pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
-    traced(operation!(INFO, "migrate"), async { Ok(Migrator::up(db, None).await?) }).await
+    traced(operation!(INFO, "migrate"), async {
+        if !pending(db).await? {
+            return Ok(());
+        }
+        Ok(Migrator::up(db, None).await?)
+    })
+    .await
+}
+
+/// Whether a migration of this build is not applied yet, read with a plain `SELECT`, so that a
+/// role without DDL rights (see [`crate::privileges`]) may call [`migrate`] when all is applied.
+async fn pending(db: &DatabaseConnection) -> Result<bool> {
+    let sql = Statement::from_string(db.get_database_backend(), "SELECT version FROM seaql_migrations");
+    let Ok(rows) = db.query_all_raw(sql).await else {
+        return Ok(true); // no migration table yet
+    };
+    let applied: std::collections::HashSet<String> =
+        rows.iter().map(|r| r.try_get::<String>("", "version")).collect::<std::result::Result<_, _>>()?;
+    Ok(Migrator::migrations().iter().any(|m| !applied.contains(m.name())))
 }
 
 /// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite, so that it takes the

@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod limits;
 pub mod maintenance;
 mod page;
+pub mod privileges;
 pub mod registry;
 pub mod timestamp;
 mod trace;

@@ -1,13 +1,14 @@
 //! The commands, each a thin call of the library whose result goes to [`Output`].
 
 use crate::Verdict;
-use crate::output::{Output, Row, status_table};
+use crate::output::{Output, Row, maintenance_text, status_table};
 use clap::Subcommand;
 use rust_decimal::Decimal;
 use sark_db::MigratorTrait;
 use sark_db::audit::{self, AuditFilter};
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::summaries::{self, CostFilter, GroupBy};
+use sark_db::maintenance::{self, Policy};
 use sark_db::{DatabaseConnection, Migrator};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
@@ -43,6 +44,40 @@ pub enum Command {
         #[command(subcommand)]
         action: V1,
     },
+    /// Partitions ahead, rows out of default partitions, retention (run as the owner).
+    Maintenance {
+        #[command(subcommand)]
+        action: Maintenance,
+    },
+    /// The application role of PostgreSQL (run as the owner).
+    Privileges {
+        #[command(subcommand)]
+        action: Privileges,
+    },
+}
+
+/// `maintenance …`.
+#[derive(Debug, Subcommand)]
+pub enum Maintenance {
+    /// One maintenance run; prints what it created, moved and removed.
+    Run {
+        /// Months of partitions kept ready after the current one.
+        #[arg(long, default_value_t = 3)]
+        ahead_months: u32,
+        /// Keep audit events this many days (default: forever).
+        #[arg(long)]
+        keep_audit_days: Option<u32>,
+        /// Keep costs this many days (default: forever).
+        #[arg(long)]
+        keep_cost_days: Option<u32>,
+    },
+}
+
+/// `privileges …`.
+#[derive(Debug, Subcommand)]
+pub enum Privileges {
+    /// Give ROLE exactly what a SARK service needs (created without login when missing).
+    Grant { role: String },
 }
 
 /// `migrate …`: what `cargo run -p migration` does.
@@ -173,6 +208,27 @@ pub async fn run(url: &str, command: Command, out: &Output) -> Result<Verdict, F
             Ok(Verdict::Clean)
         }
         Command::Audit { action } => audit(&db, action, out).await,
+        Command::Maintenance {
+            action: Maintenance::Run { ahead_months, keep_audit_days, keep_cost_days },
+        } => {
+            let days = |d: Option<u32>| d.map(|d| time::Duration::days(d.into()));
+            let policy = Policy {
+                ahead_months,
+                keep_audit_events: days(keep_audit_days),
+                keep_costs: days(keep_cost_days),
+            };
+            let report = out.while_running("maintaining", maintenance::run(&db, &policy)).await?;
+            out.report(&report, &maintenance_text(&report))?;
+            Ok(Verdict::Clean)
+        }
+        Command::Privileges { action: Privileges::Grant { role } } => {
+            sark_db::privileges::grant_application(&db, &role).await?;
+            out.report(
+                &serde_json::json!({ "granted": role }),
+                &format!("{role}: application privileges granted"),
+            )?;
+            Ok(Verdict::Clean)
+        }
         Command::V1 { action: V1::Verify } => {
             let report = out.while_running("comparing v1 with v2", sark_db::v1::verify(&db)).await?;
             out.report(&report, &report)?;

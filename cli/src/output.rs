@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use sark_db::entity::audit_event::Model as AuditEvent;
 use sark_db::ledger::budgets::{BudgetStatus, Discrepancy};
 use sark_db::ledger::summaries::Total;
+use sark_db::maintenance::Report;
 use serde::Serialize;
 use std::fmt::Display;
 use std::time::Duration;
@@ -113,6 +114,27 @@ impl Row for AuditEvent {
             text(&self.correlation_id),
         ]
     }
+}
+
+/// What a maintenance run did, for people.
+pub fn maintenance_text(report: &Report) -> String {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(["removed", "table", "from", "until", "rows"]);
+    for r in &report.removed {
+        table.add_row([
+            r.removed.clone(),
+            r.table_name.clone(),
+            instant(r.range_start),
+            instant(r.range_end),
+            r.row_count.to_string(),
+        ]);
+    }
+    format!(
+        "created {} partitions{}\nmoved {} rows out of default partitions\n{table}",
+        report.created.len(),
+        if report.created.is_empty() { String::new() } else { format!(": {}", report.created.join(", ")) },
+        report.moved
+    )
 }
 
 /// A budget status as a table of its two windows.

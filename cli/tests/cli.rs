@@ -51,6 +51,11 @@ fn totals(value: &Value) -> Vec<(&str, Decimal, i64)> {
         .collect()
 }
 
+/// The application role the PostgreSQL session grants (dropped with the test).
+fn app_role() -> String {
+    format!("sark_cli_app_{}", std::process::id())
+}
+
 /// Everything an operator does, on the database at `url` (empty at first).
 async fn operator_session(url: &str) {
     // Migrations.
@@ -130,6 +135,17 @@ async fn operator_session(url: &str) {
     assert_eq!(code, Some(1), "{report}");
     assert!(report.contains("missing in v2: 1") && report.contains("srv-late"), "{report}");
 
+    // Maintenance and the application role (PostgreSQL only).
+    let maintained = json_of(url, &["maintenance", "run", "--keep-audit-days", "3650"], 0);
+    assert_eq!(maintained["removed"], json!([]), "{maintained}");
+    let (code, _, stderr) = run(url, &["privileges", "grant", &app_role()]);
+    if url.starts_with("postgres") {
+        assert_eq!(code, Some(0), "{stderr}");
+    } else {
+        assert_eq!(code, Some(3));
+        assert!(stderr.contains("SQLite has no roles"), "{stderr}");
+    }
+
     // Refusals: invalid input and bad usage, with nothing written.
     let (code, _, stderr) = run(url, &["budget", "set", " ", "--daily", "1"]);
     assert_eq!(code, Some(3));
@@ -170,6 +186,7 @@ async fn postgres() {
     let session = tokio::spawn(async move { operator_session(&url).await });
     let outcome = session.await;
     admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+    admin.execute_unprepared(&format!("DROP ROLE IF EXISTS {}", app_role())).await.unwrap();
     outcome.unwrap();
 }
 

@@ -1,0 +1,91 @@
+//! Least privilege on PostgreSQL: the role a SARK service connects as may do exactly what the
+//! library's functions need, and cannot rewrite the audit log, the ledger or the retention log.
+//!
+//! The owner (who runs migrations and [`crate::maintenance`]) calls [`grant_application`] once
+//! after migrating, and again after later migrations. The application role gets:
+//!
+//! | tables | privileges |
+//! |---|---|
+//! | `audit_events`, `cost_tracking`, `retention_log` | `SELECT, INSERT` — never `UPDATE`, `DELETE`, `TRUNCATE` |
+//! | `principal_budgets` | `SELECT, INSERT, UPDATE` (the budget upsert and its row lock) |
+//! | `cost_idempotency_keys` | `SELECT, INSERT, UPDATE, DELETE` (outcomes, `purge_before`) |
+//! | `resources`, `capabilities`, `federation_nodes` | `SELECT, INSERT, UPDATE, DELETE` |
+//! | `mcp_servers`, `mcp_tools`, `v1_copied_rows`, `seaql_migrations` | `SELECT` (`v1::verify`; `migrate` with nothing pending) |
+//!
+//! and nothing on any partition or chunk: rows reach partitions through the parent, whose
+//! privileges are the ones checked, and a partition accessed directly refuses the role. The
+//! owner's default privileges are set to grant the role nothing, so partitions created later
+//! by maintenance stay closed to it.
+
+use crate::db::is_postgres;
+use crate::trace::{operation, traced};
+use crate::{Error, Result};
+use sea_orm::ConnectionTrait;
+
+/// Tables and what the application role may do on them.
+const GRANTS: [(&str, &str); 12] = [
+    ("audit_events", "SELECT, INSERT"),
+    ("cost_tracking", "SELECT, INSERT"),
+    ("retention_log", "SELECT, INSERT"),
+    ("principal_budgets", "SELECT, INSERT, UPDATE"),
+    ("cost_idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
+    ("resources", "SELECT, INSERT, UPDATE, DELETE"),
+    ("capabilities", "SELECT, INSERT, UPDATE, DELETE"),
+    ("federation_nodes", "SELECT, INSERT, UPDATE, DELETE"),
+    ("mcp_servers", "SELECT"),
+    ("mcp_tools", "SELECT"),
+    ("v1_copied_rows", "SELECT"),
+    ("seaql_migrations", "SELECT"),
+];
+
+/// Makes `role` (created, without login, when it does not exist) the application role: it
+/// gets exactly the privileges in the table above, any other privilege it had on the schema's
+/// tables is revoked, and tables the caller creates later grant it nothing. Run as the owner
+/// of the schema. A role name that is not a plain lower-case SQL identifier is
+/// [`Error::Validation`]; on SQLite, which has no roles, so is any call.
+///
+/// ```no_run
+/// # async fn example(owner: &sark_db::DatabaseConnection) -> sark_db::Result<()> {
+/// sark_db::privileges::grant_application(owner, "sark_app").await?;
+/// // then, as the owner: ALTER ROLE sark_app LOGIN PASSWORD '…';
+/// # Ok(())
+/// # }
+/// ```
+pub async fn grant_application<C: ConnectionTrait>(db: &C, role: &str) -> Result<()> {
+    traced(operation!(INFO, "privileges::grant_application", role), async {
+        if !is_postgres(db) {
+            return Err(Error::validation("backend", "SQLite has no roles: privileges apply to PostgreSQL"));
+        }
+        check_role_name(role)?;
+        let mut sql = format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN \
+                 CREATE ROLE {role}; END IF; END $$;
+             REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role};
+             REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role};
+             ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM {role};
+             ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM {role};
+             GRANT USAGE ON SCHEMA public TO {role};"
+        );
+        for (table, privileges) in GRANTS {
+            sql.push_str(&format!("\nGRANT {privileges} ON {table} TO {role};"));
+        }
+        db.execute_unprepared(&sql).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Refuses a role name that would need quoting: 1–63 characters of `a-z`, `0-9` and `_`,
+/// not starting with a digit.
+fn check_role_name(role: &str) -> Result<()> {
+    let plain = role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let starts_well = role.bytes().next().is_some_and(|b| !b.is_ascii_digit());
+    if plain && starts_well && role.len() <= 63 {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            "role",
+            "must be 1 to 63 characters of a-z, 0-9 and _, not starting with a digit",
+        ))
+    }
+}

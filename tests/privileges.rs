@@ -1,0 +1,161 @@
+//! The application role: every function a service calls works as that role, and the audit
+//! log, the ledger, the retention log and their partitions refuse it any change of history.
+
+mod common;
+
+use common::{Backend, Schema, TestDb, certs};
+use rust_decimal::dec;
+use sark_db::audit::{self, AuditFilter, NewAuditEvent};
+use sark_db::entity::Protocol;
+use sark_db::federation::{self, NewNode};
+use sark_db::ledger::budgets::{self, Limits};
+use sark_db::ledger::costs::{self, NewCost};
+use sark_db::ledger::{idempotency, summaries};
+use sark_db::maintenance::{self, Policy};
+use sark_db::privileges::grant_application;
+use sark_db::registry::capabilities::{self, CapabilityPatch, NewCapability};
+use sark_db::registry::discovery;
+use sark_db::registry::resources::{self, NewResource, ResourceFilter, ResourcePatch};
+use sark_db::{DatabaseConnection, Error};
+use sea_orm::ConnectionTrait;
+use time::{Duration, OffsetDateTime};
+
+/// Every repository function a service uses, as `app`.
+async fn a_service_day(app: &DatabaseConnection) {
+    let now = OffsetDateTime::now_utc();
+    let files = resources::create(app, &NewResource::new("Files", Protocol::Mcp, "npx files")).await.unwrap();
+    resources::update(app, &files.id, &ResourcePatch { name: Some("Files 2".into()), ..Default::default() })
+        .await
+        .unwrap();
+    let cap = capabilities::create(app, &files.id, &NewCapability::new("read")).await.unwrap();
+    capabilities::update(
+        app,
+        &cap.id,
+        &CapabilityPatch { name: Some("read_file".into()), ..Default::default() },
+    )
+    .await
+    .unwrap();
+    discovery::sync(app, &files.id, &[NewCapability::new("read_file"), NewCapability::new("list")])
+        .await
+        .unwrap();
+    resources::list(app, &ResourceFilter::default()).await.unwrap();
+    resources::get_with_capabilities(app, &files.id).await.unwrap();
+    capabilities::find_by_name(app, "list").await.unwrap();
+    resources::delete(app, &files.id).await.unwrap();
+
+    let (pem, _) = certs::certificate("globex");
+    federation::register(app, &NewNode::new("globex", "Globex", "https://sark.globex.example", pem.clone()))
+        .await
+        .unwrap();
+    federation::set_enabled(app, "globex", false).await.unwrap();
+    federation::rotate_trust_anchor(app, "globex", &pem).await.unwrap();
+    federation::list_enabled(app).await.unwrap();
+    federation::delete(app, "globex").await.unwrap();
+
+    budgets::set_limits(app, "ann", &Limits { daily: Some(dec!(10)), monthly: None, currency: "USD".into() })
+        .await
+        .unwrap();
+    let keyed = NewCost::new("ann", "r", "c").actual(dec!(1)).idempotency_key("k-1");
+    costs::charge(app, &keyed).await.unwrap();
+    assert!(costs::charge(app, &keyed).await.unwrap().replayed);
+    costs::record(app, &NewCost::new("ann", "r", "c").actual(dec!(2))).await.unwrap();
+    costs::record_many(
+        app,
+        &[NewCost::new("bob", "r", "c").actual(dec!(1)), NewCost::new("cy", "r", "c").actual(dec!(1))],
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        costs::charge(app, &NewCost::new("ann", "r", "c").actual(dec!(100))).await,
+        Err(Error::BudgetExceeded { .. })
+    ));
+    budgets::status(app, "ann", now).await.unwrap();
+    assert!(
+        budgets::reconcile(app, now - Duration::days(31), now + Duration::days(1)).await.unwrap().is_empty()
+    );
+    summaries::total(app, &Default::default()).await.unwrap();
+    summaries::top_principals(app, now - Duration::days(1), now + Duration::days(1), 5).await.unwrap();
+    idempotency::purge_before(app, now - Duration::days(7)).await.unwrap();
+
+    let event = audit::append(
+        app,
+        &NewAuditEvent { correlation_id: Some("req-1".into()), ..NewAuditEvent::new("tool_invoked") },
+    )
+    .await
+    .unwrap();
+    audit::append_many(app, &[NewAuditEvent::new("a"), NewAuditEvent::new("b")]).await.unwrap();
+    audit::get(app, &event.id).await.unwrap();
+    audit::trace(app, "req-1").await.unwrap();
+    audit::query(app, &AuditFilter::between(now - Duration::hours(1), now + Duration::hours(1)))
+        .await
+        .unwrap();
+    sark_db::v1::verify(app).await.unwrap();
+    sark_db::migrate(app).await.unwrap(); // nothing pending: reading the migration table is enough
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
+async fn the_application_role_can_serve_and_cannot_rewrite_history() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let t = TestDb::new(backend, Schema::Migrated).await;
+        let role = format!("sark_app_{}", std::process::id());
+        if backend == Backend::Sqlite {
+            let refused = grant_application(&t.db, &role).await;
+            assert!(matches!(refused, Err(Error::Validation { field: "backend", .. })), "{refused:?}");
+            continue;
+        }
+        assert!(matches!(
+            grant_application(&t.db, "Robert'); DROP TABLE x; --").await,
+            Err(Error::Validation { field: "role", .. })
+        ));
+        grant_application(&t.db, &role).await.unwrap();
+        grant_application(&t.db, &role).await.unwrap(); // twice: the same privileges
+        t.db.execute_unprepared(&format!("ALTER ROLE {role} LOGIN")).await.unwrap();
+        let (server, database) = t.url.rsplit_once('/').unwrap();
+        let app_url = format!("postgres://{role}@{}/{database}", server.rsplit_once('@').unwrap().1);
+        let app = sark_db::connect(&app_url).await.unwrap();
+
+        a_service_day(&app).await;
+
+        let month = OffsetDateTime::now_utc();
+        let partition = format!("audit_events_p{:04}_{:02}", month.year(), u8::from(month.month()));
+        for sql in [
+            "UPDATE audit_events SET severity = 'x'".to_owned(),
+            "DELETE FROM audit_events".to_owned(),
+            "TRUNCATE audit_events".to_owned(),
+            format!("UPDATE {partition} SET severity = 'x'"),
+            format!("DELETE FROM {partition}"),
+            format!("TRUNCATE {partition}"),
+            format!("SELECT * FROM {partition}"),
+            "UPDATE cost_tracking SET actual_cost_micros = 0".to_owned(),
+            "DELETE FROM cost_tracking".to_owned(),
+            "TRUNCATE cost_tracking".to_owned(),
+            "INSERT INTO retention_log (id, table_name, removed, range_start, range_end, row_count) \
+             VALUES ('x', 'audit_events', 'rows', now(), now(), 0)"
+                .to_owned(),
+            "UPDATE retention_log SET row_count = 0".to_owned(),
+            "DELETE FROM retention_log".to_owned(),
+            "TRUNCATE retention_log".to_owned(),
+            "DROP TABLE audit_events".to_owned(),
+        ] {
+            let refused = app.execute_unprepared(&sql).await;
+            let insert = sql.starts_with("INSERT");
+            match refused {
+                Err(e) if !insert => assert!(
+                    e.to_string().contains("permission denied") || e.to_string().contains("must be owner"),
+                    "{sql}: {e}"
+                ),
+                Err(e) => panic!("{sql}: the role may insert into retention_log: {e}"),
+                Ok(_) if insert => {}
+                Ok(_) => panic!("{sql}: allowed to the application role"),
+            }
+        }
+        // Maintenance is the owner's: the role cannot take partitions away.
+        let policy = Policy { keep_audit_events: Some(Duration::days(1)), ..Policy::default() };
+        assert!(maintenance::run(&app, &policy).await.is_err());
+        maintenance::run(&t.db, &policy).await.unwrap();
+
+        app.close().await.unwrap();
+        t.db.execute_unprepared(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).await.unwrap();
+    }
+}
