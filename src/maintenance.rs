@@ -181,8 +181,8 @@ mod native {
     use super::*;
 
     /// Moves the rows of `table`'s default partition into partitions of their months: the
-    /// default is detached and replaced by an empty one, the months it held get partitions,
-    /// and its rows are inserted through the parent. Returns how many rows moved.
+    /// default is detached, the months it held get partitions, its rows are inserted through
+    /// the parent, and an empty default takes its place. Returns how many rows moved.
     pub(super) async fn move_default_rows<C: ConnectionTrait>(db: &C, table: &str) -> Result<u64> {
         let default = partitions::default_partition(table);
         let moved = count(db, format!("SELECT count(*) AS n FROM {default}")).await?;
@@ -194,7 +194,6 @@ mod native {
             "ALTER TABLE {table} DETACH PARTITION {default}; ALTER TABLE {default} RENAME TO {moving}"
         ))
         .await?;
-        partitions::create_default(db, table).await?;
         let months = format!(
             "SELECT DISTINCT EXTRACT(YEAR FROM \"timestamp\" AT TIME ZONE 'UTC')::int AS y, \
                     EXTRACT(MONTH FROM \"timestamp\" AT TIME ZONE 'UTC')::int AS m FROM {moving}"
@@ -205,6 +204,9 @@ mod native {
         }
         db.execute_unprepared(&format!("INSERT INTO {table} SELECT * FROM {moving}; DROP TABLE {moving}"))
             .await?;
+        // Only now: the new default's indexes take the names the old one's had. Writers wait
+        // meanwhile, as the detach locked the parent until commit.
+        partitions::create_default(db, table).await?;
         Ok(moved as u64)
     }
 

@@ -118,3 +118,48 @@ on_both! {
         .await;
     }
 }
+
+/// The partitions a plan reads (`<table>_pYYYY_MM` or `<table>_default`), by suffix.
+fn partitions_read(plan: &str) -> std::collections::BTreeSet<String> {
+    plan.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter_map(|word| word.strip_prefix("cost_tracking_").or_else(|| word.strip_prefix("audit_events_")))
+        .filter(|rest| rest.starts_with('p') && rest.len() == 8 || *rest == "default")
+        .map(str::to_owned)
+        .collect()
+}
+
+on_both! {
+    async fn a_query_for_a_time_range_reads_only_the_partitions_of_that_range(db: &DatabaseConnection) {
+        fill(db).await;
+        // The rows of September and October landed in the default partitions; move them.
+        sark_db::maintenance::run(db, &Default::default()).await.unwrap();
+        db.execute_unprepared("ANALYZE").await.unwrap();
+        let october = CostFilter {
+            from: Some(datetime!(2026-10-01 00:00 UTC)),
+            to: Some(datetime!(2026-11-01 00:00 UTC)),
+            ..CostFilter::default()
+        };
+        let day = AuditFilter::between(T0 + Duration::days(3), T0 + Duration::days(4));
+        let cases: [(&str, Vec<Statement>); 3] = [
+            ("p2026_10", statements(db, async |db| drop(summaries::grouped(db, &october, summaries::GroupBy::Principal).await.unwrap())).await),
+            ("p2026_09", statements(db, async |db| drop(audit::query(db, &day).await.unwrap())).await),
+            // The budget counters count December's newest day and the month: the ledger sums read December.
+            ("p2026_12", statements(db, async |db| {
+                drop(sark_db::ledger::budgets::reconcile(db, datetime!(2026-12-01 00:00 UTC), datetime!(2026-12-02 00:00 UTC)).await.unwrap())
+            }).await),
+        ];
+        for (month, statements) in cases {
+            let reading: Vec<_> = statements.iter().filter(|s| s.sql.contains("cost_tracking") || s.sql.contains("audit_events")).collect();
+            assert!(!reading.is_empty(), "no statement read the ledger or the log: {statements:#?}");
+            for statement in reading {
+                let plan = plan(db, statement).await;
+                if common::is_pg(db) {
+                    let read = partitions_read(&plan);
+                    assert_eq!(read.into_iter().collect::<Vec<_>>(), [month], "{}\n{plan}", statement.sql);
+                } else {
+                    assert!(searches_by_time(&plan), "{}\n{plan}", statement.sql);
+                }
+            }
+        }
+    }
+}

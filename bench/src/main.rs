@@ -6,6 +6,7 @@
 
 use clap::Parser;
 use rust_decimal::Decimal;
+use sark_db::audit::{self, NewAuditEvent};
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, NewCost};
 use sark_db::ledger::summaries::{self, CostFilter};
@@ -39,6 +40,13 @@ struct Args {
     /// Summary calls.
     #[arg(long, default_value_t = 200)]
     summaries: usize,
+    /// Audit events appended in batches.
+    #[arg(long, default_value_t = 100_000)]
+    events: usize,
+    /// Run on plain tables: roll back the partitioning migrations (16 and 17) first, to compare
+    /// a run on partitioned tables with one on plain tables.
+    #[arg(long)]
+    plain: bool,
 }
 
 /// The amount every benchmark charge costs, in micro-units (0.01).
@@ -82,6 +90,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Database::connect(ConnectOptions::new(&url).max_connections(pool).sqlx_logging(false).to_owned())
             .await?;
     sark_db::migrate(&sark).await?;
+    if args.plain {
+        use sark_db::MigratorTrait;
+        sark_db::Migrator::down(&sark, Some(2)).await?;
+    }
     let raw = PgPoolOptions::new().max_connections(pool).connect(&url).await?;
     let bench = Bench { args, url, sark, raw };
     let result = bench.run().await;
@@ -101,6 +113,7 @@ impl Bench {
         rows.push(self.concurrent("spread", self.args.principals).await?);
         rows.push(self.bulk().await?);
         rows.extend(self.summary().await?);
+        rows.push(self.audit().await?);
         Ok(rows)
     }
 
@@ -338,6 +351,57 @@ impl Bench {
                 unit: "ms",
             },
         ])
+    }
+}
+
+impl Bench {
+    /// Audit events appended by `append_many` in batches of 1,000, against `COPY` of the same
+    /// rows (the log is append-only, so the two runs go to two time ranges).
+    async fn audit(&self) -> Result<Row, Box<dyn Error>> {
+        let n = self.args.events;
+        let now = OffsetDateTime::now_utc();
+        let events: Vec<NewAuditEvent> = (0..n)
+            .map(|i| NewAuditEvent {
+                timestamp: now - time::Duration::milliseconds((n - i) as i64),
+                correlation_id: Some(format!("req-{}", i % 10_000)),
+                ..NewAuditEvent::new("tool_invoked")
+            })
+            .collect();
+        let start = Instant::now();
+        for batch in events.chunks(1_000) {
+            audit::append_many(&self.sark, batch).await?;
+        }
+        let sark_rate = n as f64 / start.elapsed().as_secs_f64();
+
+        let mut copy = String::new();
+        for (i, e) in events.iter().enumerate() {
+            copy.push_str(&format!(
+                "copy-{i}\t{}\ttool_invoked\t{}\n",
+                e.timestamp,
+                e.correlation_id.as_deref().unwrap_or("")
+            ));
+        }
+        let start = Instant::now();
+        let mut conn = self.raw.acquire().await?;
+        let mut sink = conn
+            .copy_in_raw("COPY audit_events (id, \"timestamp\", event_type, correlation_id) FROM STDIN")
+            .await?;
+        sink.send(copy.as_bytes()).await?;
+        sink.finish().await?;
+        let copy_rate = n as f64 / start.elapsed().as_secs_f64();
+        let stored =
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_events").fetch_one(&self.raw).await?;
+        if stored != 2 * n as i64 {
+            return Err(format!("audit events: {stored} stored, {} appended", 2 * n).into());
+        }
+        Ok(Row {
+            workload: format!("audit append_many, {n} events in batches of 1000"),
+            sark: sark_rate,
+            baseline: copy_rate,
+            baseline_name: "COPY",
+            pgbench: None,
+            unit: "events/s",
+        })
     }
 }
 

@@ -129,6 +129,7 @@ pub async fn create_month<C: ConnectionTrait>(db: &C, table: &str, month: Month)
     ))
     .await?;
     copy_truncate_triggers(db, table, &name).await?;
+    name_indexes(db, &name, &format!("p{:04}_{:02}", month.year, month.month)).await?;
     Ok(true)
 }
 
@@ -136,7 +137,30 @@ pub async fn create_month<C: ConnectionTrait>(db: &C, table: &str, month: Month)
 pub async fn create_default<C: ConnectionTrait>(db: &C, table: &str) -> Result<(), DbErr> {
     let name = default_partition(table);
     db.execute_unprepared(&format!("CREATE TABLE {name} PARTITION OF {table} DEFAULT")).await?;
-    copy_truncate_triggers(db, table, &name).await
+    copy_truncate_triggers(db, table, &name).await?;
+    name_indexes(db, &name, "default").await
+}
+
+/// Names each index of `partition` after the parent's index it belongs to, plus `_<suffix>`
+/// (`idx_audit_timestamp_id_p2026_11`), instead of PostgreSQL's names made from the columns:
+/// plans then name the index they use.
+async fn name_indexes<C: ConnectionTrait>(db: &C, partition: &str, suffix: &str) -> Result<(), DbErr> {
+    let sql = format!(
+        "SELECT c.relname AS child, p.relname AS parent FROM pg_index x \
+         JOIN pg_class c ON c.oid = x.indexrelid \
+         JOIN pg_inherits i ON i.inhrelid = x.indexrelid JOIN pg_class p ON p.oid = i.inhparent \
+         WHERE x.indrelid = '{partition}'::regclass"
+    );
+    for row in db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await? {
+        let (child, parent): (String, String) = (row.try_get("", "child")?, row.try_get("", "parent")?);
+        // PostgreSQL names are at most 63 bytes; ours are ASCII.
+        let keep = 63usize.saturating_sub(suffix.len() + 1).min(parent.len());
+        let name = format!("{}_{suffix}", &parent[..keep]);
+        if child != name {
+            db.execute_unprepared(&format!("ALTER INDEX {child} RENAME TO {name}")).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Gives `partition` the statement-level `TRUNCATE` triggers of `table` (PostgreSQL clones
@@ -243,14 +267,18 @@ async fn rebuild<C: ConnectionTrait>(
     }
     if partitioned {
         create_default(db, table).await?;
-        // Month partitions got the TRUNCATE triggers when created, before the parent had them.
+        // Month partitions were created before the parent had its triggers and indexes.
         let months = format!(
             "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
              WHERE i.inhparent = '{table}'::regclass AND c.relname <> '{}'",
             default_partition(table)
         );
         for row in db.query_all_raw(Statement::from_string(db.get_database_backend(), months)).await? {
-            copy_truncate_triggers(db, table, &row.try_get::<String>("", "name")?).await?;
+            let name: String = row.try_get("", "name")?;
+            copy_truncate_triggers(db, table, &name).await?;
+            let suffix =
+                name.strip_prefix(table).and_then(|s| s.strip_prefix('_')).unwrap_or(&name).to_owned();
+            name_indexes(db, &name, &suffix).await?;
         }
     }
     Ok(())
