@@ -24,18 +24,22 @@ use time::{Date, Duration, OffsetDateTime};
 /// What [`run`] does. `Policy::default()` makes partitions 3 months ahead and keeps everything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
-    /// Months of partitions kept ready after the current one (PostgreSQL).
+    /// Months of partitions kept ready after the current one (PostgreSQL; at most
+    /// [`MAX_AHEAD_MONTHS`]).
     pub ahead_months: u32,
     /// How long audit events are kept; `None`: forever.
     pub keep_audit_events: Option<Duration>,
     /// How long costs are kept; `None`: forever. A cost removed no longer counts towards its
     /// window's ledger sum.
     pub keep_costs: Option<Duration>,
+    /// TimescaleDB only, and only where its community license offers compression: compress
+    /// chunks older than this (a compression policy). Ignored elsewhere; `None`: no compression.
+    pub compress_after: Option<Duration>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { ahead_months: 3, keep_audit_events: None, keep_costs: None }
+        Policy { ahead_months: 3, keep_audit_events: None, keep_costs: None, compress_after: None }
     }
 }
 
@@ -58,7 +62,12 @@ pub struct Report {
     pub moved: u64,
     /// What retention removed, as written to `retention_log`.
     pub removed: Vec<retention_entry::Model>,
+    /// Hypertables that have a compression policy now (TimescaleDB's community license only).
+    pub compressing: Vec<String>,
 }
+
+/// Most months of partitions [`Policy::ahead_months`] may ask for (ten years).
+pub const MAX_AHEAD_MONTHS: u32 = 120;
 
 /// The advisory lock maintenance runs under ("SARK" in ASCII).
 const LOCK_KEY: i64 = 0x5341_524B;
@@ -90,10 +99,14 @@ pub async fn run_with<C: ConnectionTrait + TransactionTrait>(
     clock: &Clock,
 ) -> Result<Report> {
     traced(operation!(INFO, "maintenance::run"), async {
-        if policy.keep_audit_events.is_some_and(|d| d.is_negative())
-            || policy.keep_costs.is_some_and(|d| d.is_negative())
+        if [policy.keep_audit_events, policy.keep_costs, policy.compress_after]
+            .iter()
+            .any(|d| d.is_some_and(|d| d.is_negative()))
         {
             return Err(Error::validation("policy", "a retention period is negative"));
+        }
+        if policy.ahead_months > MAX_AHEAD_MONTHS {
+            return Err(Error::validation("ahead_months", format!("is more than {MAX_AHEAD_MONTHS}")));
         }
         let txn = begin_write(db).await?;
         let tx = &stored(&txn);
@@ -109,7 +122,8 @@ pub async fn run_with<C: ConnectionTrait + TransactionTrait>(
         }
         let now = clock.now();
         for table in TABLES {
-            let cutoff = policy.keep(table).map(|keep| now - keep);
+            // A period reaching past the calendar's start keeps everything.
+            let cutoff = policy.keep(table).and_then(|keep| now.checked_sub(keep));
             if !postgres {
                 if let Some(cutoff) = cutoff {
                     report.removed.extend(sqlite::remove_months_before(tx, table, cutoff).await?);
@@ -117,6 +131,11 @@ pub async fn run_with<C: ConnectionTrait + TransactionTrait>(
             } else if partitions::is_hypertable(tx, table).await? {
                 if let Some(cutoff) = cutoff {
                     report.removed.extend(timescale::drop_chunks(tx, table, cutoff).await?);
+                }
+                if let Some(after) = policy.compress_after
+                    && timescale::compress(tx, table, after).await?
+                {
+                    report.compressing.push(table.to_owned());
                 }
             } else if partitions::is_partitioned(tx, table).await? {
                 report.moved += native::move_default_rows(tx, table).await?;
@@ -307,6 +326,47 @@ mod timescale {
             .await?;
         }
         Ok(removed)
+    }
+
+    /// Gives `table` a compression policy for chunks older than `after`, when the extension's
+    /// license offers compression (the community license; the Apache build does not): returns
+    /// whether it has one now. Compression is never required: without it, nothing happens.
+    pub(super) async fn compress<C: ConnectionTrait>(db: &C, table: &str, after: Duration) -> Result<bool> {
+        let backend = db.get_database_backend();
+        let license = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT COALESCE(current_setting('timescaledb.license', true), '') AS license",
+            ))
+            .await?
+            .map(|r| r.try_get::<String>("", "license"))
+            .transpose()?;
+        if license.as_deref() != Some("timescale") {
+            tracing::info!(table, "TimescaleDB here does not offer compression: chunks stay uncompressed");
+            return Ok(false);
+        }
+        let enabled = count(
+            db,
+            format!(
+                "SELECT count(*) AS n FROM timescaledb_information.hypertables \
+                 WHERE hypertable_name = '{table}' AND compression_enabled"
+            ),
+        )
+        .await?;
+        if enabled == 0 {
+            db.execute_unprepared(&format!(
+                "ALTER TABLE {table} SET (timescaledb.compress, timescaledb.compress_orderby = '\"timestamp\" DESC')"
+            ))
+            .await?;
+        }
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT add_compression_policy($1::regclass, compress_after => $2::bigint * interval '1 second', \
+             if_not_exists => true)",
+            [table.into(), after.whole_seconds().into()],
+        ))
+        .await?;
+        Ok(true)
     }
 }
 

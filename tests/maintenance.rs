@@ -279,3 +279,26 @@ on_both! {
         }
     }
 }
+
+on_both! {
+    async fn a_policy_out_of_bounds_is_refused_before_anything_changes(db: &DatabaseConnection) {
+        audit::append(db, &NewAuditEvent { timestamp: datetime!(2001-01-01 00:00 UTC), ..NewAuditEvent::new("old") }).await.unwrap();
+        for (policy, field) in [
+            (Policy { keep_audit_events: Some(Duration::days(-1)), ..Policy::default() }, "policy"),
+            (Policy { keep_costs: Some(Duration::seconds(-1)), ..Policy::default() }, "policy"),
+            (Policy { compress_after: Some(Duration::days(-7)), ..Policy::default() }, "policy"),
+            (Policy { ahead_months: maintenance::MAX_AHEAD_MONTHS + 1, ..Policy::default() }, "ahead_months"),
+        ] {
+            let refused = maintenance::run(db, &policy).await;
+            assert!(matches!(refused, Err(sark_db::Error::Validation { field: f, .. }) if f == field), "{refused:?}");
+        }
+        // A period longer than the calendar keeps everything instead of failing.
+        let forever = Policy { keep_audit_events: Some(Duration::MAX), ..Policy::default() };
+        assert!(maintenance::run(db, &forever).await.unwrap().removed.is_empty());
+        assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 1);
+        assert_eq!(scalar(db, "SELECT count(*) FROM retention_log").await, 0);
+        // Compression is TimescaleDB's: elsewhere it is ignored, not an error.
+        let compress = Policy { compress_after: Some(Duration::days(7)), ..Policy::default() };
+        assert!(maintenance::run(db, &compress).await.unwrap().compressing.is_empty());
+    }
+}

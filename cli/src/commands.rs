@@ -70,6 +70,9 @@ pub enum Maintenance {
         /// Keep costs this many days (default: forever).
         #[arg(long)]
         keep_cost_days: Option<u32>,
+        /// TimescaleDB with its community license: compress chunks older than this many days.
+        #[arg(long)]
+        compress_after_days: Option<u32>,
     },
 }
 
@@ -209,13 +212,14 @@ pub async fn run(url: &str, command: Command, out: &Output) -> Result<Verdict, F
         }
         Command::Audit { action } => audit(&db, action, out).await,
         Command::Maintenance {
-            action: Maintenance::Run { ahead_months, keep_audit_days, keep_cost_days },
+            action: Maintenance::Run { ahead_months, keep_audit_days, keep_cost_days, compress_after_days },
         } => {
             let days = |d: Option<u32>| d.map(|d| time::Duration::days(d.into()));
             let policy = Policy {
                 ahead_months,
                 keep_audit_events: days(keep_audit_days),
                 keep_costs: days(keep_cost_days),
+                compress_after: days(compress_after_days),
             };
             let report = out.while_running("maintaining", maintenance::run(&db, &policy)).await?;
             out.report(&report, &maintenance_text(&report))?;

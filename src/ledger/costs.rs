@@ -222,6 +222,19 @@ impl<'a> Valid<'a> {
     }
 }
 
+/// The span of one charge or record: the cost's principal, resource and capability.
+macro_rules! cost_span {
+    ($name:literal, $cost:expr) => {
+        operation!(
+            INFO,
+            $name,
+            principal_id = %$cost.principal_id,
+            resource_id = %$cost.resource_id,
+            capability_id = %$cost.capability_id
+        )
+    };
+}
+
 /// Charges work that is about to happen: records the cost row and adds the amount to its
 /// windows only if, counting it, the day and the month of its timestamp stay within their
 /// limits; otherwise [`Error::BudgetExceeded`] and nothing is written. A refused charge does
@@ -253,14 +266,7 @@ pub async fn charge_with<C: ConnectionTrait + TransactionTrait>(
     cost: &NewCost,
     clock: &Clock,
 ) -> Result<CostOutcome> {
-    let span = operation!(
-        INFO,
-        "costs::charge",
-        principal_id = %cost.principal_id,
-        resource_id = %cost.resource_id,
-        capability_id = %cost.capability_id
-    );
-    traced(span, settle(db, cost, true, clock)).await
+    traced(cost_span!("costs::charge", cost), settle(db, cost, true, clock)).await
 }
 
 /// Records a cost that already happened: always records it in the windows of its timestamp,
@@ -291,14 +297,7 @@ pub async fn record_with<C: ConnectionTrait + TransactionTrait>(
     cost: &NewCost,
     clock: &Clock,
 ) -> Result<CostOutcome> {
-    let span = operation!(
-        INFO,
-        "costs::record",
-        principal_id = %cost.principal_id,
-        resource_id = %cost.resource_id,
-        capability_id = %cost.capability_id
-    );
-    traced(span, settle(db, cost, false, clock)).await
+    traced(cost_span!("costs::record", cost), settle(db, cost, false, clock)).await
 }
 
 async fn settle<C: ConnectionTrait + TransactionTrait>(
