@@ -152,7 +152,8 @@ mod open_once {
     }
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration. When none is pending it only reads the migration table,
+/// so a role without DDL rights (see [`crate::privileges`]) may call it at start-up.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
