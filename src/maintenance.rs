@@ -103,7 +103,7 @@ pub async fn run_with<C: ConnectionTrait + TransactionTrait>(
             .iter()
             .any(|d| d.is_some_and(|d| d.is_negative()))
         {
-            return Err(Error::validation("policy", "a retention period is negative"));
+            return Err(Error::validation("policy", "a period (retention or compression) is negative"));
         }
         if policy.ahead_months > MAX_AHEAD_MONTHS {
             return Err(Error::validation("ahead_months", format!("is more than {MAX_AHEAD_MONTHS}")));
