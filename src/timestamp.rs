@@ -1,7 +1,7 @@
 //! Timestamps as the database stores them: UTC, truncated to microseconds.
 //!
-//! SQLite keeps them as text in one fixed-width form, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (see
-//! [`text`]), whose order as text is chronological, so range conditions and orderings compare
+//! SQLite keeps them as text in one fixed-width form, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, whose
+//! order as text is chronological, so range conditions and orderings compare
 //! the column itself and use its index. sqlx would bind an [`OffsetDateTime`] as RFC 3339 with
 //! the fraction trimmed (`…T12:00:00Z`, `…T12:00:00.5Z`), which does not sort within a second:
 //! every statement therefore runs through [`Stored`], which binds timestamps as that text on
@@ -47,7 +47,8 @@ pub fn stored<C: ConnectionTrait>(db: &C) -> Stored<'_, C> {
     Stored(db)
 }
 
-/// A connection whose statements bind timestamps in the stored form: [`text`] on SQLite.
+/// A connection whose statements bind timestamps in the stored form: on SQLite, the text
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 pub struct Stored<'a, C>(&'a C);
 
 impl<C: ConnectionTrait> Stored<'_, C> {
