@@ -67,6 +67,13 @@ pub enum Conflict {
         /// The name that is taken.
         name: String,
     },
+    /// An audit event is stamped inside a time range that is sealed already (see
+    /// `audit::seal`): the log takes no event there any more.
+    #[error("audit event {id:?} is stamped inside a sealed range of the log")]
+    Sealed {
+        /// The refused event's id.
+        id: String,
+    },
     /// The idempotency key was used before with a different request.
     #[error("idempotency key {key:?} was used with another request")]
     IdempotencyKeyReused {

@@ -221,8 +221,13 @@ mod native {
             let month = Month { year: row.try_get("", "y")?, month: row.try_get::<i32>("", "m")? as u32 };
             partitions::create_month(db, table, month).await?;
         }
-        db.execute_unprepared(&format!("INSERT INTO {table} SELECT * FROM {moving}; DROP TABLE {moving}"))
-            .await?;
+        // The rows are not new: a seal over their range (which refuses new events) must let them
+        // back in. The detach above holds the parent's lock until commit.
+        db.execute_unprepared(&format!(
+            "ALTER TABLE {table} DISABLE TRIGGER USER; INSERT INTO {table} SELECT * FROM {moving}; \
+             ALTER TABLE {table} ENABLE TRIGGER USER; DROP TABLE {moving}"
+        ))
+        .await?;
         // Only now: the new default's indexes take the names the old one's had. Writers wait
         // meanwhile, as the detach locked the parent until commit.
         partitions::create_default(db, table).await?;

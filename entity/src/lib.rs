@@ -4,6 +4,8 @@
 //! (`cost_tracking` → [`cost_record`]).
 
 pub mod audit_event;
+pub mod audit_seal;
+pub mod audit_seal_entry;
 pub mod capability;
 pub mod cost_idempotency_key;
 pub mod cost_record;

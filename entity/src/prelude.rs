@@ -1,6 +1,8 @@
 //! Every entity under the name of its row, for `use entity::prelude::*`.
 
 pub use crate::audit_event::Entity as AuditEvent;
+pub use crate::audit_seal::Entity as AuditSeal;
+pub use crate::audit_seal_entry::Entity as AuditSealEntry;
 pub use crate::capability::Entity as Capability;
 pub use crate::cost_idempotency_key::Entity as CostIdempotencyKey;
 pub use crate::cost_record::Entity as CostRecord;

@@ -26,6 +26,7 @@ mod m20261128_000014_drop_redundant_cost_index;
 mod m20261128_000015_canonical_sqlite_timestamps;
 mod m20261128_000016_partition_time_series;
 mod m20261128_000017_create_retention_log;
+mod m20261128_000018_create_audit_seals;
 mod offenders;
 pub mod partitions;
 mod rules;
@@ -69,7 +70,8 @@ impl MigratorTrait for Migrator {
         if db.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
             db.execute_unprepared(
                 "DROP FUNCTION IF EXISTS audit_events_append_only() CASCADE; \
-                 DROP FUNCTION IF EXISTS sark_append_only() CASCADE",
+                 DROP FUNCTION IF EXISTS sark_append_only() CASCADE; \
+                 DROP FUNCTION IF EXISTS audit_events_unsealed() CASCADE",
             )
             .await?;
         }
@@ -98,6 +100,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000015_canonical_sqlite_timestamps::Migration),
             Box::new(m20261128_000016_partition_time_series::Migration),
             Box::new(m20261128_000017_create_retention_log::Migration),
+            Box::new(m20261128_000018_create_audit_seals::Migration),
         ]
     }
 }

@@ -6,12 +6,12 @@ use crate::ledger::money::to_micros;
 use crate::page::{self, Page};
 use crate::timestamp::stored;
 use crate::trace::{self, operation, traced};
-use crate::{Clock, Error, Result, id, timestamp, validate};
+use crate::{Clock, Conflict, Error, Result, id, timestamp, validate};
 use entity::{Protocol, audit_event};
 use rust_decimal::Decimal;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
@@ -246,7 +246,7 @@ pub async fn append_with<C: ConnectionTrait>(
         let db = &stored(db);
         let row = event.row(clock)?;
         let id = row.id.as_ref().clone();
-        row.insert(db).await.map_err(|e| write_error(e, "audit event", &id, None))
+        row.insert(db).await.map_err(|e| append_error(e, &id))
     })
     .await
 }
@@ -275,13 +275,23 @@ pub async fn append_many_with<C: ConnectionTrait + TransactionTrait>(
             appended += audit_event::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(tx)
                 .await
-                .map_err(|e| write_error(e, "audit event", "(an event of the batch)", None))?;
+                .map_err(|e| append_error(e, "(an event of the batch)"))?;
         }
         txn.commit().await?;
         trace::rows(appended);
         Ok(appended)
     })
     .await
+}
+
+/// Translates the error of an append: the database's refusal of an event stamped in a sealed
+/// range is [`Conflict::Sealed`], the rest as for any write.
+fn append_error(e: DbErr, id: &str) -> Error {
+    if e.to_string().contains("sealed range") {
+        Conflict::Sealed { id: id.to_owned() }.into()
+    } else {
+        write_error(e, "audit event", id, None)
+    }
 }
 
 /// The event with `id` (the earliest, should a caller have reused an id at another time).

@@ -1,0 +1,227 @@
+//! Audit seals: an untouched log verifies clean; every change made past the database's rules
+//! (as a superuser or someone with the file would) is named; appends racing a seal are either
+//! in it or after it; retention keeps the chain.
+
+mod common;
+
+use common::{CLOCK, is_pg, strings};
+use sark_db::audit::{self, NewAuditEvent, SealCheck};
+use sark_db::maintenance::{self, Policy};
+use sark_db::{Clock, Conflict, Error};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use std::collections::BTreeSet;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+
+/// The canonical text of `t`, as seal reports name instants.
+fn text(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// Runs `sql` with the database's own rules lifted, as a superuser (PostgreSQL) or someone
+/// with the file (SQLite) could.
+async fn as_superuser(db: &DatabaseConnection, sql: &str) {
+    if is_pg(db) {
+        db.execute_unprepared(&format!(
+            "SET session_replication_role = replica; {sql}; SET session_replication_role = DEFAULT"
+        ))
+        .await
+        .unwrap();
+        return;
+    }
+    let triggers = strings(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").await;
+    let names = strings(db, "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").await;
+    for name in &names {
+        db.execute_unprepared(&format!("DROP TRIGGER \"{name}\"")).await.unwrap();
+    }
+    db.execute_unprepared(sql).await.unwrap();
+    for trigger in triggers {
+        db.execute_unprepared(&trigger).await.unwrap();
+    }
+}
+
+/// 30 events an hour apart from `T0`, `e-00` to `e-29`.
+async fn thirty_events(db: &DatabaseConnection) {
+    let events: Vec<_> = (0..30)
+        .map(|i| NewAuditEvent {
+            id: Some(format!("e-{i:02}")),
+            timestamp: T0 + Duration::hours(i),
+            details: serde_json::json!({"b": [1, 2.5, {"z": null, "a": "ü"}], "a": i}),
+            ..NewAuditEvent::new("tool_invoked")
+        })
+        .collect();
+    audit::append_many_with(db, &events, &CLOCK).await.unwrap();
+}
+
+/// `(timestamp, id)` of event `e-<i>`.
+fn named(i: i64) -> (String, String) {
+    (text(T0 + Duration::hours(i)), format!("e-{i:02}"))
+}
+
+/// The checks of every seal, with what a clean one holds.
+fn clean(seq: i64) -> SealCheck {
+    let ranges = [
+        (datetime!(0001-01-01 00:00 UTC), T0 + Duration::hours(15)),
+        (T0 + Duration::hours(15), T0 + Duration::days(3)),
+    ];
+    let (range_start, range_end) = ranges[seq as usize - 1];
+    SealCheck {
+        seq,
+        range_start,
+        range_end,
+        covers_removed_data: false,
+        seal_altered: false,
+        chain_broken: false,
+        changed: vec![],
+        missing: vec![],
+        extra: vec![],
+    }
+}
+
+on_both! {
+    async fn an_untouched_log_verifies_clean_and_each_kind_of_tampering_is_named(db: &DatabaseConnection) {
+        thirty_events(db).await;
+        let first = audit::seal_with(db, T0 + Duration::hours(15), &CLOCK).await.unwrap();
+        let second = audit::seal_with(db, T0 + Duration::days(3), &CLOCK).await.unwrap();
+        assert_eq!((first.seq, first.event_count, second.seq, second.event_count), (1, 15, 2, 15));
+        assert_eq!(second.previous_digest, first.digest);
+        assert_eq!(first.digest.len(), 64);
+        let whole = (T0 - Duration::days(1), T0 + Duration::days(10));
+        let verify = async || audit::verify(db, whole.0, whole.1).await.unwrap();
+        assert_eq!(verify().await.seals, [clean(1), clean(2)]);
+        assert!(verify().await.is_clean());
+
+        // Nothing slips into a sealed range through the library.
+        let late = NewAuditEvent { id: Some("late".into()), timestamp: T0 + Duration::hours(3), ..NewAuditEvent::new("x") };
+        let refused = audit::append_with(db, &late, &CLOCK).await;
+        assert!(matches!(&refused, Err(Error::Conflict(Conflict::Sealed { id })) if id == "late"), "{refused:?}");
+        let after = NewAuditEvent { timestamp: T0 + Duration::days(4), ..NewAuditEvent::new("x") };
+        audit::append_with(db, &after, &CLOCK).await.unwrap();
+        assert!(verify().await.is_clean(), "an event after the seals changes nothing");
+
+        // One field of one event.
+        as_superuser(db, "UPDATE audit_events SET severity = 'high' WHERE id = 'e-03'").await;
+        let mut expected = [clean(1), clean(2)];
+        expected[0].changed = vec![named(3)];
+        assert_eq!(verify().await.seals, expected);
+        // One event deleted.
+        as_superuser(db, "DELETE FROM audit_events WHERE id = 'e-20'").await;
+        expected[1].missing = vec![named(20)];
+        assert_eq!(verify().await.seals, expected);
+        // One event inserted into a sealed range, past the trigger.
+        let stamp = text(T0 + Duration::minutes(90));
+        as_superuser(db, &format!("INSERT INTO audit_events (id, \"timestamp\", event_type) VALUES ('slipped', '{stamp}', 'x')")).await;
+        expected[0].extra = vec![(stamp, "slipped".into())];
+        assert_eq!(verify().await.seals, expected);
+        // A seal row changed: its digest no longer matches, and the next seal's link breaks.
+        as_superuser(db, "UPDATE audit_seals SET event_count = 16 WHERE seq = 1").await;
+        expected[0].seal_altered = true;
+        assert_eq!(verify().await.seals, expected);
+        as_superuser(db, &format!("UPDATE audit_seals SET digest = '{}' WHERE seq = 1", "f".repeat(64))).await;
+        expected[1].chain_broken = true;
+        assert_eq!(verify().await.seals, expected);
+        // An entry changed to hide the edit: the seal's digest gives it away.
+        as_superuser(db, "UPDATE audit_seal_entries SET hash = 'x' WHERE event_id = 'e-21'").await;
+        expected[1].seal_altered = true;
+        expected[1].changed = vec![named(21)];
+        let report = verify().await;
+        assert_eq!(report.seals, expected);
+        assert!(!report.is_clean());
+        assert!(report.to_string().contains("missing: e-20"), "{report}");
+    }
+
+    async fn a_seal_refuses_an_until_too_recent_or_not_after_the_last(db: &DatabaseConnection) {
+        thirty_events(db).await;
+        let now = OffsetDateTime::now_utc();
+        for until in [now, now - Duration::minutes(4), now + Duration::days(1)] {
+            let refused = audit::seal(db, until).await;
+            assert!(matches!(refused, Err(Error::Validation { field: "until", .. })), "{until}: {refused:?}");
+        }
+        audit::seal(db, now - Duration::minutes(6)).await.unwrap();
+        let refused = audit::seal(db, now - Duration::minutes(7)).await;
+        assert!(matches!(refused, Err(Error::Validation { field: "until", .. })), "{refused:?}");
+        assert_eq!(common::scalar(db, "SELECT count(*) FROM audit_seals").await, 1);
+        assert_eq!(common::scalar(db, "SELECT count(*) FROM audit_seal_entries").await, 30);
+        assert!(db.execute_unprepared("DELETE FROM audit_seals").await.is_err(), "append-only");
+        assert!(db.execute_unprepared("UPDATE audit_seal_entries SET hash = 'x'").await.is_err(), "append-only");
+    }
+
+    async fn appends_racing_a_seal_are_inside_it_or_after_it_never_lost(db: &DatabaseConnection) {
+        let boundary = T0 + Duration::hours(1);
+        let tasks: Vec<_> = (0..8)
+            .map(|t| {
+                let db = db.clone();
+                tokio::spawn(async move {
+                    let mut outcomes = Vec::new();
+                    for i in 0..25i64 {
+                        // Stamps from 25 ms before the boundary to 25 ms after it.
+                        let at = boundary + Duration::milliseconds(i * 2 - 25) + Duration::microseconds(t);
+                        let event = NewAuditEvent { id: Some(format!("r-{t}-{i}")), timestamp: at, ..NewAuditEvent::new("race") };
+                        outcomes.push((at, format!("r-{t}-{i}"), audit::append_with(&db, &event, &CLOCK).await));
+                    }
+                    outcomes
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let seal = audit::seal_with(db, boundary, &CLOCK).await.unwrap();
+        let mut sealed_expected = BTreeSet::new();
+        for task in tasks {
+            for (at, id, outcome) in task.await.unwrap() {
+                match outcome {
+                    Ok(_) if at < boundary => drop(sealed_expected.insert(id)),
+                    Ok(_) => {}
+                    Err(Error::Conflict(Conflict::Sealed { .. })) => assert!(at < boundary, "{id} at {at} refused after the seal's end"),
+                    Err(e) => panic!("{id}: {e}"),
+                }
+            }
+        }
+        let sealed: BTreeSet<String> =
+            strings(db, "SELECT event_id FROM audit_seal_entries WHERE seal_seq = 1").await.into_iter().collect();
+        assert_eq!(sealed, sealed_expected, "the seal holds exactly the accepted events before its end");
+        assert_eq!(seal.event_count as usize, sealed.len());
+        assert!(audit::verify(db, T0, T0 + Duration::days(1)).await.unwrap().is_clean());
+    }
+
+    async fn retention_of_a_sealed_range_keeps_the_chain_and_shows_the_removal(db: &DatabaseConnection) {
+        let now = OffsetDateTime::now_utc();
+        let old = now - Duration::days(600);
+        let recent = now - Duration::days(30);
+        for (i, at) in [old, old + Duration::hours(1), recent, recent + Duration::hours(1)].into_iter().enumerate() {
+            audit::append(db, &NewAuditEvent { id: Some(format!("a-{i}")), timestamp: at, ..NewAuditEvent::new("x") }).await.unwrap();
+        }
+        let clock = Clock::system();
+        // The first seal ends where the old events' month ends: retention removes that month.
+        let first = old.replace_day(1).unwrap().replace_time(time::Time::MIDNIGHT);
+        let month_after = if first.month() == time::Month::December {
+            first.replace_year(first.year() + 1).unwrap().replace_month(time::Month::January).unwrap()
+        } else {
+            first.replace_month(first.month().next()).unwrap()
+        };
+        audit::seal_with(db, month_after, &clock).await.unwrap();
+        audit::seal_with(db, now - Duration::days(1), &clock).await.unwrap();
+        // The old events sat in the default partition: moving them passes the seal's trigger.
+        maintenance::run(db, &Policy::default()).await.unwrap();
+        assert!(audit::verify(db, old - Duration::days(1), now).await.unwrap().is_clean());
+
+        let report = maintenance::run(db, &Policy { keep_audit_events: Some(Duration::days(365)), ..Policy::default() }).await.unwrap();
+        assert_eq!(report.removed.iter().map(|r| r.row_count).sum::<i64>(), 2);
+        let verified = audit::verify(db, old - Duration::days(1), now).await.unwrap();
+        let states: Vec<_> = verified.seals.iter().map(|s| (s.seq, s.covers_removed_data, s.is_clean())).collect();
+        assert_eq!(states, [(1, true, true), (2, false, true)], "{verified}");
+        assert!(verified.is_clean());
+        assert!(verified.to_string().contains("data removed by retention"), "{verified}");
+    }
+}
