@@ -43,10 +43,14 @@ struct Args {
     /// Audit events appended in batches.
     #[arg(long, default_value_t = 100_000)]
     events: usize,
-    /// Run on plain tables: roll back the partitioning migrations (16 and 17) first, to compare
-    /// a run on partitioned tables with one on plain tables.
+    /// Run on plain tables: roll back the migrations after 15 first, to compare a run on
+    /// partitioned tables with one on plain tables.
     #[arg(long)]
     plain: bool,
+    /// Only time `audit::seal` and `audit::verify` over this many events (loaded by `COPY`);
+    /// run under `/usr/bin/time -v` for the peak memory.
+    #[arg(long)]
+    seal: Option<usize>,
 }
 
 /// The amount every benchmark charge costs, in micro-units (0.01).
@@ -92,11 +96,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     sark_db::migrate(&sark).await?;
     if args.plain {
         use sark_db::MigratorTrait;
-        sark_db::Migrator::down(&sark, Some(2)).await?;
+        sark_db::Migrator::down(&sark, Some(3)).await?;
     }
     let raw = PgPoolOptions::new().max_connections(pool).connect(&url).await?;
     let bench = Bench { args, url, sark, raw };
-    let result = bench.run().await;
+    let result = match bench.args.seal {
+        Some(n) => bench.seal(n).await,
+        None => bench.run().await,
+    };
     bench.sark.close().await?;
     bench.raw.close().await;
     admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await?;
@@ -355,6 +362,52 @@ impl Bench {
 }
 
 impl Bench {
+    /// Loads `n` audit events over 30 days by `COPY` (10,000 rows at a time), then times one
+    /// seal over all of them and one verification.
+    async fn seal(&self, n: usize) -> Result<Vec<Row>, Box<dyn Error>> {
+        let start = days_ago(31);
+        let mut conn = self.raw.acquire().await?;
+        let mut sink = conn
+            .copy_in_raw(
+                "COPY audit_events (id, \"timestamp\", event_type, correlation_id, details) FROM STDIN",
+            )
+            .await?;
+        for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
+            let mut rows = String::new();
+            for &i in chunk {
+                let at = start + time::Duration::milliseconds((i as i64) * 2_592_000_000 / n as i64);
+                rows.push_str(&format!(
+                    "seal-{i:08}\t{at}\ttool_invoked\treq-{}\t{{\"n\": {i}}}\n",
+                    i % 10_000
+                ));
+            }
+            sink.send(rows.as_bytes()).await?;
+        }
+        sink.finish().await?;
+        drop(conn);
+        let until = days_ago(1);
+        let t = Instant::now();
+        let seal = audit::seal(&self.sark, until).await?;
+        let sealed = t.elapsed();
+        let t = Instant::now();
+        let report = audit::verify(&self.sark, start, until).await?;
+        let verified = t.elapsed();
+        if seal.event_count != n as i64 || !report.is_clean() {
+            return Err(format!(
+                "sealed {} of {n} events; verification clean: {}",
+                seal.event_count,
+                report.is_clean()
+            )
+            .into());
+        }
+        println!(
+            "seal of {n} events: {:.1} s; verify: {:.1} s",
+            sealed.as_secs_f64(),
+            verified.as_secs_f64()
+        );
+        Ok(Vec::new())
+    }
+
     /// Audit events appended by `append_many` in batches of 1,000, against `COPY` of the same
     /// rows (the log is append-only, so the two runs go to two time ranges).
     async fn audit(&self) -> Result<Row, Box<dyn Error>> {

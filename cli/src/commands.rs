@@ -183,6 +183,21 @@ pub enum Audit {
         #[arg(long, default_value_t = 100)]
         limit: u64,
     },
+    /// Seal the log up to an instant (default: 10 minutes ago); prints the seal and its digest.
+    Seal {
+        /// The end of the sealed range, exclusive (RFC 3339 or YYYY-MM-DD).
+        #[arg(long, value_parser = instant)]
+        until: Option<OffsetDateTime>,
+    },
+    /// Recompute the seals of a time range; exit 1 when anything was tampered with.
+    Verify {
+        /// From (default: the beginning).
+        #[arg(long, value_parser = instant)]
+        from: Option<OffsetDateTime>,
+        /// Until (default: now).
+        #[arg(long, value_parser = instant)]
+        to: Option<OffsetDateTime>,
+    },
 }
 
 /// `v1 …`.
@@ -298,6 +313,26 @@ async fn budget(db: &DatabaseConnection, action: Budget, out: &Output) -> Result
 
 async fn audit(db: &DatabaseConnection, action: Audit, out: &Output) -> Result<Verdict, Failure> {
     let events = match action {
+        Audit::Seal { until } => {
+            let until = until.unwrap_or_else(|| OffsetDateTime::now_utc() - time::Duration::minutes(10));
+            let seal = out.while_running("sealing", audit::seal(db, until)).await?;
+            let text = format!(
+                "seal {} up to {}: {} events\ndigest {}",
+                seal.seq,
+                seal.range_end.format(&Rfc3339).unwrap_or_default(),
+                seal.event_count,
+                seal.digest
+            );
+            out.report(&seal, &text)?;
+            return Ok(Verdict::Clean);
+        }
+        Audit::Verify { from, to } => {
+            let from = from.unwrap_or(time::macros::datetime!(0001-01-01 00:00 UTC));
+            let to = to.unwrap_or_else(OffsetDateTime::now_utc);
+            let report = out.while_running("verifying seals", audit::verify(db, from, to)).await?;
+            out.report(&report, &report)?;
+            return Ok(if report.is_clean() { Verdict::Clean } else { Verdict::Differences });
+        }
         Audit::Trace { correlation_id } => audit::trace(db, &correlation_id).await?,
         Audit::Query { from, to, event_type, principal_org, limit } => {
             let mut filter = AuditFilter {

@@ -1,7 +1,7 @@
 //! `sark-db`: the operator CLI of the SARK data layer.
 //!
 //! Exit codes: 0 done (a check found nothing wrong); 1 a check found differences (`v1 verify`,
-//! `budget reconcile`); 2 bad usage (clap's own); 3 the operation failed (unreachable database,
+//! `budget reconcile`, `audit verify`); 2 bad usage (clap's own); 3 the operation failed (unreachable database,
 //! invalid input, not found, a database error), with the reason on stderr.
 
 mod commands;

@@ -124,6 +124,20 @@ async fn operator_session(url: &str) {
     let limited = json_of(url, &["audit", "query", "--from", "2026-11-20", "--limit", "1"], 0);
     assert_eq!(limited.as_array().unwrap().len(), 1);
 
+    // Seals: clean, then an event changed past the database's rules exits 1.
+    let seal = json_of(url, &["audit", "seal", "--until", "2026-11-21"], 0);
+    assert_eq!((&seal["seq"], &seal["event_count"]), (&json!(1), &json!(2)), "{seal}");
+    assert_eq!(json_of(url, &["audit", "verify"], 0)["seals"].as_array().unwrap().len(), 1);
+    let tamper = if url.starts_with("postgres") {
+        "SET session_replication_role = replica; UPDATE audit_events SET severity = 'none'; SET session_replication_role = DEFAULT"
+    } else {
+        "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET severity = 'none'"
+    };
+    db.execute_unprepared(tamper).await.unwrap();
+    let (code, report, _) = run(url, &["audit", "verify", "--from", "2026-11-01"]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("changed") && report.contains("tampering found"), "{report}");
+
     // The v1 copy of a database without v1 rows agrees with v2.
     let (code, report, stderr) = run(url, &["v1", "verify"]);
     assert_eq!(code, Some(0), "{report}{stderr}");
