@@ -11,6 +11,7 @@
 //! | `cost_idempotency_keys` | `SELECT, INSERT, UPDATE, DELETE` (outcomes, `purge_before`) |
 //! | `resources`, `capabilities`, `federation_nodes` | `SELECT, INSERT, UPDATE, DELETE` |
 //! | `mcp_servers`, `mcp_tools`, `v1_copied_rows`, `seaql_migrations` | `SELECT` (`v1::verify`; `migrate` with nothing pending) |
+//! | `audit_seals`, `audit_seal_entries` | `SELECT` (the append trigger reads where the seals end; `audit::verify`) — sealing is the owner's |
 //!
 //! and nothing on any partition or chunk: rows reach partitions through the parent, whose
 //! privileges are the ones checked, and a partition accessed directly refuses the role. The
@@ -23,7 +24,7 @@ use crate::{Error, Result};
 use sea_orm::ConnectionTrait;
 
 /// Tables and what the application role may do on them.
-const GRANTS: [(&str, &str); 12] = [
+const GRANTS: [(&str, &str); 14] = [
     ("audit_events", "SELECT, INSERT"),
     ("cost_tracking", "SELECT, INSERT"),
     ("retention_log", "SELECT, INSERT"),
@@ -36,6 +37,8 @@ const GRANTS: [(&str, &str); 12] = [
     ("mcp_tools", "SELECT"),
     ("v1_copied_rows", "SELECT"),
     ("seaql_migrations", "SELECT"),
+    ("audit_seals", "SELECT"),
+    ("audit_seal_entries", "SELECT"),
 ];
 
 /// Makes `role` (created, without login, when it does not exist) the application role: it

@@ -137,9 +137,14 @@ async fn the_application_role_can_serve_and_cannot_rewrite_history() {
             "DELETE FROM retention_log".to_owned(),
             "TRUNCATE retention_log".to_owned(),
             "DROP TABLE audit_events".to_owned(),
+            "UPDATE audit_seals SET digest = 'x'".to_owned(),
+            "DELETE FROM audit_seal_entries".to_owned(),
+            "INSERT INTO audit_seals (seq, range_start, range_end, event_count, digest, previous_digest, algorithm) \
+             VALUES (99, now(), now() + interval '1 s', 0, 'x', 'x', 'x')"
+                .to_owned(),
         ] {
             let refused = app.execute_unprepared(&sql).await;
-            let insert = sql.starts_with("INSERT");
+            let insert = sql.starts_with("INSERT INTO retention_log");
             match refused {
                 Err(e) if !insert => assert!(
                     e.to_string().contains("permission denied") || e.to_string().contains("must be owner"),
@@ -150,6 +155,11 @@ async fn the_application_role_can_serve_and_cannot_rewrite_history() {
                 Ok(_) => panic!("{sql}: allowed to the application role"),
             }
         }
+        // Sealing is the owner's; verifying is anyone's.
+        let until = OffsetDateTime::now_utc() - Duration::minutes(10);
+        assert!(audit::seal(&app, until).await.is_err());
+        audit::seal(&t.db, until).await.unwrap();
+        assert!(audit::verify(&app, until - Duration::days(1), until).await.unwrap().is_clean());
         // Maintenance is the owner's: the role cannot take partitions away.
         let policy = Policy { keep_audit_events: Some(Duration::days(1)), ..Policy::default() };
         assert!(maintenance::run(&app, &policy).await.is_err());
