@@ -8,10 +8,11 @@
 //! |---|---|
 //! | [`registry`] | resources, their capabilities, discovery sync |
 //! | [`ledger`] | costs, budgets, idempotency keys, summaries |
-//! | [`audit`] | the append-only audit log |
+//! | [`audit`] | the append-only audit log and its seals (tamper evidence) |
 //! | [`federation`] | trusted nodes of other organisations and their trust anchors |
 //! | [`v1`] | the v1 → v2 registry copy and its verification |
 //! | [`maintenance`] | partitions made ahead, retention (PostgreSQL partitions or chunks, SQLite months) |
+//! | [`privileges`] | the PostgreSQL application role: what a service may do |
 
 pub mod audit;
 mod clock;
