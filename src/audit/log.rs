@@ -11,8 +11,8 @@ use entity::{Protocol, audit_event};
 use rust_decimal::Decimal;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -380,9 +380,7 @@ pub async fn query<C: ConnectionTrait>(
         }
         if let Some(after) = &q.after {
             validate::key("after", &after.id)?;
-            select = select.filter(Condition::any().add(A::Timestamp.gt(after.timestamp)).add(
-                Condition::all().add(A::Timestamp.eq(after.timestamp)).add(A::Id.gt(after.id.as_str())),
-            ));
+            select = select.filter(super::seal::after_key(A::Timestamp, A::Id, after.timestamp, &after.id));
         }
         let rows = select.order_by_asc(A::Timestamp).order_by_asc(A::Id).limit(limit + 1).all(db).await?;
         let page = Page::from_rows(rows, limit, |e| AuditCursor { timestamp: e.timestamp, id: e.id.clone() });

@@ -144,8 +144,14 @@ async fn page<C: ConnectionTrait>(
 }
 
 /// `(timestamp, id) > (t, id)` as one row comparison, which the `(timestamp, id)` index serves
-/// directly (an `OR` of the two cases made each page scan from the start of the range).
-fn after_key(timestamp: impl ColumnTrait, id_column: impl ColumnTrait, t: OffsetDateTime, id: &str) -> Expr {
+/// directly (an `OR` of the two cases made each page of a seal scan from the start of its
+/// range). Also the cursor of `audit::query`.
+pub(super) fn after_key(
+    timestamp: impl ColumnTrait,
+    id_column: impl ColumnTrait,
+    t: OffsetDateTime,
+    id: &str,
+) -> Expr {
     Expr::tuple([Expr::col(timestamp), Expr::col(id_column)]).gt(Expr::tuple([Expr::val(t), Expr::val(id)]))
 }
 
