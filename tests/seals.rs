@@ -225,3 +225,28 @@ on_both! {
         assert!(verified.to_string().contains("data removed by retention"), "{verified}");
     }
 }
+
+on_both! {
+    async fn concurrent_seals_follow_one_another(db: &DatabaseConnection) {
+        thirty_events(db).await;
+        let runs: Vec<_> = (1..=6)
+            .map(|h| {
+                let db = db.clone();
+                tokio::spawn(async move { audit::seal_with(&db, T0 + Duration::hours(h * 4), &CLOCK).await })
+            })
+            .collect();
+        let mut sealed = 0;
+        for run in runs {
+            match run.await.unwrap() {
+                Ok(_) => sealed += 1,
+                Err(Error::Validation { field: "until", .. }) => {} // a later seal went first
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(sealed >= 1);
+        let report = audit::verify(db, T0, T0 + Duration::days(2)).await.unwrap();
+        assert_eq!(report.seals.len(), sealed);
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(common::scalar(db, "SELECT count(*) FROM audit_seal_entries").await, 24, "each event sealed once");
+    }
+}

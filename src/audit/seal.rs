@@ -50,8 +50,9 @@ const PAGE: u64 = 5_000;
 /// `until` must lie at least the clock's tolerance in the past (appends may be stamped up to
 /// that far from now) and after the last seal's end; otherwise [`Error::Validation`].
 ///
-/// While it runs, appends wait (PostgreSQL: the table is locked in `SHARE` mode; SQLite: the
-/// write lock), so that every event is either in the seal or after it. Events are read and
+/// While it runs, appends and other seals wait (PostgreSQL: the table is locked in `SHARE ROW
+/// EXCLUSIVE` mode; SQLite: the write lock), so that every event is either in the seal or after
+/// it, and seals follow one another. Events are read and
 /// their hashes written a page at a time: memory stays bounded.
 pub async fn seal<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -74,7 +75,8 @@ pub async fn seal_with<C: ConnectionTrait + TransactionTrait>(
         let txn = begin_write(db).await?;
         let tx = &stored(&txn);
         if is_postgres(tx) {
-            tx.execute_unprepared("LOCK TABLE audit_events IN SHARE MODE").await?;
+            // Conflicts with every insert and with another seal; reads go on.
+            tx.execute_unprepared("LOCK TABLE audit_events IN SHARE ROW EXCLUSIVE MODE").await?;
         }
         let last = audit_seal::Entity::find().order_by_desc(audit_seal::Column::Seq).one(tx).await?;
         let (seq, start, previous) = match last {
