@@ -1,6 +1,7 @@
 //! Column shapes that recur across tables.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 /// A `VARCHAR` primary-key column.
 pub fn string_id<T: IntoIden>(name: T) -> ColumnDef {
@@ -30,4 +31,14 @@ pub fn sensitivity<T: IntoIden>(name: T) -> ColumnDef {
 /// A nullable `BIGINT` amount of micro-units.
 pub fn micros_null<T: IntoIden>(name: T) -> ColumnDef {
     ColumnDef::new(name).big_integer().null().to_owned()
+}
+
+/// A `TIMESTAMPTZ NOT NULL` column defaulting to now, in the canonical text form on SQLite
+/// (see `canonical`), for tables created after migration 15 set the older ones' defaults.
+pub fn timestamp_now_canonical<T: IntoIden>(backend: DbBackend, name: T) -> ColumnDef {
+    let now = match backend {
+        DbBackend::Sqlite => Expr::cust(crate::canonical::NOW),
+        _ => Expr::current_timestamp(),
+    };
+    ColumnDef::new(name).timestamp_with_time_zone().not_null().default(now).to_owned()
 }

@@ -3,31 +3,15 @@
 //! every sealed event, so that verification can name what changed). Both are append-only, and
 //! `audit_events` refuses an event stamped inside a sealed range.
 
-use crate::canonical;
+use crate::columns::timestamp_now_canonical;
+use crate::tables::{AuditSealEntries as N, AuditSeals as S};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const PG_UP: &str = r#"
-CREATE TABLE audit_seals (
-    seq bigint NOT NULL PRIMARY KEY CHECK (seq > 0),
-    range_start timestamptz NOT NULL,
-    range_end timestamptz NOT NULL CHECK (range_end > range_start),
-    event_count bigint NOT NULL CHECK (event_count >= 0),
-    digest varchar NOT NULL,
-    previous_digest varchar NOT NULL,
-    algorithm varchar NOT NULL,
-    sealed_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE audit_seal_entries (
-    seal_seq bigint NOT NULL,
-    "timestamp" timestamptz NOT NULL,
-    event_id varchar NOT NULL,
-    hash varchar NOT NULL,
-    PRIMARY KEY (seal_seq, "timestamp", event_id)
-);
+const PG_RULES: &str = r#"
 CREATE TRIGGER audit_seals_no_update_delete BEFORE UPDATE OR DELETE ON audit_seals
     FOR EACH ROW EXECUTE FUNCTION sark_append_only();
 CREATE TRIGGER audit_seals_no_truncate BEFORE TRUNCATE ON audit_seals
@@ -49,32 +33,12 @@ CREATE TRIGGER audit_events_unsealed BEFORE INSERT ON audit_events
     FOR EACH ROW EXECUTE FUNCTION audit_events_unsealed();
 "#;
 
-const PG_DOWN: &str = r#"
+const PG_DROP_RULES: &str = r#"
 DROP TRIGGER IF EXISTS audit_events_unsealed ON audit_events;
 DROP FUNCTION IF EXISTS audit_events_unsealed();
-DROP TABLE IF EXISTS audit_seal_entries;
-DROP TABLE IF EXISTS audit_seals;
 "#;
 
-/// `{now}`: the canonical current time.
-const SQLITE_UP: &str = r#"
-CREATE TABLE audit_seals (
-    seq INTEGER NOT NULL PRIMARY KEY CHECK (seq > 0),
-    range_start TEXT NOT NULL,
-    range_end TEXT NOT NULL CHECK (range_end > range_start),
-    event_count INTEGER NOT NULL CHECK (event_count >= 0),
-    digest TEXT NOT NULL,
-    previous_digest TEXT NOT NULL,
-    algorithm TEXT NOT NULL,
-    sealed_at TEXT NOT NULL DEFAULT {now}
-);
-CREATE TABLE audit_seal_entries (
-    seal_seq INTEGER NOT NULL,
-    "timestamp" TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    PRIMARY KEY (seal_seq, "timestamp", event_id)
-);
+const SQLITE_RULES: &str = r#"
 CREATE TRIGGER audit_seals_no_update BEFORE UPDATE ON audit_seals
 BEGIN SELECT RAISE(ABORT, 'audit_seals is append-only: UPDATE is not allowed'); END;
 CREATE TRIGGER audit_seals_no_delete BEFORE DELETE ON audit_seals
@@ -88,28 +52,64 @@ WHEN NEW."timestamp" < (SELECT max(range_end) FROM audit_seals)
 BEGIN SELECT RAISE(ABORT, 'audit_events: the event lies in a sealed range'); END;
 "#;
 
-const SQLITE_DOWN: &str = r#"
-DROP TRIGGER IF EXISTS audit_events_unsealed;
-DROP TABLE IF EXISTS audit_seal_entries;
-DROP TABLE IF EXISTS audit_seals;
-"#;
+const SQLITE_DROP_RULES: &str = "DROP TRIGGER IF EXISTS audit_events_unsealed;";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let sql = match manager.get_database_backend() {
-            DbBackend::Postgres => PG_UP.to_owned(),
-            _ => SQLITE_UP.replace("{now}", canonical::NOW),
-        };
-        manager.get_connection().execute_unprepared(&sql).await.map(drop)
+        let backend = manager.get_database_backend();
+        let text = |name: S| ColumnDef::new(name).string().not_null().to_owned();
+        manager
+            .create_table(
+                Table::create()
+                    .table(S::Table)
+                    .col(
+                        ColumnDef::new(S::Seq)
+                            .big_integer()
+                            .not_null()
+                            .primary_key()
+                            .check(Expr::col(S::Seq).gt(0)),
+                    )
+                    .col(ColumnDef::new(S::RangeStart).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(S::RangeEnd).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(S::EventCount)
+                            .big_integer()
+                            .not_null()
+                            .check(Expr::col(S::EventCount).gte(0)),
+                    )
+                    .col(text(S::Digest))
+                    .col(text(S::PreviousDigest))
+                    .col(text(S::Algorithm))
+                    .col(timestamp_now_canonical(backend, S::SealedAt))
+                    .check(Expr::col(S::RangeEnd).gt(Expr::col(S::RangeStart)))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(N::Table)
+                    .col(ColumnDef::new(N::SealSeq).big_integer().not_null())
+                    .col(ColumnDef::new(N::Timestamp).timestamp_with_time_zone().not_null())
+                    .col(ColumnDef::new(N::EventId).string().not_null())
+                    .col(ColumnDef::new(N::Hash).string().not_null())
+                    .primary_key(Index::create().col(N::SealSeq).col(N::Timestamp).col(N::EventId))
+                    .to_owned(),
+            )
+            .await?;
+        let rules = if backend == DbBackend::Postgres { PG_RULES } else { SQLITE_RULES };
+        manager.get_connection().execute_unprepared(rules).await.map(drop)
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let sql = match manager.get_database_backend() {
-            DbBackend::Postgres => PG_DOWN,
-            _ => SQLITE_DOWN,
+        let rules = match manager.get_database_backend() {
+            DbBackend::Postgres => PG_DROP_RULES,
+            _ => SQLITE_DROP_RULES,
         };
-        manager.get_connection().execute_unprepared(sql).await.map(drop)
+        manager.get_connection().execute_unprepared(rules).await?;
+        manager.drop_table(Table::drop().table(N::Table).if_exists().to_owned()).await?;
+        manager.drop_table(Table::drop().table(S::Table).if_exists().to_owned()).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

@@ -175,3 +175,47 @@ pub enum V1CopiedRows {
     Entity,
     Id,
 }
+
+/// `retention_log`: what retention removed.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum RetentionLog {
+    /// The table.
+    Table,
+    /// Columns.
+    Id,
+    TableName,
+    Removed,
+    RangeStart,
+    RangeEnd,
+    RowCount,
+    RemovedAt,
+    RemovedBy,
+}
+
+/// `audit_seals`: sealed time ranges of the audit log.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum AuditSeals {
+    /// The table.
+    Table,
+    /// Columns.
+    Seq,
+    RangeStart,
+    RangeEnd,
+    EventCount,
+    Digest,
+    PreviousDigest,
+    Algorithm,
+    SealedAt,
+}
+
+/// `audit_seal_entries`: the hash of each sealed event.
+#[derive(DeriveIden, Clone, Copy)]
+pub enum AuditSealEntries {
+    /// The table.
+    Table,
+    /// Columns.
+    SealSeq,
+    Timestamp,
+    EventId,
+    Hash,
+}
