@@ -38,7 +38,7 @@ impl MigrationTrait for Migration {
         // SQLite has no roles: `removed_by` says so.
         let role = match backend {
             DbBackend::Postgres => Expr::cust("current_user"),
-            _ => Expr::val("sqlite").into(),
+            _ => Expr::val("sqlite"),
         };
         manager
             .create_table(
