@@ -32,7 +32,7 @@ impl Month {
     }
 
     /// Its first instant, as a `timestamptz` literal.
-    pub fn start(self) -> String {
+    fn start(self) -> String {
         format!("{:04}-{:02}-01 00:00:00+00", self.year, self.month)
     }
 
@@ -104,7 +104,7 @@ async fn month_range<C: ConnectionTrait>(db: &C, table: &str) -> Result<Option<(
 }
 
 /// The current UTC month of the database's clock.
-pub async fn current_month<C: ConnectionTrait>(db: &C) -> Result<Month, DbErr> {
+async fn current_month<C: ConnectionTrait>(db: &C) -> Result<Month, DbErr> {
     let sql = "SELECT EXTRACT(YEAR FROM now() AT TIME ZONE 'UTC')::int AS y, \
                EXTRACT(MONTH FROM now() AT TIME ZONE 'UTC')::int AS m"
         .to_owned();
@@ -316,11 +316,11 @@ async fn carry_sequences<C: ConnectionTrait>(db: &C, old: &str, new: &str) -> Re
 /// Converts the plain `table` into one partitioned by month, with its rows, keys, indexes,
 /// checks and triggers, partitions for every month holding a row and `ahead` months from now,
 /// and a default partition.
-pub async fn partition<C: ConnectionTrait>(db: &C, table: &str, ahead: u32) -> Result<(), DbErr> {
+pub(crate) async fn partition<C: ConnectionTrait>(db: &C, table: &str, ahead: u32) -> Result<(), DbErr> {
     rebuild(db, table, true, ahead).await
 }
 
 /// Converts the partitioned `table` back into a plain table with all its rows.
-pub async fn unpartition<C: ConnectionTrait>(db: &C, table: &str) -> Result<(), DbErr> {
+pub(crate) async fn unpartition<C: ConnectionTrait>(db: &C, table: &str) -> Result<(), DbErr> {
     rebuild(db, table, false, 0).await
 }
