@@ -15,19 +15,12 @@ use time::{Duration, OffsetDateTime};
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
 
-/// The canonical text of `t`, as seal reports name instants.
+/// The canonical text of `t` (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), as seal reports name instants.
 fn text(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    let form = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC).format(form).unwrap()
 }
 
 /// Runs `sql` with the database's own rules lifted, as a superuser (PostgreSQL) or someone
