@@ -163,28 +163,43 @@ on_both! {
     async fn rows_outside_the_premade_partitions_land_and_maintenance_moves_them(db: &DatabaseConnection) {
         let far_past = datetime!(2019-03-10 10:00 UTC);
         let now = OffsetDateTime::now_utc();
-        // Five months ahead: past the three premade months (a clock that far ahead lets it in).
+        // The premade partitions end where the fourth month after the current one starts.
+        let mut edge = now.replace_day(1).unwrap().replace_time(time::Time::MIDNIGHT);
+        for _ in 0..4 {
+            edge = if edge.month() == time::Month::December {
+                edge.replace_year(edge.year() + 1).unwrap().replace_month(time::Month::January).unwrap()
+            } else {
+                edge.replace_month(edge.month().next()).unwrap()
+            };
+        }
+        let last_premade = edge - Duration::microseconds(1);
+        // Five months ahead: well past the premade months (a clock that far ahead lets it in).
         let ahead = now + Duration::days(155);
         let future = Clock::fixed(ahead);
-        for at in [far_past, ahead] {
+        for at in [far_past, last_premade, edge, ahead] {
             audit::append_with(db, &NewAuditEvent { timestamp: at, ..NewAuditEvent::new("late") }, &future).await.unwrap();
             costs::record_with(db, &NewCost::new("ann", "r", "c").actual(dec!(1)).at(at), &future).await.unwrap();
         }
+        let partition = |table: &str, t: OffsetDateTime| format!("{table}_p{:04}_{:02}", t.year(), u8::from(t.month()));
         if is_pg(db) {
             for table in ["audit_events", "cost_tracking"] {
-                assert_eq!(scalar(db, &format!("SELECT count(*) FROM {table}_default")).await, 2, "{table}");
+                // All but the last microsecond of the premade months land in the default partition.
+                assert_eq!(scalar(db, &format!("SELECT count(*) FROM {table}_default")).await, 3, "{table}");
+                assert_eq!(scalar(db, &format!("SELECT count(*) FROM {}", partition(table, last_premade))).await, 1);
             }
         }
         let report = maintenance::run(db, &Policy::default()).await.unwrap();
-        assert_eq!(report.moved, if is_pg(db) { 4 } else { 0 });
+        assert_eq!(report.moved, if is_pg(db) { 6 } else { 0 });
         assert!(report.removed.is_empty());
         for table in ["audit_events", "cost_tracking"] {
-            assert_eq!(scalar(db, &format!("SELECT count(*) FROM {table}")).await, 2, "{table}: no row lost");
+            assert_eq!(scalar(db, &format!("SELECT count(*) FROM {table}")).await, 4, "{table}: no row lost");
             if is_pg(db) {
                 assert_eq!(scalar(db, &format!("SELECT count(*) FROM {table}_default")).await, 0);
-                assert_eq!(scalar(db, &format!("SELECT count(*) FROM {table}_p2019_03")).await, 1);
-                let month = format!("{table}_p{:04}_{:02}", ahead.year(), u8::from(ahead.month()));
-                assert_eq!(scalar(db, &format!("SELECT count(*) FROM {month}")).await, 1, "{month}");
+                // Four different months: the edge is at most about 123 days ahead, `ahead` 155.
+                for at in [far_past, last_premade, edge, ahead] {
+                    let month = partition(table, at);
+                    assert_eq!(scalar(db, &format!("SELECT count(*) FROM {month}")).await, 1, "{month}");
+                }
             }
         }
         // Moved rows are found as before.
