@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseExecutor;
 
 mod adopted;
+mod append_only;
 mod canonical;
 mod columns;
 mod m20261128_000000_record_adopted_v1_tables;

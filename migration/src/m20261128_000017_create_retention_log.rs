@@ -2,6 +2,7 @@
 //! TimescaleDB chunk, or on SQLite a month of rows), with its time range, row count, when and by
 //! which database role. Append-only like the audit log.
 
+use crate::append_only;
 use crate::columns::{string_id, timestamp_now_canonical};
 use crate::tables::RetentionLog as R;
 use sea_orm_migration::prelude::*;
@@ -10,25 +11,14 @@ use sea_orm_migration::sea_orm::DbBackend;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The append-only rule, and the function it calls, which names the table it guards.
-const PG_APPEND_ONLY: &str = r#"
+/// The function of the append-only rule (see `append_only`), which names the table it guards.
+const PG_APPEND_ONLY_FUNCTION: &str = r#"
 CREATE OR REPLACE FUNCTION sark_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'restrict_violation';
 END
 $$;
-CREATE TRIGGER retention_log_no_update_delete BEFORE UPDATE OR DELETE ON retention_log
-    FOR EACH ROW EXECUTE FUNCTION sark_append_only();
-CREATE TRIGGER retention_log_no_truncate BEFORE TRUNCATE ON retention_log
-    FOR EACH STATEMENT EXECUTE FUNCTION sark_append_only();
-"#;
-
-const SQLITE_APPEND_ONLY: &str = r#"
-CREATE TRIGGER retention_log_no_update BEFORE UPDATE ON retention_log
-BEGIN SELECT RAISE(ABORT, 'retention_log is append-only: UPDATE is not allowed'); END;
-CREATE TRIGGER retention_log_no_delete BEFORE DELETE ON retention_log
-BEGIN SELECT RAISE(ABORT, 'retention_log is append-only: DELETE is not allowed'); END;
 "#;
 
 #[async_trait::async_trait]
@@ -60,8 +50,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let rule = if backend == DbBackend::Postgres { PG_APPEND_ONLY } else { SQLITE_APPEND_ONLY };
-        manager.get_connection().execute_unprepared(rule).await.map(drop)
+        let db = manager.get_connection();
+        if backend == DbBackend::Postgres {
+            db.execute_unprepared(PG_APPEND_ONLY_FUNCTION).await?;
+        }
+        db.execute_unprepared(&append_only::rule(backend, "retention_log")).await.map(drop)
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -3,6 +3,7 @@
 //! every sealed event, so that verification can name what changed). Both are append-only, and
 //! `audit_events` refuses an event stamped inside a sealed range.
 
+use crate::append_only;
 use crate::columns::timestamp_now_canonical;
 use crate::tables::{AuditSealEntries as N, AuditSeals as S};
 use sea_orm_migration::prelude::*;
@@ -11,15 +12,8 @@ use sea_orm_migration::sea_orm::DbBackend;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const PG_RULES: &str = r#"
-CREATE TRIGGER audit_seals_no_update_delete BEFORE UPDATE OR DELETE ON audit_seals
-    FOR EACH ROW EXECUTE FUNCTION sark_append_only();
-CREATE TRIGGER audit_seals_no_truncate BEFORE TRUNCATE ON audit_seals
-    FOR EACH STATEMENT EXECUTE FUNCTION sark_append_only();
-CREATE TRIGGER audit_seal_entries_no_update_delete BEFORE UPDATE OR DELETE ON audit_seal_entries
-    FOR EACH ROW EXECUTE FUNCTION sark_append_only();
-CREATE TRIGGER audit_seal_entries_no_truncate BEFORE TRUNCATE ON audit_seal_entries
-    FOR EACH STATEMENT EXECUTE FUNCTION sark_append_only();
+/// `audit_events` refuses an event stamped inside a sealed range.
+const PG_UNSEALED: &str = r#"
 CREATE OR REPLACE FUNCTION audit_events_unsealed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW."timestamp" < (SELECT max(range_end) FROM audit_seals) THEN
@@ -38,15 +32,7 @@ DROP TRIGGER IF EXISTS audit_events_unsealed ON audit_events;
 DROP FUNCTION IF EXISTS audit_events_unsealed();
 "#;
 
-const SQLITE_RULES: &str = r#"
-CREATE TRIGGER audit_seals_no_update BEFORE UPDATE ON audit_seals
-BEGIN SELECT RAISE(ABORT, 'audit_seals is append-only: UPDATE is not allowed'); END;
-CREATE TRIGGER audit_seals_no_delete BEFORE DELETE ON audit_seals
-BEGIN SELECT RAISE(ABORT, 'audit_seals is append-only: DELETE is not allowed'); END;
-CREATE TRIGGER audit_seal_entries_no_update BEFORE UPDATE ON audit_seal_entries
-BEGIN SELECT RAISE(ABORT, 'audit_seal_entries is append-only: UPDATE is not allowed'); END;
-CREATE TRIGGER audit_seal_entries_no_delete BEFORE DELETE ON audit_seal_entries
-BEGIN SELECT RAISE(ABORT, 'audit_seal_entries is append-only: DELETE is not allowed'); END;
+const SQLITE_UNSEALED: &str = r#"
 CREATE TRIGGER audit_events_unsealed BEFORE INSERT ON audit_events
 WHEN NEW."timestamp" < (SELECT max(range_end) FROM audit_seals)
 BEGIN SELECT RAISE(ABORT, 'audit_events: the event lies in a sealed range'); END;
@@ -98,8 +84,12 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let rules = if backend == DbBackend::Postgres { PG_RULES } else { SQLITE_RULES };
-        manager.get_connection().execute_unprepared(rules).await.map(drop)
+        let db = manager.get_connection();
+        for table in ["audit_seals", "audit_seal_entries"] {
+            db.execute_unprepared(&append_only::rule(backend, table)).await?;
+        }
+        let unsealed = if backend == DbBackend::Postgres { PG_UNSEALED } else { SQLITE_UNSEALED };
+        db.execute_unprepared(unsealed).await.map(drop)
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
