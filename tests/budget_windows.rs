@@ -13,8 +13,9 @@ use common::{from_micros, micros, scalar};
 use rust_decimal::{Decimal, dec};
 use sark_db::entity::{cost_record, principal_budget};
 use sark_db::ledger::budgets::{self, Limits};
-use sark_db::ledger::costs::{self, NewCost};
+use sark_db::ledger::costs::{self, CostOutcome, NewCost};
 use sark_db::ledger::idempotency;
+use sark_db::ledger::{GroupCommit, Ledger};
 use sark_db::{Clock, Conflict, Error, Window};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use std::collections::BTreeMap;
@@ -417,17 +418,53 @@ on_both! {
     }
 
     async fn randomized_concurrent_runs_keep_the_rule(db: &DatabaseConnection) {
-        let fresh = std::env::var("SARK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
-        for seed in std::iter::once(fresh).chain(PAST_FAILURES.iter().copied()) {
-            eprintln!("randomized budget run: seed {seed} (replay with SARK_SEED={seed})");
-            let result = tokio::spawn({
-                let db = db.clone();
-                async move { randomized_run(&db, seed).await }
-            })
-            .await;
-            if let Err(panic) = result {
-                panic!("randomized run failed with seed {seed} (replay with SARK_SEED={seed}): {panic:?}");
-            }
+        randomized_runs(db, || Via::Alone).await;
+    }
+
+    async fn randomized_concurrent_runs_keep_the_rule_through_group_commit(db: &DatabaseConnection) {
+        // Small groups and a short wait: groups form, fill up and are cut.
+        let options = GroupCommit { max_calls: 5, max_wait: std::time::Duration::from_millis(2), clock: Clock::fixed(NOW), ..GroupCommit::default() };
+        randomized_runs(db, || Via::Grouped(Ledger::new(db.clone(), options))).await;
+    }
+}
+
+/// How the randomized run charges and records: each call on its own, or through a [`Ledger`].
+#[derive(Clone)]
+enum Via {
+    Alone,
+    Grouped(Ledger),
+}
+
+impl Via {
+    async fn settle(
+        &self,
+        db: &DatabaseConnection,
+        cost: &NewCost,
+        enforce: bool,
+        clock: &Clock,
+    ) -> Result<CostOutcome, Error> {
+        match (self, enforce) {
+            (Via::Alone, true) => costs::charge_with(db, cost, clock).await,
+            (Via::Alone, false) => costs::record_with(db, cost, clock).await,
+            (Via::Grouped(ledger), true) => ledger.charge(cost).await,
+            (Via::Grouped(ledger), false) => ledger.record(cost).await,
+        }
+    }
+}
+
+/// The randomized run with a fresh seed, then with the seeds of past failures.
+async fn randomized_runs(db: &DatabaseConnection, via: impl Fn() -> Via) {
+    let fresh =
+        std::env::var("SARK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+    for seed in std::iter::once(fresh).chain(PAST_FAILURES.iter().copied()) {
+        eprintln!("randomized budget run: seed {seed} (replay with SARK_SEED={seed})");
+        let result = tokio::spawn({
+            let (db, via) = (db.clone(), via());
+            async move { randomized_run(&db, seed, via).await }
+        })
+        .await;
+        if let Err(panic) = result {
+            panic!("randomized run failed with seed {seed} (replay with SARK_SEED={seed}): {panic:?}");
         }
     }
 }
@@ -456,7 +493,7 @@ const PRINCIPALS: [&str; 3] = ["p0", "p1", "p2"];
 
 /// One randomized run: 8 tasks charge, record, retry with keys, and bulk-record around day
 /// and month edges while a ninth changes limits; then the oracle checks the rule.
-async fn randomized_run(db: &DatabaseConnection, seed: u64) {
+async fn randomized_run(db: &DatabaseConnection, seed: u64, via: Via) {
     let clock = Clock::fixed(NOW);
     let seq = Arc::new(AtomicU64::new(0));
     let limit_log: Arc<std::sync::Mutex<BTreeMap<&str, LimitLog>>> = Arc::default();
@@ -494,7 +531,7 @@ async fn randomized_run(db: &DatabaseConnection, seed: u64) {
     };
     let tasks: Vec<_> = (0..8u64)
         .map(|task| {
-            let (db, seq, written) = (db.clone(), seq.clone(), written.clone());
+            let (db, seq, written, via) = (db.clone(), seq.clone(), written.clone(), via.clone());
             let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(task + 1));
             tokio::spawn(async move {
                 let mut charged: Vec<(i64, &str, OffsetDateTime, u64, u64)> = Vec::new();
@@ -507,11 +544,7 @@ async fn randomized_run(db: &DatabaseConnection, seed: u64) {
                     match rng.u8(..100) {
                         0..10 if !keyed.is_empty() => {
                             let (request, enforce, first) = keyed[rng.usize(..keyed.len())].clone();
-                            let again = if enforce {
-                                costs::charge_with(&db, &request, &clock).await
-                            } else {
-                                costs::record_with(&db, &request, &clock).await
-                            };
+                            let again = via.settle(&db, &request, enforce, &clock).await;
                             let again =
                                 again.unwrap_or_else(|e| panic!("task {task} step {step}: retry: {e}"));
                             assert!(
@@ -545,11 +578,7 @@ async fn randomized_run(db: &DatabaseConnection, seed: u64) {
                                 request = request.idempotency_key(format!("t{task}-{step}"));
                             }
                             let started = seq.fetch_add(1, Ordering::SeqCst);
-                            let result = if enforce {
-                                costs::charge_with(&db, &request, &clock).await
-                            } else {
-                                costs::record_with(&db, &request, &clock).await
-                            };
+                            let result = via.settle(&db, &request, enforce, &clock).await;
                             let finished = seq.fetch_add(1, Ordering::SeqCst);
                             match result {
                                 Ok(out) => {

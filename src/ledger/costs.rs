@@ -12,7 +12,7 @@
 
 use super::idempotency::{self, Claim};
 use super::money::{from_micros, to_micros};
-use super::spend::{self, PG_SPEND_AND_INSERT, Spend, Spent};
+use super::spend::{self, PG_KEYED_SPEND_AND_INSERT, PG_SPEND_AND_INSERT, Spend, Spent};
 use crate::Window;
 use crate::db::{begin_write, is_postgres};
 use crate::timestamp::stored;
@@ -22,11 +22,12 @@ use entity::cost_record;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, EntityTrait, Statement,
-    TransactionSession, TransactionTrait, Value,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, DatabaseConnection,
+    EntityTrait, SqlErr, Statement, TransactionSession, TransactionTrait, Value,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
+use std::any::Any;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -139,18 +140,18 @@ pub struct CostOutcome {
 }
 
 /// A cost that passed validation, in micro-units.
-struct Valid<'a> {
-    cost: &'a NewCost,
-    estimated: Option<i64>,
-    actual: Option<i64>,
-    amount: i64,
+pub(super) struct Valid<'a> {
+    pub(super) cost: &'a NewCost,
+    pub(super) estimated: Option<i64>,
+    pub(super) actual: Option<i64>,
+    pub(super) amount: i64,
     /// `actual` or `estimated`: the field the amount comes from.
-    field: &'static str,
-    at: OffsetDateTime,
+    pub(super) field: &'static str,
+    pub(super) at: OffsetDateTime,
 }
 
 impl<'a> Valid<'a> {
-    fn new(cost: &'a NewCost, clock: &Clock) -> Result<Self> {
+    pub(super) fn new(cost: &'a NewCost, clock: &Clock) -> Result<Self> {
         validate::name("principal_id", &cost.principal_id)?;
         validate::name("resource_id", &cost.resource_id)?;
         validate::name("capability_id", &cost.capability_id)?;
@@ -197,6 +198,18 @@ impl<'a> Valid<'a> {
         }
     }
 
+    /// The parameters `$8`–`$13` of the cost row in [`PG_SPEND_AND_INSERT`].
+    fn cost_values(&self) -> [Value; 6] {
+        [
+            self.at.into(),
+            self.cost.resource_id.clone().into(),
+            self.cost.capability_id.clone().into(),
+            self.estimated.into(),
+            self.actual.into(),
+            self.cost.metadata.clone().into(),
+        ]
+    }
+
     fn row(&self) -> cost_record::ActiveModel {
         cost_record::ActiveModel {
             id: NotSet,
@@ -225,7 +238,7 @@ impl<'a> Valid<'a> {
 /// The span of one charge or record: the cost's principal, resource and capability.
 macro_rules! cost_span {
     ($name:literal, $cost:expr) => {
-        operation!(
+        $crate::trace::operation!(
             INFO,
             $name,
             principal_id = %$cost.principal_id,
@@ -234,6 +247,7 @@ macro_rules! cost_span {
         )
     };
 }
+pub(super) use cost_span;
 
 /// Charges work that is about to happen: records the cost row and adds the amount to its
 /// windows only if, counting it, the day and the month of its timestamp stay within their
@@ -256,12 +270,15 @@ macro_rules! cost_span {
 /// # Ok(())
 /// # }
 /// ```
-pub async fn charge<C: ConnectionTrait + TransactionTrait>(db: &C, cost: &NewCost) -> Result<CostOutcome> {
+pub async fn charge<C: ConnectionTrait + TransactionTrait + 'static>(
+    db: &C,
+    cost: &NewCost,
+) -> Result<CostOutcome> {
     charge_with(db, cost, &Clock::default()).await
 }
 
 /// [`charge`] with the current time and tolerance taken from `clock`.
-pub async fn charge_with<C: ConnectionTrait + TransactionTrait>(
+pub async fn charge_with<C: ConnectionTrait + TransactionTrait + 'static>(
     db: &C,
     cost: &NewCost,
     clock: &Clock,
@@ -287,12 +304,15 @@ pub async fn charge_with<C: ConnectionTrait + TransactionTrait>(
 /// # Ok(())
 /// # }
 /// ```
-pub async fn record<C: ConnectionTrait + TransactionTrait>(db: &C, cost: &NewCost) -> Result<CostOutcome> {
+pub async fn record<C: ConnectionTrait + TransactionTrait + 'static>(
+    db: &C,
+    cost: &NewCost,
+) -> Result<CostOutcome> {
     record_with(db, cost, &Clock::default()).await
 }
 
 /// [`record`] with the current time and tolerance taken from `clock`.
-pub async fn record_with<C: ConnectionTrait + TransactionTrait>(
+pub async fn record_with<C: ConnectionTrait + TransactionTrait + 'static>(
     db: &C,
     cost: &NewCost,
     clock: &Clock,
@@ -300,20 +320,42 @@ pub async fn record_with<C: ConnectionTrait + TransactionTrait>(
     traced(cost_span!("costs::record", cost), settle(db, cost, false, clock)).await
 }
 
-async fn settle<C: ConnectionTrait + TransactionTrait>(
+async fn settle<C: ConnectionTrait + TransactionTrait + 'static>(
     db: &C,
     cost: &NewCost,
     enforce: bool,
     clock: &Clock,
 ) -> Result<CostOutcome> {
     let valid = Valid::new(cost, clock)?;
-    let spend = valid.spend(enforce, clock.now());
+    // On the pool a failed statement fails only itself; in the caller's transaction it would
+    // abort the transaction.
+    let autocommit = (db as &dyn Any).is::<DatabaseConnection>();
+    settle_valid(db, &valid, enforce, clock.now(), autocommit).await
+}
+
+/// Charges (`enforce`) or records a validated cost on `db`, the pool or a transaction. With
+/// `keyed_in_one` a keyed cost on PostgreSQL is first tried as one statement, which fails
+/// with a unique violation when the key's first use is in flight elsewhere: allowed where
+/// that failure does not abort a transaction the caller goes on with.
+pub(super) async fn settle_valid<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    valid: &Valid<'_>,
+    enforce: bool,
+    now: OffsetDateTime,
+    keyed_in_one: bool,
+) -> Result<CostOutcome> {
+    let cost = valid.cost;
+    let spend = valid.spend(enforce, now);
     // The common case on PostgreSQL: one statement, no transaction around it.
-    if cost.idempotency_key.is_none()
-        && is_postgres(db)
-        && let Some(outcome) = fast(&stored(db), &valid, &spend).await?
-    {
-        return Ok(outcome);
+    if is_postgres(db) {
+        let done = match &cost.idempotency_key {
+            None => fast(&stored(db), valid, &spend).await?,
+            Some(key) if keyed_in_one => fast_keyed(&stored(db), valid, &spend, key, enforce).await?,
+            Some(_) => None,
+        };
+        if let Some(outcome) = done {
+            return Ok(outcome);
+        }
     }
     let txn = begin_write(db).await?;
     let tx = &stored(&txn);
@@ -324,7 +366,7 @@ async fn settle<C: ConnectionTrait + TransactionTrait>(
     {
         return Ok(outcome);
     }
-    let outcome = match fast(tx, &valid, &spend).await? {
+    let outcome = match fast(tx, valid, &spend).await? {
         Some(outcome) => outcome,
         None => {
             let spent = spend::locked(tx, &spend).await?;
@@ -349,18 +391,42 @@ async fn fast<C: ConnectionTrait>(db: &C, v: &Valid<'_>, spend: &Spend<'_>) -> R
         };
     }
     let mut values = spend.values(true);
-    values.extend::<[Value; 6]>([
-        v.at.into(),
-        v.cost.resource_id.clone().into(),
-        v.cost.capability_id.clone().into(),
-        v.estimated.into(),
-        v.actual.into(),
-        v.cost.metadata.clone().into(),
-    ]);
+    values.extend(v.cost_values());
     let stmt = Statement::from_sql_and_values(db.get_database_backend(), PG_SPEND_AND_INSERT, values);
     match db.query_one_raw(stmt).await? {
         Some(row) => Ok(Some(v.outcome(row.try_get("", "id")?, Spent::from_row(&row)?))),
         None => Ok(None),
+    }
+}
+
+/// PostgreSQL: a keyed cost in one statement. The first outcome (or
+/// [`Conflict::IdempotencyKeyReused`]) when the key was used before; `None` when the spend did
+/// not apply or the key's first use is in flight elsewhere (then nothing was written).
+async fn fast_keyed<C: ConnectionTrait>(
+    db: &C,
+    v: &Valid<'_>,
+    spend: &Spend<'_>,
+    key: &str,
+    enforce: bool,
+) -> Result<Option<CostOutcome>> {
+    let payload = v.payload(enforce);
+    let mut values = spend.values(true);
+    values.extend(v.cost_values());
+    values.extend::<[Value; 3]>([key.into(), payload.clone().into(), timestamp::now().into()]);
+    let stmt =
+        Statement::from_sql_and_values(db.get_database_backend(), PG_KEYED_SPEND_AND_INSERT.as_str(), values);
+    let row = match db.query_one_raw(stmt).await {
+        Ok(row) => row,
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(row) = row else { return Ok(None) };
+    match row.try_get::<Option<String>>("", "payload")? {
+        Some(first) => {
+            let outcome: Option<String> = row.try_get("", "stored")?;
+            idempotency::replay(key, &payload, &first, outcome.as_deref()).map(Some)
+        }
+        None => Ok(Some(v.outcome(row.try_get("", "id")?, Spent::from_row(&row)?))),
     }
 }
 
@@ -405,12 +471,15 @@ async fn insert_rows<C: ConnectionTrait>(txn: &C, rows: &[&Valid<'_>]) -> Result
 /// Records many costs that already happened in one transaction: one budget change per
 /// principal and UTC day, oldest first, then the rows in chunks below the bind limit.
 /// Idempotency keys are not taken here. Returns the number of rows written.
-pub async fn record_many<C: ConnectionTrait + TransactionTrait>(db: &C, costs: &[NewCost]) -> Result<u64> {
+pub async fn record_many<C: ConnectionTrait + TransactionTrait + 'static>(
+    db: &C,
+    costs: &[NewCost],
+) -> Result<u64> {
     record_many_with(db, costs, &Clock::default()).await
 }
 
 /// [`record_many`] with the current time and tolerance taken from `clock`.
-pub async fn record_many_with<C: ConnectionTrait + TransactionTrait>(
+pub async fn record_many_with<C: ConnectionTrait + TransactionTrait + 'static>(
     db: &C,
     costs: &[NewCost],
     clock: &Clock,
@@ -424,31 +493,47 @@ pub async fn record_many_with<C: ConnectionTrait + TransactionTrait>(
         for v in &valid {
             groups.entry((Window::Daily.start(v.at), v.cost.principal_id.as_str())).or_default().push(v);
         }
-        let now = clock.now();
-        let mut unrecorded: BTreeMap<(OffsetDateTime, &str), i64> = BTreeMap::new();
+        let spends = day_spends(&groups, clock.now())?;
+        let rows: Vec<&Valid<'_>> = groups.into_values().flatten().collect();
+        #[cfg(feature = "postgres")]
+        if let Some(pool) =
+            (db as &dyn Any).downcast_ref::<DatabaseConnection>().filter(|db| is_postgres(*db))
+            && super::copy::record(pool.get_postgres_connection_pool(), &spends, &rows).await?
+        {
+            trace::rows(rows.len());
+            return Ok(rows.len() as u64);
+        }
         let txn = begin_write(db).await?;
         let tx = &stored(&txn);
-        for ((day, principal), rows) in &groups {
-            let overflow = || {
-                Error::validation(
-                    rows[0].field,
-                    "the costs of one principal sum past the largest storable sum",
-                )
-            };
-            let amount =
-                rows.iter().try_fold(0i64, |sum, v| sum.checked_add(v.amount)).ok_or_else(overflow)?;
-            let month = unrecorded.entry((Window::Monthly.start(*day), principal)).or_default();
-            let spend = Spend { amount, unrecorded_in_month: *month, ..rows[0].spend(false, now) };
-            if spend::fast(tx, &spend).await?.is_none() {
-                spend::locked(tx, &spend).await?;
+        for spend in &spends {
+            if spend::fast(tx, spend).await?.is_none() {
+                spend::locked(tx, spend).await?;
             }
-            *month = month.checked_add(amount).ok_or_else(overflow)?;
         }
-        let rows: Vec<&Valid<'_>> = groups.into_values().flatten().collect();
         insert_rows(tx, &rows).await?;
         txn.commit().await?;
-        trace::rows(valid.len());
-        Ok(valid.len() as u64)
+        trace::rows(rows.len());
+        Ok(rows.len() as u64)
     })
     .await
+}
+
+/// One budget change per principal and UTC day of `groups`, oldest first, each knowing what
+/// the earlier days of its month add; refused when a sum would pass the largest storable.
+fn day_spends<'a>(
+    groups: &BTreeMap<(OffsetDateTime, &'a str), Vec<&'a Valid<'a>>>,
+    now: OffsetDateTime,
+) -> Result<Vec<Spend<'a>>> {
+    let mut unrecorded: BTreeMap<(OffsetDateTime, &str), i64> = BTreeMap::new();
+    let mut spends = Vec::with_capacity(groups.len());
+    for ((day, principal), rows) in groups {
+        let overflow = || {
+            Error::validation(rows[0].field, "the costs of one principal sum past the largest storable sum")
+        };
+        let amount = rows.iter().try_fold(0i64, |sum, v| sum.checked_add(v.amount)).ok_or_else(overflow)?;
+        let month = unrecorded.entry((Window::Monthly.start(*day), principal)).or_default();
+        spends.push(Spend { amount, unrecorded_in_month: *month, ..rows[0].spend(false, now) });
+        *month = month.checked_add(amount).ok_or_else(overflow)?;
+    }
+    Ok(spends)
 }

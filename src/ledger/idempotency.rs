@@ -46,16 +46,27 @@ pub(crate) async fn claim<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or_else(|| Error::not_found("idempotency key", key))?;
-    if existing.payload != payload {
+    replay(key, payload, &existing.payload, existing.outcome.as_deref()).map(Claim::Replay)
+}
+
+/// The outcome a retry of `key` with the request `payload` gets, from the key's stored
+/// `first_payload` and `outcome`: the first outcome, marked replayed, when the requests are
+/// the same; else [`Conflict::IdempotencyKeyReused`].
+pub(crate) fn replay(
+    key: &str,
+    payload: &str,
+    first_payload: &str,
+    outcome: Option<&str>,
+) -> Result<CostOutcome> {
+    if first_payload != payload {
         return Err(Conflict::IdempotencyKeyReused { key: key.to_owned() }.into());
     }
     // The claim and its outcome commit together, so a visible key always has one.
-    let outcome =
-        existing.outcome.ok_or_else(|| DbErr::Custom(format!("idempotency key {key:?} has no outcome")))?;
-    let mut outcome: CostOutcome = serde_json::from_str(&outcome)
+    let outcome = outcome.ok_or_else(|| DbErr::Custom(format!("idempotency key {key:?} has no outcome")))?;
+    let mut outcome: CostOutcome = serde_json::from_str(outcome)
         .map_err(|e| DbErr::Json(format!("idempotency key {key:?} holds an unreadable outcome: {e}")))?;
     outcome.replayed = true;
-    Ok(Claim::Replay(outcome))
+    Ok(outcome)
 }
 
 /// Stores the outcome of the request that claimed `key` of `principal_id`.

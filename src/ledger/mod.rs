@@ -4,11 +4,15 @@
 //! Money is `Decimal` at the API and integer micro-units (10⁻⁶) in storage.
 
 pub mod budgets;
+#[cfg(feature = "postgres")]
+mod copy;
 pub mod costs;
+mod group_commit;
 pub mod idempotency;
 pub(crate) mod money;
 mod spend;
 pub mod summaries;
 pub(crate) mod window;
 
+pub use group_commit::{GroupCommit, Ledger};
 pub use money::MAX_AMOUNT;

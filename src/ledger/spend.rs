@@ -15,18 +15,48 @@ use crate::{Error, Result};
 use entity::principal_budget::{self, Column};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryResult, QuerySelect, Statement, Value};
+use std::sync::LazyLock;
 use time::OffsetDateTime;
 
 /// The spend statement, for both backends (sqlx binds `$n` on SQLite too).
 pub(crate) const SPEND: &str = include_str!("sql/spend.sql");
 
-/// PostgreSQL: [`SPEND`] and the insert of the cost row in one statement.
+/// PostgreSQL: [`SPEND`] and the insert of the cost row in one statement; `$8`–`$13` are
+/// the cost's ([`sql/insert_cost.pg.sql`](self)). Returns no row when the spend did not apply.
 pub(crate) const PG_SPEND_AND_INSERT: &str = concat!(
     "WITH budget AS (\n",
     include_str!("sql/spend.sql"),
     ")\n",
-    include_str!("sql/spend_and_insert.pg.sql")
+    include_str!("sql/insert_cost.pg.sql"),
+    "SELECT cost.id, budget.* FROM budget, cost"
 );
+
+/// PostgreSQL: a keyed cost in one statement. `existing` finds a committed use of the key;
+/// only without one does the [`SPEND`] apply (the insert and the update are both guarded),
+/// then the cost row, its outcome and the key are inserted.
+pub(crate) static PG_KEYED_SPEND_AND_INSERT: LazyLock<String> = LazyLock::new(|| {
+    let guarded = replace_once(
+        SPEND,
+        "VALUES ($1, $2, $2, $3, $4, $5, $5)",
+        &format!("SELECT $1, $2, $2, $3, $4, $5, $5 WHERE {NO_KEY}"),
+    );
+    let guarded = replace_once(&guarded, "WHERE (NOT $6 OR", &format!("WHERE {NO_KEY} AND (NOT $6 OR"));
+    format!(
+        "WITH existing AS (SELECT payload, outcome FROM cost_idempotency_keys WHERE principal_id = $1 AND key = $14),\n\
+         budget AS (\n{guarded})\n{}{}",
+        include_str!("sql/insert_cost.pg.sql"),
+        include_str!("sql/keyed_outcome.pg.sql")
+    )
+});
+
+/// The guard of [`PG_KEYED_SPEND_AND_INSERT`]: the key is not used yet.
+const NO_KEY: &str = "NOT EXISTS (SELECT FROM existing)";
+
+/// `text` with `from`, which must occur exactly once, replaced by `to`.
+fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(text.matches(from).count(), 1, "{from:?} must occur once in the spend statement");
+    text.replacen(from, to, 1)
+}
 
 /// Which amount a spend adds and when, and whether limits bind it.
 #[derive(Debug, Clone, Copy)]
@@ -209,4 +239,13 @@ async fn lock<C: ConnectionTrait>(
         .one(txn)
         .await?
         .ok_or_else(|| Error::not_found("budget", principal_id))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_keyed_statement_guards_both_the_insert_and_the_update() {
+        let sql = super::PG_KEYED_SPEND_AND_INSERT.as_str();
+        assert_eq!(sql.matches(super::NO_KEY).count(), 2, "{sql}");
+    }
 }

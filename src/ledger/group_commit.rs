@@ -1,0 +1,210 @@
+//! Group commit: a [`Ledger`] handle that coalesces the concurrent charges and records of one
+//! process into shared transactions, so that many costs share one commit (one WAL flush).
+//!
+//! Calls go to a lane chosen by their principal; each lane has one flusher task that takes
+//! the calls queued since its last transaction (at most [`GroupCommit::max_calls`], waiting
+//! at most [`GroupCommit::max_wait`] for more) and runs them in arrival order in one write
+//! transaction, each exactly as [`costs::charge`](super::costs::charge) would alone: a refusal
+//! or a conflict is that call's answer and leaves the others alone. A call that was alone in
+//! the queue runs alone, without a transaction around it.
+//!
+//! When a statement fails with a database error (a lost connection, a key whose first use is
+//! in flight elsewhere), the transaction is rolled back — nothing of it is written — and its
+//! calls run again one by one. When the commit itself fails, nobody can tell whether it took
+//! effect: every call of the transaction gets the error, and none is retried (retry with an
+//! idempotency key). No call is answered with success before its transaction committed.
+
+use super::costs::{self, CostOutcome, NewCost, Valid};
+use crate::db::{begin_write, is_postgres};
+use crate::trace::traced;
+use crate::{Clock, Error, Result};
+use sea_orm::{DatabaseConnection, DbErr};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How a [`Ledger`] groups calls into transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommit {
+    /// The most calls in one transaction.
+    pub max_calls: usize,
+    /// How long a transaction waits for more calls after its first; zero (the default) takes
+    /// the calls that queued while the lane's previous transaction committed, and no more.
+    pub max_wait: Duration,
+    /// Lanes: transactions in flight at once, each on its own pooled connection. One
+    /// principal's calls always share a lane. SQLite, which has one writer, always uses one.
+    pub lanes: usize,
+    /// The current time and the tolerance for timestamps ahead of it.
+    pub clock: Clock,
+}
+
+impl Default for GroupCommit {
+    fn default() -> Self {
+        GroupCommit { max_calls: 256, max_wait: Duration::ZERO, lanes: 4, clock: Clock::default() }
+    }
+}
+
+/// A charge or record waiting for its transaction.
+struct Call {
+    cost: NewCost,
+    enforce: bool,
+    reply: oneshot::Sender<Result<CostOutcome>>,
+}
+
+/// Charges and records through group commit. Cheap to clone; the flushers stop when the last
+/// clone is dropped, after answering every call they took.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> sark_db::Result<()> {
+/// # let db = sark_db::connect("sqlite::memory:").await?;
+/// # sark_db::migrate(&db).await?;
+/// use rust_decimal::dec;
+/// use sark_db::ledger::costs::NewCost;
+/// use sark_db::ledger::{GroupCommit, Ledger};
+///
+/// let ledger = Ledger::new(db.clone(), GroupCommit::default());
+/// let outcome = ledger.charge(&NewCost::new("ann", "search-api", "query").estimated(dec!(0.5))).await?;
+/// assert_eq!(outcome.daily_spent, dec!(0.5));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Ledger {
+    lanes: Arc<[mpsc::UnboundedSender<Call>]>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("lanes", &self.lanes.len()).finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// Starts the flushers on the current tokio runtime, on connections of `db`'s pool (size
+    /// the pool for [`GroupCommit::lanes`] more connections than the rest of the service uses).
+    pub fn new(db: DatabaseConnection, options: GroupCommit) -> Ledger {
+        let lanes = if is_postgres(&db) { options.lanes.max(1) } else { 1 };
+        let options = GroupCommit { max_calls: options.max_calls.max(1), ..options };
+        let lanes = (0..lanes)
+            .map(|_| {
+                let (sender, receiver) = mpsc::unbounded_channel();
+                tokio::spawn(flush(db.clone(), receiver, options));
+                sender
+            })
+            .collect();
+        Ledger { lanes, clock: options.clock }
+    }
+
+    /// [`costs::charge`](super::costs::charge) through group commit: the same outcome, refusal
+    /// or error.
+    pub async fn charge(&self, cost: &NewCost) -> Result<CostOutcome> {
+        traced(costs::cost_span!("ledger::charge", cost), self.submit(cost, true)).await
+    }
+
+    /// [`costs::record`](super::costs::record) through group commit: the same outcome or error.
+    pub async fn record(&self, cost: &NewCost) -> Result<CostOutcome> {
+        traced(costs::cost_span!("ledger::record", cost), self.submit(cost, false)).await
+    }
+
+    /// Validates `cost` (bad input is refused here, before it is queued), queues it on its
+    /// principal's lane and waits for its answer.
+    async fn submit(&self, cost: &NewCost, enforce: bool) -> Result<CostOutcome> {
+        Valid::new(cost, &self.clock)?;
+        let mut hasher = DefaultHasher::new();
+        cost.principal_id.hash(&mut hasher);
+        let lane = &self.lanes[(hasher.finish() % self.lanes.len() as u64) as usize];
+        let (reply, answer) = oneshot::channel();
+        lane.send(Call { cost: cost.clone(), enforce, reply }).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// The error of a call whose flusher is gone (its runtime shut down).
+fn stopped() -> Error {
+    DbErr::Custom("the ledger's flusher stopped".into()).into()
+}
+
+/// One lane's flusher: takes the queued calls, at most `max_calls`, and settles them together.
+async fn flush(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Call>, options: GroupCommit) {
+    let mut calls = Vec::with_capacity(options.max_calls);
+    while queue.recv_many(&mut calls, options.max_calls).await > 0 {
+        if !options.max_wait.is_zero() {
+            let deadline = tokio::time::Instant::now() + options.max_wait;
+            while calls.len() < options.max_calls {
+                match tokio::time::timeout_at(deadline, queue.recv()).await {
+                    Ok(Some(call)) => calls.push(call),
+                    _ => break,
+                }
+            }
+        }
+        settle(&db, std::mem::take(&mut calls), &options.clock).await;
+    }
+}
+
+/// Settles `calls` in one transaction and answers each; alone when there is one, or when the
+/// transaction failed before its commit.
+async fn settle(db: &DatabaseConnection, calls: Vec<Call>, clock: &Clock) {
+    if calls.len() > 1 {
+        match together(db, &calls, clock).await {
+            Ok(outcomes) => {
+                for (call, outcome) in calls.into_iter().zip(outcomes) {
+                    let _ = call.reply.send(outcome);
+                }
+                return;
+            }
+            Err(Failed::AtCommit(e)) => {
+                let e = e.to_string();
+                for call in calls {
+                    let reason = format!("the commit of a group of charges failed: {e}");
+                    let _ = call.reply.send(Err(DbErr::Custom(reason).into()));
+                }
+                return;
+            }
+            Err(Failed::BeforeCommit) => {}
+        }
+    }
+    for call in calls {
+        let outcome = alone(db, &call, clock).await;
+        let _ = call.reply.send(outcome);
+    }
+}
+
+/// A call on its own, as the free functions run it.
+async fn alone(db: &DatabaseConnection, call: &Call, clock: &Clock) -> Result<CostOutcome> {
+    let valid = Valid::new(&call.cost, clock)?;
+    costs::settle_valid(db, &valid, call.enforce, clock.now(), true).await
+}
+
+/// How a shared transaction failed.
+enum Failed {
+    /// A statement failed: the transaction was rolled back and nothing of it is written.
+    BeforeCommit,
+    /// The commit failed: whether it took effect is unknown.
+    AtCommit(DbErr),
+}
+
+/// Runs `calls` in one write transaction, in order; the answer of each.
+async fn together(
+    db: &DatabaseConnection,
+    calls: &[Call],
+    clock: &Clock,
+) -> std::result::Result<Vec<Result<CostOutcome>>, Failed> {
+    let txn = begin_write(db).await.map_err(|_| Failed::BeforeCommit)?;
+    let mut outcomes = Vec::with_capacity(calls.len());
+    for call in calls {
+        let outcome = match Valid::new(&call.cost, clock) {
+            Ok(valid) => costs::settle_valid(&txn, &valid, call.enforce, clock.now(), true).await,
+            Err(e) => Err(e),
+        };
+        if let Err(Error::Db(_)) = outcome {
+            let _ = txn.rollback().await;
+            return Err(Failed::BeforeCommit);
+        }
+        outcomes.push(outcome);
+    }
+    txn.commit().await.map_err(Failed::AtCommit)?;
+    Ok(outcomes)
+}

@@ -1,0 +1,239 @@
+//! Group commit: a `Ledger` answers every call as if it had run alone, and shares commits.
+//!
+//! The expected outcomes are written from the promise "each caller gets its own outcome
+//! exactly as if alone, in arrival order per principal": the same calls run one after the
+//! other would give them.
+
+mod common;
+
+use common::{Backend, CLOCK, Schema, TestDb, is_pg, micros, scalar};
+use rust_decimal::{Decimal, dec};
+use sark_db::ledger::budgets::{self, Limits};
+use sark_db::ledger::costs::{CostOutcome, NewCost};
+use sark_db::ledger::{GroupCommit, Ledger};
+use sark_db::{Conflict, Error, Window};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use std::time::Duration;
+
+fn ledger(db: &DatabaseConnection, max_calls: usize) -> Ledger {
+    let options = GroupCommit {
+        max_calls,
+        max_wait: Duration::from_millis(20),
+        clock: CLOCK,
+        ..GroupCommit::default()
+    };
+    Ledger::new(db.clone(), options)
+}
+
+fn limit(daily: Decimal) -> Limits {
+    Limits { daily: Some(daily), monthly: None, currency: "USD".into() }
+}
+
+fn cost(principal: &str, amount: Decimal) -> NewCost {
+    NewCost::new(principal, "r", "c").actual(amount).at(CLOCK.now())
+}
+
+/// Sends `calls` (cost, charge?) in this order without waiting between them, and returns the
+/// answers in the same order.
+async fn in_order(ledger: &Ledger, calls: &[(NewCost, bool)]) -> Vec<Result<CostOutcome, Error>> {
+    let futures = calls.iter().map(|(cost, enforce)| async move {
+        if *enforce { ledger.charge(cost).await } else { ledger.record(cost).await }
+    });
+    futures::future::join_all(futures).await
+}
+
+fn refused(r: &Result<CostOutcome, Error>) -> bool {
+    matches!(r, Err(Error::BudgetExceeded { .. }))
+}
+
+fn spent(r: &Result<CostOutcome, Error>) -> Decimal {
+    r.as_ref().expect("a successful call").daily_spent
+}
+
+on_both! {
+    async fn calls_in_one_group_are_answered_as_if_run_one_by_one(db: &DatabaseConnection) {
+        budgets::set_limits(db, "p", &limit(dec!(1))).await.unwrap();
+        let ledger = ledger(db, 64);
+        let calls = [
+            (cost("p", dec!(0.6)), true),
+            (cost("p", dec!(0.6)), true),  // 1.2 > 1: refused
+            (cost("p", dec!(0.3)), true),  // 0.9
+            (cost("q", dec!(5)), true),    // q has no budget: unlimited
+            (cost("p", dec!(0.2)), false), // a record is always written: 1.1, over the limit
+            (cost("p", dec!(0)), true),    // 1.1 + 0 > 1: refused
+        ];
+        let answers = in_order(&ledger, &calls).await;
+        assert_eq!(spent(&answers[0]), dec!(0.6));
+        assert!(refused(&answers[1]), "{:?}", answers[1]);
+        assert_eq!(spent(&answers[2]), dec!(0.9));
+        assert_eq!(spent(&answers[3]), dec!(5));
+        assert_eq!(answers[4].as_ref().unwrap().over_limit, Some(Window::Daily));
+        assert!(refused(&answers[5]), "{:?}", answers[5]);
+        let Err(Error::BudgetExceeded { spent, requested, .. }) = &answers[1] else { unreachable!() };
+        assert_eq!((*spent, *requested), (dec!(0.6), dec!(0.6)), "refused with the spend before it");
+        assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 4);
+        assert_eq!(scalar(db, "SELECT daily_spent_micros FROM principal_budgets WHERE principal_id = 'p'").await, micros(dec!(1.1)));
+    }
+
+    async fn keys_replay_conflict_and_stay_free_after_a_refusal_within_a_group(db: &DatabaseConnection) {
+        budgets::set_limits(db, "p", &limit(dec!(1))).await.unwrap();
+        let ledger = ledger(db, 64);
+        let keyed = |amount, key| (cost("p", amount).idempotency_key(key), true);
+        let calls = [
+            keyed(dec!(2), "big"),      // refused: the key stays free
+            keyed(dec!(0.5), "half"),   // charged
+            keyed(dec!(0.5), "half"),   // the same request again: replayed
+            keyed(dec!(0.4), "half"),   // another request with the key: conflict
+            keyed(dec!(2), "big"),      // judged afresh: refused again
+        ];
+        let answers = in_order(&ledger, &calls).await;
+        assert!(refused(&answers[0]) && refused(&answers[4]), "{answers:?}");
+        let (first, again) = (answers[1].as_ref().unwrap(), answers[2].as_ref().unwrap());
+        assert!(!first.replayed && again.replayed);
+        assert_eq!(CostOutcome { replayed: false, ..again.clone() }, *first);
+        assert!(matches!(&answers[3], Err(Error::Conflict(Conflict::IdempotencyKeyReused { key })) if key == "half"));
+        assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 1);
+        assert_eq!(scalar(db, "SELECT count(*) FROM cost_idempotency_keys").await, 1, "only the charged key is used");
+        budgets::set_limits(db, "p", &limit(dec!(3))).await.unwrap();
+        let big = ledger.charge(&calls[0].0).await.unwrap();
+        assert!(!big.replayed && big.daily_spent == dec!(2.5));
+    }
+
+    async fn bad_input_is_refused_before_it_is_queued_and_writes_nothing(db: &DatabaseConnection) {
+        let ledger = ledger(db, 64);
+        let bad = [
+            cost("", dec!(1)),
+            cost("p", dec!(-1)),
+            cost("p", dec!(0.0000001)),
+            NewCost::new("p", "r", "c"),
+            cost("p", dec!(1)).at(CLOCK.now() + time::Duration::hours(1)),
+            cost("p", dec!(1)).metadata(serde_json::json!([1])),
+        ];
+        for c in &bad {
+            assert!(matches!(ledger.charge(c).await, Err(Error::Validation { .. })), "{c:?}");
+            assert!(matches!(ledger.record(c).await, Err(Error::Validation { .. })), "{c:?}");
+        }
+        assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 0);
+        assert_eq!(scalar(db, "SELECT count(*) FROM principal_budgets").await, 0);
+    }
+
+    async fn concurrent_charges_share_commits_and_never_overspend(db: &DatabaseConnection) {
+        budgets::set_limits(db, "hot", &limit(dec!(1))).await.unwrap();
+        let ledger = ledger(db, 4);
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let ledger = ledger.clone();
+                tokio::spawn(async move { ledger.charge(&cost("hot", dec!(0.1))).await })
+            })
+            .collect();
+        let mut spent = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(outcome) => spent.push(outcome.daily_spent),
+                Err(Error::BudgetExceeded { .. }) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        spent.sort();
+        let expected: Vec<Decimal> = (1..=10).map(|i| Decimal::new(i, 1)).collect();
+        assert_eq!(spent, expected, "ten charges of 0.1 fit in 1, each seeing the ones before it");
+        assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 10);
+        if is_pg(db) {
+            // Rows of one transaction share its xmin: at most 4 a transaction.
+            let most = scalar(db, "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM cost_tracking GROUP BY xmin::text) g").await;
+            assert!((1..=4).contains(&most), "{most} rows in one transaction");
+        }
+    }
+}
+
+/// Terminates the ledger's connections every few milliseconds while 32 tasks charge with keys
+/// and retry what failed; in the end every successful key has one ledger row, counters equal
+/// the ledger, and no day holds more than its limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
+async fn killed_connections_lose_or_double_no_charge() {
+    let t = TestDb::new(Backend::Postgres, Schema::Migrated).await;
+    let db = &t.db;
+    let daily = dec!(15);
+    budgets::set_limits(db, "hot", &limit(daily)).await.unwrap();
+    let url = format!("{}?application_name=sark_killed", t.url);
+    let pool = sark_db::connect(&url).await.unwrap();
+    let ledger = Ledger::new(pool, GroupCommit { clock: CLOCK, ..GroupCommit::default() });
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killer = {
+        let (db, done) = (db.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut kills = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sark_killed'";
+                kills += db
+                    .query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+                    .await
+                    .unwrap()
+                    .len();
+                tokio::time::sleep(Duration::from_millis(fastrand::u64(20..60))).await;
+            }
+            kills
+        })
+    };
+    let tasks: Vec<_> = (0..32)
+        .map(|task| {
+            let ledger = ledger.clone();
+            tokio::spawn(async move {
+                let (mut charged, mut failures) = (Vec::new(), 0);
+                for i in 0..10 {
+                    let request = cost("hot", dec!(0.07)).idempotency_key(format!("t{task}-{i}"));
+                    loop {
+                        match ledger.charge(&request).await {
+                            Ok(outcome) => {
+                                break charged
+                                    .push((request.idempotency_key.clone().unwrap(), outcome.cost_id));
+                            }
+                            Err(Error::BudgetExceeded { .. }) => break,
+                            Err(Error::Db(_)) => failures += 1,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+                (charged, failures)
+            })
+        })
+        .collect();
+    let (mut charged, mut failures) = (Vec::new(), 0);
+    for task in tasks {
+        let (c, f) = task.await.unwrap();
+        charged.extend(c);
+        failures += f;
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let kills = killer.await.unwrap();
+    eprintln!(
+        "{kills} connections killed, {failures} calls failed and were retried, {} charged",
+        charged.len()
+    );
+    assert!(kills > 0 && failures > 0, "the test must kill connections under load");
+    let rows = scalar(db, "SELECT count(*) FROM cost_tracking").await;
+    assert_eq!(rows, charged.len() as i64, "one ledger row per successful key, none for a failure");
+    let keyed = scalar(db, "SELECT count(*) FROM cost_tracking c JOIN cost_idempotency_keys k ON k.outcome::jsonb->>'cost_id' = c.id::text").await;
+    assert_eq!(keyed, rows, "every row is the outcome of its key");
+    for (key, cost_id) in &charged {
+        let stored = scalar(
+            db,
+            &format!(
+                "SELECT (outcome::jsonb->>'cost_id')::bigint FROM cost_idempotency_keys WHERE key = '{key}'"
+            ),
+        )
+        .await;
+        assert_eq!(stored, *cost_id, "{key}");
+    }
+    let sum = scalar(db, "SELECT coalesce(sum(actual_cost_micros), 0)::bigint FROM cost_tracking").await;
+    assert!(sum <= micros(daily), "{sum} spent of {daily}");
+    assert_eq!(sum, micros(dec!(0.07)) * rows);
+    let now = CLOCK.now();
+    assert!(
+        budgets::reconcile(db, now - time::Duration::days(1), now + time::Duration::days(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
