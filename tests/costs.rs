@@ -7,7 +7,8 @@ use rust_decimal::{Decimal, dec};
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, CostOutcome, NewCost};
 use sark_db::{Conflict, Error};
-use sea_orm::DatabaseConnection;
+use sark_db::entity::cost_record;
+use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::json;
 use time::Duration;
 use time::macros::datetime;
@@ -100,6 +101,31 @@ on_both! {
         assert!(budgets::reconcile(db, time::OffsetDateTime::UNIX_EPOCH, CLOCK.now()).await.unwrap().is_empty());
         let keyed = vec![NewCost::new("a", "r", "c").actual(dec!(1)).idempotency_key("k")];
         assert!(matches!(costs::record_many_with(db, &keyed, &CLOCK).await, Err(Error::Validation { field: "idempotency_key", .. })));
+    }
+
+    async fn bulk_recording_keeps_every_character_and_takes_back_fills(db: &DatabaseConnection) {
+        let now = CLOCK.now();
+        let odd = NewCost::new("tab\there", "back\\slash\\N", "new\nline\r")
+            .estimated(dec!(0.25))
+            .metadata(json!({"s": "a\tb\\c\nd\\N", "ü": "日本", "n": null}))
+            .at(now);
+        costs::record_many_with(db, std::slice::from_ref(&odd), &CLOCK).await.unwrap();
+        let row = cost_record::Entity::find().one(db).await.unwrap().unwrap();
+        assert_eq!(
+            (row.principal_id.as_str(), row.resource_id.as_str(), row.capability_id.as_str()),
+            (odd.principal_id.as_str(), odd.resource_id.as_str(), odd.capability_id.as_str())
+        );
+        assert_eq!((row.estimated_cost_micros, row.actual_cost_micros, &row.metadata), (Some(250_000), None, &odd.metadata));
+        assert_eq!(row.timestamp, now);
+        // A cost a day older than the one the budget row counts, in the same batch as a new one.
+        let batch = [odd.clone().actual(dec!(1)).at(now - Duration::days(1)), odd.clone().actual(dec!(2))];
+        assert_eq!(costs::record_many_with(db, &batch, &CLOCK).await.unwrap(), 2);
+        let status = budgets::status(db, &odd.principal_id, now).await.unwrap();
+        assert_eq!(status.daily.spent, dec!(2.25));
+        let yesterday = budgets::status(db, &odd.principal_id, now - Duration::days(1)).await.unwrap();
+        assert_eq!(yesterday.daily.spent, dec!(1));
+        assert!(budgets::reconcile(db, now - Duration::days(40), now + Duration::days(1)).await.unwrap().is_empty());
+        assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 3);
     }
 
     async fn bad_input_is_refused_and_nothing_is_written(db: &DatabaseConnection) {
