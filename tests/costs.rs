@@ -4,10 +4,10 @@ mod common;
 
 use common::{CLOCK, scalar};
 use rust_decimal::{Decimal, dec};
+use sark_db::entity::cost_record;
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, CostOutcome, NewCost};
 use sark_db::{Conflict, Error};
-use sark_db::entity::cost_record;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::json;
 use time::Duration;

@@ -11,6 +11,7 @@ mod group_commit;
 pub mod idempotency;
 pub(crate) mod money;
 mod spend;
+pub mod statements;
 pub mod summaries;
 pub(crate) mod window;
 
