@@ -37,14 +37,18 @@ const CHUNK_ROWS: usize = 4_000;
 /// Rows per `INSERT … SELECT FROM UNNEST` on PostgreSQL, which binds one array per column.
 const PG_CHUNK_ROWS: usize = 50_000;
 
-/// PostgreSQL bulk insert: one array parameter per column, whatever the number of rows.
-/// The driver binds no NULL array elements, so a missing amount travels as [`NO_AMOUNT`]
-/// (amounts are never negative).
-const PG_INSERT_UNNEST: &str = r#"INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
-    estimated_cost_micros, actual_cost_micros, metadata)
-SELECT t, p, r, c, NULLIF(e, -1), NULLIF(a, -1), m
-FROM UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
-    $5::int8[], $6::int8[], $7::jsonb[]) AS u(t, p, r, c, e, a, m)"#;
+/// PostgreSQL bulk insert: one array parameter per column, whatever the number of rows;
+/// returns the ids given to the rows, in their order. The driver binds no NULL array
+/// elements, so a missing amount travels as [`NO_AMOUNT`] (amounts are never negative).
+const PG_INSERT_UNNEST: &str = r#"WITH new AS (
+    SELECT nextval(pg_get_serial_sequence('cost_tracking', 'id')) AS id, u.*
+    FROM UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
+        $5::int8[], $6::int8[], $7::jsonb[]) WITH ORDINALITY AS u(t, p, r, c, e, a, m, n)),
+inserted AS (
+    INSERT INTO cost_tracking (id, "timestamp", principal_id, resource_id, capability_id,
+        estimated_cost_micros, actual_cost_micros, metadata) OVERRIDING SYSTEM VALUE
+    SELECT id, t, p, r, c, NULLIF(e, -1), NULLIF(a, -1), m FROM new)
+SELECT id FROM new ORDER BY n"#;
 
 /// Stands for a missing amount in [`PG_INSERT_UNNEST`].
 const NO_AMOUNT: i64 = -1;
@@ -140,6 +144,7 @@ pub struct CostOutcome {
 }
 
 /// A cost that passed validation, in micro-units.
+#[derive(Clone, Copy)]
 pub(super) struct Valid<'a> {
     pub(super) cost: &'a NewCost,
     pub(super) estimated: Option<i64>,
@@ -186,7 +191,7 @@ impl<'a> Valid<'a> {
     }
 
     /// This cost's change to its principal's budget.
-    fn spend(&self, enforce: bool, now: OffsetDateTime) -> Spend<'_> {
+    pub(super) fn spend(&self, enforce: bool, now: OffsetDateTime) -> Spend<'_> {
         Spend {
             principal_id: &self.cost.principal_id,
             amount: self.amount,
@@ -223,7 +228,7 @@ impl<'a> Valid<'a> {
         }
     }
 
-    fn outcome(&self, cost_id: i64, spent: Spent) -> CostOutcome {
+    pub(super) fn outcome(&self, cost_id: i64, spent: Spent) -> CostOutcome {
         CostOutcome {
             cost_id,
             amount: from_micros(self.amount),
@@ -430,8 +435,8 @@ async fn fast_keyed<C: ConnectionTrait>(
     }
 }
 
-/// Inserts `rows` as one `UNNEST` statement (PostgreSQL).
-async fn insert_unnest<C: ConnectionTrait>(db: &C, rows: &[&Valid<'_>]) -> Result<()> {
+/// Inserts `rows` as one `UNNEST` statement (PostgreSQL); returns their ids, in order.
+pub(super) async fn insert_unnest<C: ConnectionTrait>(db: &C, rows: &[&Valid<'_>]) -> Result<Vec<i64>> {
     fn array<T>(ty: ArrayType, rows: &[&Valid<'_>], f: impl Fn(&Valid<'_>) -> T) -> Value
     where
         T: Into<Value>,
@@ -447,9 +452,8 @@ async fn insert_unnest<C: ConnectionTrait>(db: &C, rows: &[&Valid<'_>]) -> Resul
         array(ArrayType::BigInt, rows, |v| v.actual.unwrap_or(NO_AMOUNT)),
         array(ArrayType::Json, rows, |v| v.cost.metadata.clone()),
     ];
-    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), PG_INSERT_UNNEST, values))
-        .await?;
-    Ok(())
+    let stmt = Statement::from_sql_and_values(db.get_database_backend(), PG_INSERT_UNNEST, values);
+    db.query_all_raw(stmt).await?.iter().map(|row| Ok(row.try_get_by_index(0)?)).collect()
 }
 
 /// Inserts `rows` in chunks below the bind limit.

@@ -15,10 +15,12 @@
 //! idempotency key). No call is answered with success before its transaction committed.
 
 use super::costs::{self, CostOutcome, NewCost, Valid};
+use super::grouped;
 use crate::db::{begin_write, is_postgres};
 use crate::trace::traced;
 use crate::{Clock, Error, Result};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -186,25 +188,56 @@ enum Failed {
     AtCommit(DbErr),
 }
 
-/// Runs `calls` in one write transaction, in order; the answer of each.
+/// Runs `calls` in one write transaction; the answer of each, as if each ran alone in
+/// arrival order. On PostgreSQL the unkeyed calls of principals without a keyed call in the
+/// group are decided together ([`grouped`]); the others run one by one after them.
 async fn together(
     db: &DatabaseConnection,
     calls: &[Call],
     clock: &Clock,
 ) -> std::result::Result<Vec<Result<CostOutcome>>, Failed> {
     let txn = begin_write(db).await.map_err(|_| Failed::BeforeCommit)?;
+    let now = clock.now();
+    let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
+    let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
+    if is_postgres(db) {
+        let keyed: BTreeSet<&str> = calls
+            .iter()
+            .filter(|c| c.cost.idempotency_key.is_some())
+            .map(|c| c.cost.principal_id.as_str())
+            .collect();
+        let (at, group): (Vec<usize>, Vec<grouped::Call<'_>>) = valid
+            .iter()
+            .zip(calls)
+            .enumerate()
+            .filter_map(|(i, (v, call))| match v {
+                Ok(v) if !keyed.contains(v.cost.principal_id.as_str()) => Some((i, (*v, call.enforce))),
+                _ => None,
+            })
+            .unzip();
+        match grouped::settle(&txn, &group, now).await {
+            Ok(decided) => at.into_iter().zip(decided).for_each(|(i, answer)| answers[i] = answer),
+            Err(_) => return Err(rollback(txn).await),
+        }
+    }
     let mut outcomes = Vec::with_capacity(calls.len());
-    for call in calls {
-        let outcome = match Valid::new(&call.cost, clock) {
-            Ok(valid) => costs::settle_valid(&txn, &valid, call.enforce, clock.now(), true).await,
-            Err(e) => Err(e),
+    for ((call, valid), answer) in calls.iter().zip(valid).zip(answers) {
+        let outcome = match (answer, valid) {
+            (Some(answer), _) => answer,
+            (None, Ok(valid)) => costs::settle_valid(&txn, &valid, call.enforce, now, true).await,
+            (None, Err(e)) => Err(e),
         };
         if let Err(Error::Db(_)) = outcome {
-            let _ = txn.rollback().await;
-            return Err(Failed::BeforeCommit);
+            return Err(rollback(txn).await);
         }
         outcomes.push(outcome);
     }
     txn.commit().await.map_err(Failed::AtCommit)?;
     Ok(outcomes)
+}
+
+/// Rolls `txn` back after a failed statement (nothing of it is written).
+async fn rollback(txn: DatabaseTransaction) -> Failed {
+    let _ = txn.rollback().await;
+    Failed::BeforeCommit
 }

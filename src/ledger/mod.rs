@@ -8,6 +8,7 @@ pub mod budgets;
 mod copy;
 pub mod costs;
 mod group_commit;
+mod grouped;
 pub mod idempotency;
 pub(crate) mod money;
 mod spend;

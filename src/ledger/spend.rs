@@ -194,18 +194,18 @@ async fn window_after<C: ConnectionTrait>(
     row: &principal_budget::Model,
     window: Window,
 ) -> Result<i64> {
-    let overflow = || {
-        let reason = format!(
-            "would take the {window} spend of {:?} past the largest storable sum",
-            spend.principal_id
-        );
-        Error::validation(spend.field, reason)
-    };
     let (spent, from_ledger) = spent_in(txn, row, window, spend.at).await?;
     let unrecorded = if from_ledger && window == Window::Monthly { spend.unrecorded_in_month } else { 0 };
-    let before = spent.checked_add(unrecorded).ok_or_else(overflow)?;
-    let after = before.checked_add(spend.amount).ok_or_else(overflow)?;
-    match counter(row, window).2 {
+    let before = spent.checked_add(unrecorded).ok_or_else(|| overflow(spend, window))?;
+    after(spend, window, before, counter(row, window).2)
+}
+
+/// The spend of `window` after `spend`, from `before` it: refused with
+/// [`Error::BudgetExceeded`] when enforced and past `limit`, with [`Error::Validation`] when
+/// past the largest storable sum.
+pub(crate) fn after(spend: &Spend<'_>, window: Window, before: i64, limit: Option<i64>) -> Result<i64> {
+    let after = before.checked_add(spend.amount).ok_or_else(|| overflow(spend, window))?;
+    match limit {
         Some(limit) if spend.enforce && after > limit => Err(Error::BudgetExceeded {
             window,
             limit: from_micros(limit),
@@ -214,6 +214,13 @@ async fn window_after<C: ConnectionTrait>(
         }),
         _ => Ok(after),
     }
+}
+
+/// The refusal of a spend that would take `window` past the largest storable sum.
+fn overflow(spend: &Spend<'_>, window: Window) -> Error {
+    let reason =
+        format!("would take the {window} spend of {:?} past the largest storable sum", spend.principal_id);
+    Error::validation(spend.field, reason)
 }
 
 /// The budget row of `principal_id`, created (unlimited) when missing, locked until the
