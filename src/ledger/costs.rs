@@ -40,9 +40,10 @@ const PG_CHUNK_ROWS: usize = 50_000;
 /// PostgreSQL bulk insert: one array parameter per column, whatever the number of rows;
 /// returns the ids given to the rows, in their order. The driver binds no NULL array
 /// elements, so a missing amount travels as [`NO_AMOUNT`] (amounts are never negative).
-const PG_INSERT_UNNEST: &str = r#"WITH new AS (
-    SELECT nextval(pg_get_serial_sequence('cost_tracking', 'id')) AS id, u.*
-    FROM UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
+const PG_INSERT_UNNEST: &str = r#"WITH ids AS (SELECT pg_get_serial_sequence('cost_tracking', 'id')::regclass AS seq),
+new AS (
+    SELECT nextval(ids.seq) AS id, u.*
+    FROM ids, UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
         $5::int8[], $6::int8[], $7::jsonb[]) WITH ORDINALITY AS u(t, p, r, c, e, a, m, n)),
 inserted AS (
     INSERT INTO cost_tracking (id, "timestamp", principal_id, resource_id, capability_id,

@@ -14,10 +14,8 @@ use super::costs::{self, CostOutcome, Valid};
 use super::spend::{self, Spend, Spent};
 use crate::{Result, Window};
 use entity::principal_budget::{self, Column};
-use sea_orm::sea_query::ArrayType;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
-};
+use sea_orm::sea_query::{ArrayType, Expr};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -84,17 +82,16 @@ impl Counters {
         }))
     }
 
-    /// What `self`, reached from `locked`, adds to it: the parameters of [`ADD`].
-    fn gain(&self, locked: &Counters) -> (OffsetDateTime, i64, OffsetDateTime, i64) {
-        let gained = |now: Option<OffsetDateTime>, then, counter: i64, before: i64| {
-            if now == then { counter - before } else { counter }
-        };
-        (
-            self.day.expect("an admitted cost sets the day"),
-            gained(self.day, locked.day, self.daily, locked.daily),
-            self.month.expect("an admitted cost sets the month"),
-            gained(self.month, locked.month, self.monthly, locked.monthly),
-        )
+    /// What `self`, reached from `locked`, adds to it (the parameters of [`ADD`]): the
+    /// windows it counts, and per window the gain, or the whole spend of a newer window.
+    fn gain(&self, locked: &Counters) -> Counters {
+        let gained =
+            |now, then, counter: i64, before: i64| if now == then { counter - before } else { counter };
+        Counters {
+            daily: gained(self.day, locked.day, self.daily, locked.daily),
+            monthly: gained(self.month, locked.month, self.monthly, locked.monthly),
+            ..*self
+        }
     }
 }
 
@@ -111,7 +108,7 @@ pub(super) async fn settle<C: ConnectionTrait>(
     let mut judged = Vec::with_capacity(calls.len());
     for (valid, enforce) in calls {
         let principal = valid.cost.principal_id.as_str();
-        let slot = counters.get_mut(principal).expect("every principal's row is locked");
+        let slot = counters.entry(principal).or_default();
         let verdict = slot.as_mut().and_then(|c| c.admit(&valid.spend(*enforce, now), &rows[principal]));
         if verdict.is_none() {
             *slot = None; // this call and the principal's later ones go one by one
@@ -132,7 +129,8 @@ pub(super) async fn settle<C: ConnectionTrait>(
         .collect())
 }
 
-/// The budget rows of the calls' principals, created when missing, locked in principal order.
+/// The budget rows of the calls' principals, locked in principal order; the missing ones
+/// are created (unlimited) and locked after the others.
 async fn lock<C: ConnectionTrait>(
     txn: &C,
     calls: &[Call<'_>],
@@ -144,20 +142,38 @@ async fn lock<C: ConnectionTrait>(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let array = Value::Array(
-        ArrayType::String,
-        Some(Box::new(principals.iter().map(|p| p.clone().into()).collect())),
-    );
-    let create =
-        Statement::from_sql_and_values(txn.get_database_backend(), CREATE_MISSING, [array, now.into()]);
-    txn.execute_raw(create).await?;
+    let mut rows = lock_existing(txn, &principals).await?;
+    let missing: Vec<String> = principals.into_iter().filter(|p| !rows.contains_key(p)).collect();
+    if !missing.is_empty() {
+        let create = Statement::from_sql_and_values(
+            txn.get_database_backend(),
+            CREATE_MISSING,
+            [array(&missing), now.into()],
+        );
+        txn.execute_raw(create).await?;
+        rows.extend(lock_existing(txn, &missing).await?);
+    }
+    Ok(rows)
+}
+
+/// The budget rows of `principals` that exist, locked in principal order.
+async fn lock_existing<C: ConnectionTrait>(
+    txn: &C,
+    principals: &[String],
+) -> Result<BTreeMap<String, principal_budget::Model>> {
+    // `= ANY($1)`, not `IN (…)`: one statement text whatever the number, prepared once.
     let rows = principal_budget::Entity::find()
-        .filter(Column::PrincipalId.is_in(principals))
+        .filter(Expr::cust_with_values("principal_id = ANY($1)", [array(principals)]))
         .order_by_asc(Column::PrincipalId)
         .lock_exclusive()
         .all(txn)
         .await?;
     Ok(rows.into_iter().map(|row| (row.principal_id.clone(), row)).collect())
+}
+
+/// `principals` as one array parameter.
+fn array(principals: &[String]) -> Value {
+    Value::Array(ArrayType::String, Some(Box::new(principals.iter().map(|p| p.as_str().into()).collect())))
 }
 
 /// Adds the admitted calls' amounts to their principals' counters, in one statement.
@@ -180,16 +196,16 @@ async fn add<C: ConnectionTrait>(
     if reached.is_empty() {
         return Ok(());
     }
-    let gains: Vec<_> = reached.iter().map(|(p, c)| (*p, c.gain(&Counters::of(&rows[*p])))).collect();
-    let column = |ty, f: &dyn Fn(&(&str, (OffsetDateTime, i64, OffsetDateTime, i64))) -> Value| {
-        Value::Array(ty, Some(Box::new(gains.iter().map(f).collect())))
-    };
+    let gains: Vec<Counters> = reached.iter().map(|(p, c)| c.gain(&Counters::of(&rows[*p]))).collect();
+    let column =
+        |ty, f: &dyn Fn(&Counters) -> Value| Value::Array(ty, Some(Box::new(gains.iter().map(f).collect())));
+    let principals = reached.keys().map(|p| Value::from(*p)).collect();
     let values = [
-        column(ArrayType::String, &|g| g.0.into()),
-        column(ArrayType::TimeDateTimeWithTimeZone, &|g| g.1.0.into()),
-        column(ArrayType::BigInt, &|g| g.1.1.into()),
-        column(ArrayType::TimeDateTimeWithTimeZone, &|g| g.1.2.into()),
-        column(ArrayType::BigInt, &|g| g.1.3.into()),
+        Value::Array(ArrayType::String, Some(Box::new(principals))),
+        column(ArrayType::TimeDateTimeWithTimeZone, &|g| g.day.into()),
+        column(ArrayType::BigInt, &|g| g.daily.into()),
+        column(ArrayType::TimeDateTimeWithTimeZone, &|g| g.month.into()),
+        column(ArrayType::BigInt, &|g| g.monthly.into()),
         now.into(),
     ];
     txn.execute_raw(Statement::from_sql_and_values(txn.get_database_backend(), ADD, values)).await?;
