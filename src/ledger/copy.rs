@@ -2,14 +2,17 @@
 //! on one pooled connection, the rows streamed in PostgreSQL's text format.
 
 use super::costs::Valid;
-use super::spend::{SPEND, Spend};
+use super::grouped;
+use super::spend::Spend;
 use crate::{Result, timestamp};
 use sea_orm::sea_query::Values;
-use sea_orm::sqlx::{self, PgPool};
-use sea_orm::{DbErr, RuntimeErr};
+use sea_orm::sqlx::{self, PgPool, Postgres};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
 use std::fmt::Write;
 use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
 
 /// The columns a row is copied into, in the order [`line`] writes them.
 const COPY: &str = r#"COPY cost_tracking ("timestamp", principal_id, resource_id, capability_id,
@@ -18,17 +21,20 @@ const COPY: &str = r#"COPY cost_tracking ("timestamp", principal_id, resource_id
 /// Bytes of rows sent to the server at a time.
 const SEND_BYTES: usize = 1 << 20;
 
-/// Applies every spend on its fast path, then copies `rows`, and commits. `false`, with
-/// nothing written, when a spend is not on the fast path (a cost older than the windows its
-/// budget row counts): then take the general path.
-pub(super) async fn record(pool: &PgPool, spends: &[Spend<'_>], rows: &[&Valid<'_>]) -> Result<bool> {
-    let mut txn = pool.begin().await.map_err(db_error)?;
-    for spend in spends {
-        let values = SqlxValues(Values(spend.values(true)));
-        if sqlx::query_with(SPEND, values).fetch_optional(&mut *txn).await.map_err(db_error)?.is_none() {
-            return Ok(false);
-        }
+/// Applies `spends` together ([`grouped::add_all`]), then copies `rows`, and commits. `false`,
+/// with nothing written, when a spend is older than the windows its budget row counts: then
+/// take the general path.
+pub(super) async fn record(
+    pool: &PgPool,
+    spends: &[Spend<'_>],
+    rows: &[&Valid<'_>],
+    now: OffsetDateTime,
+) -> Result<bool> {
+    let txn = InCopy(Mutex::new(pool.begin().await.map_err(db_error)?));
+    if !grouped::add_all(&txn, spends, now).await? {
+        return Ok(false);
     }
+    let mut txn = txn.0.into_inner();
     let mut sink = txn.copy_in_raw(COPY).await.map_err(db_error)?;
     let mut text = String::with_capacity(SEND_BYTES + 4096);
     for row in rows {
@@ -42,6 +48,49 @@ pub(super) async fn record(pool: &PgPool, spends: &[Spend<'_>], rows: &[&Valid<'
     sink.finish().await.map_err(db_error)?;
     txn.commit().await.map_err(db_error)?;
     Ok(true)
+}
+
+/// The sqlx transaction `COPY` writes in, as a sea-orm connection: the budget statements run
+/// in it before the rows are copied.
+struct InCopy(Mutex<sqlx::Transaction<'static, Postgres>>);
+
+#[async_trait::async_trait]
+impl ConnectionTrait for InCopy {
+    fn get_database_backend(&self) -> DbBackend {
+        DbBackend::Postgres
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> std::result::Result<ExecResult, DbErr> {
+        let mut txn = self.0.lock().await;
+        let query = sqlx::query_with(
+            sqlx::AssertSqlSafe(stmt.sql.as_str()),
+            SqlxValues(stmt.values.unwrap_or(Values(Vec::new()))),
+        );
+        Ok(query.execute(&mut **txn).await.map_err(sqlx_error)?.into())
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> std::result::Result<ExecResult, DbErr> {
+        let mut txn = self.0.lock().await;
+        Ok(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut **txn)
+            .await
+            .map_err(sqlx_error)?
+            .into())
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> std::result::Result<Option<QueryResult>, DbErr> {
+        Ok(self.query_all_raw(stmt).await?.into_iter().next())
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> std::result::Result<Vec<QueryResult>, DbErr> {
+        let mut txn = self.0.lock().await;
+        let query = sqlx::query_with(
+            sqlx::AssertSqlSafe(stmt.sql.as_str()),
+            SqlxValues(stmt.values.unwrap_or(Values(Vec::new()))),
+        );
+        let rows = query.fetch_all(&mut **txn).await.map_err(sqlx_error)?;
+        Ok(rows.into_iter().map(QueryResult::from).collect())
+    }
 }
 
 /// Appends one row in `COPY`'s text format: tab-separated, `\N` for NULL, a newline.
@@ -77,6 +126,10 @@ fn escaped(text: &mut String, field: &str) {
     }
 }
 
+fn sqlx_error(e: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
+}
+
 fn db_error(e: sqlx::Error) -> crate::Error {
-    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e))).into()
+    sqlx_error(e).into()
 }

@@ -10,6 +10,7 @@
 //! `Validation { field: "timestamp" }`; the `…_with` functions take the clock, the others use
 //! [`Clock::default`].
 
+use super::grouped;
 use super::idempotency::{self, Claim};
 use super::money::{from_micros, to_micros};
 use super::spend::{self, PG_KEYED_SPEND_AND_INSERT, PG_SPEND_AND_INSERT, Spend, Spent};
@@ -498,21 +499,24 @@ pub async fn record_many_with<C: ConnectionTrait + TransactionTrait + 'static>(
         for v in &valid {
             groups.entry((Window::Daily.start(v.at), v.cost.principal_id.as_str())).or_default().push(v);
         }
-        let spends = day_spends(&groups, clock.now())?;
+        let now = clock.now();
+        let spends = day_spends(&groups, now)?;
         let rows: Vec<&Valid<'_>> = groups.into_values().flatten().collect();
         #[cfg(feature = "postgres")]
         if let Some(pool) =
             (db as &dyn Any).downcast_ref::<DatabaseConnection>().filter(|db| is_postgres(*db))
-            && super::copy::record(pool.get_postgres_connection_pool(), &spends, &rows).await?
+            && super::copy::record(pool.get_postgres_connection_pool(), &spends, &rows, now).await?
         {
             trace::rows(rows.len());
             return Ok(rows.len() as u64);
         }
         let txn = begin_write(db).await?;
         let tx = &stored(&txn);
-        for spend in &spends {
-            if spend::fast(tx, spend).await?.is_none() {
-                spend::locked(tx, spend).await?;
+        if !(is_postgres(tx) && grouped::add_all(tx, &spends, now).await?) {
+            for spend in &spends {
+                if spend::fast(tx, spend).await?.is_none() {
+                    spend::locked(tx, spend).await?;
+                }
             }
         }
         insert_rows(tx, &rows).await?;

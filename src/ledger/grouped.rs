@@ -16,7 +16,7 @@ use crate::{Result, Window};
 use entity::principal_budget::{self, Column};
 use sea_orm::sea_query::{ArrayType, Expr};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
 /// Creates the missing budget rows of `$1` (unlimited), stamped `$2`.
@@ -95,6 +95,24 @@ impl Counters {
     }
 }
 
+/// A principal's budget row under the lock, the counters as the admitted costs leave them,
+/// and whether its later calls go one by one.
+struct Locked {
+    row: principal_budget::Model,
+    counters: Counters,
+    deferred: bool,
+}
+
+impl Locked {
+    /// Judges `spend` (see [`Counters::admit`]); once a spend is left to the one-by-one path,
+    /// so are the principal's later ones.
+    fn admit(&mut self, spend: &Spend<'_>) -> Option<Result<Spent>> {
+        let verdict = if self.deferred { None } else { self.counters.admit(spend, &self.row) };
+        self.deferred = verdict.is_none();
+        verdict
+    }
+}
+
 /// Decides `calls` (unkeyed, in arrival order) in the write transaction `txn`: each call's
 /// answer, or `None` for a call left to the one-by-one path (see the module).
 pub(super) async fn settle<C: ConnectionTrait>(
@@ -102,23 +120,18 @@ pub(super) async fn settle<C: ConnectionTrait>(
     calls: &[Call<'_>],
     now: OffsetDateTime,
 ) -> Result<Vec<Option<Result<CostOutcome>>>> {
-    let rows = lock(txn, calls, now).await?;
-    let mut counters: BTreeMap<&str, Option<Counters>> =
-        rows.iter().map(|(p, row)| (p.as_str(), Some(Counters::of(row)))).collect();
-    let mut judged = Vec::with_capacity(calls.len());
-    for (valid, enforce) in calls {
-        let principal = valid.cost.principal_id.as_str();
-        let slot = counters.entry(principal).or_default();
-        let verdict = slot.as_mut().and_then(|c| c.admit(&valid.spend(*enforce, now), &rows[principal]));
-        if verdict.is_none() {
-            *slot = None; // this call and the principal's later ones go one by one
-        }
-        judged.push(verdict);
-    }
+    let mut locked = lock(txn, calls.iter().map(|(v, _)| v.cost.principal_id.as_str()), now).await?;
+    let judged: Vec<_> = calls
+        .iter()
+        .map(|(valid, enforce)| {
+            let spend = valid.spend(*enforce, now);
+            locked.get_mut(spend.principal_id).and_then(|l| l.admit(&spend))
+        })
+        .collect();
     let admitted: Vec<&Valid<'_>> =
         calls.iter().zip(&judged).filter(|(_, j)| matches!(j, Some(Ok(_)))).map(|((v, _), _)| v).collect();
     let mut ids = costs::insert_unnest(txn, &admitted).await?.into_iter();
-    add(txn, &rows, calls, &judged, now).await?;
+    add(txn, &locked, now).await?;
     Ok(calls
         .iter()
         .zip(judged)
@@ -129,19 +142,35 @@ pub(super) async fn settle<C: ConnectionTrait>(
         .collect())
 }
 
-/// The budget rows of the calls' principals, locked in principal order; the missing ones
-/// are created (unlimited) and locked after the others.
-async fn lock<C: ConnectionTrait>(
+/// Applies the budget changes of a bulk recording (oldest first per principal) in the write
+/// transaction `txn`, in a fixed number of statements; `false`, with no counter changed,
+/// when one is older than the windows its row counts (then apply them one by one).
+pub(super) async fn add_all<C: ConnectionTrait>(
     txn: &C,
-    calls: &[Call<'_>],
+    spends: &[Spend<'_>],
     now: OffsetDateTime,
-) -> Result<BTreeMap<String, principal_budget::Model>> {
-    let principals: Vec<String> = calls
-        .iter()
-        .map(|(v, _)| v.cost.principal_id.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+) -> Result<bool> {
+    let mut locked = lock(txn, spends.iter().map(|s| s.principal_id), now).await?;
+    for spend in spends {
+        match locked.get_mut(spend.principal_id).and_then(|l| l.admit(spend)) {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e),
+            None => return Ok(false),
+        }
+    }
+    add(txn, &locked, now).await?;
+    Ok(true)
+}
+
+/// The budget rows of `principals`, locked in principal order; the missing ones are created
+/// (unlimited) and locked after the others.
+async fn lock<'p, C: ConnectionTrait>(
+    txn: &C,
+    principals: impl Iterator<Item = &'p str>,
+    now: OffsetDateTime,
+) -> Result<BTreeMap<String, Locked>> {
+    let principals: Vec<String> =
+        principals.collect::<BTreeSet<_>>().into_iter().map(str::to_owned).collect();
     let mut rows = lock_existing(txn, &principals).await?;
     let missing: Vec<String> = principals.into_iter().filter(|p| !rows.contains_key(p)).collect();
     if !missing.is_empty() {
@@ -160,7 +189,7 @@ async fn lock<C: ConnectionTrait>(
 async fn lock_existing<C: ConnectionTrait>(
     txn: &C,
     principals: &[String],
-) -> Result<BTreeMap<String, principal_budget::Model>> {
+) -> Result<BTreeMap<String, Locked>> {
     // `= ANY($1)`, not `IN (…)`: one statement text whatever the number, prepared once.
     let rows = principal_budget::Entity::find()
         .filter(Expr::cust_with_values("principal_id = ANY($1)", [array(principals)]))
@@ -168,7 +197,10 @@ async fn lock_existing<C: ConnectionTrait>(
         .lock_exclusive()
         .all(txn)
         .await?;
-    Ok(rows.into_iter().map(|row| (row.principal_id.clone(), row)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.principal_id.clone(), Locked { counters: Counters::of(&row), row, deferred: false }))
+        .collect())
 }
 
 /// `principals` as one array parameter.
@@ -176,36 +208,29 @@ fn array(principals: &[String]) -> Value {
     Value::Array(ArrayType::String, Some(Box::new(principals.iter().map(|p| p.as_str().into()).collect())))
 }
 
-/// Adds the admitted calls' amounts to their principals' counters, in one statement.
+/// Adds what the admitted costs gave each principal to its counters, in one statement.
 async fn add<C: ConnectionTrait>(
     txn: &C,
-    rows: &BTreeMap<String, principal_budget::Model>,
-    calls: &[Call<'_>],
-    judged: &[Option<Result<Spent>>],
+    locked: &BTreeMap<String, Locked>,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut reached: BTreeMap<&str, Counters> = BTreeMap::new();
-    for ((valid, _), verdict) in calls.iter().zip(judged) {
-        if let Some(Ok(spent)) = verdict {
-            let (day, month) = (Window::Daily.start(valid.at), Window::Monthly.start(valid.at));
-            let counters =
-                Counters { day: Some(day), daily: spent.daily, month: Some(month), monthly: spent.monthly };
-            reached.insert(valid.cost.principal_id.as_str(), counters);
-        }
-    }
-    if reached.is_empty() {
+    let gains: Vec<(&str, Counters)> = locked
+        .iter()
+        .filter(|(_, l)| l.counters != Counters::of(&l.row))
+        .map(|(p, l)| (p.as_str(), l.counters.gain(&Counters::of(&l.row))))
+        .collect();
+    if gains.is_empty() {
         return Ok(());
     }
-    let gains: Vec<Counters> = reached.iter().map(|(p, c)| c.gain(&Counters::of(&rows[*p]))).collect();
-    let column =
-        |ty, f: &dyn Fn(&Counters) -> Value| Value::Array(ty, Some(Box::new(gains.iter().map(f).collect())));
-    let principals = reached.keys().map(|p| Value::from(*p)).collect();
+    let column = |ty, f: &dyn Fn(&(&str, Counters)) -> Value| {
+        Value::Array(ty, Some(Box::new(gains.iter().map(f).collect())))
+    };
     let values = [
-        Value::Array(ArrayType::String, Some(Box::new(principals))),
-        column(ArrayType::TimeDateTimeWithTimeZone, &|g| g.day.into()),
-        column(ArrayType::BigInt, &|g| g.daily.into()),
-        column(ArrayType::TimeDateTimeWithTimeZone, &|g| g.month.into()),
-        column(ArrayType::BigInt, &|g| g.monthly.into()),
+        column(ArrayType::String, &|g| g.0.into()),
+        column(ArrayType::TimeDateTimeWithTimeZone, &|g| g.1.day.into()),
+        column(ArrayType::BigInt, &|g| g.1.daily.into()),
+        column(ArrayType::TimeDateTimeWithTimeZone, &|g| g.1.month.into()),
+        column(ArrayType::BigInt, &|g| g.1.monthly.into()),
         now.into(),
     ];
     txn.execute_raw(Statement::from_sql_and_values(txn.get_database_backend(), ADD, values)).await?;
