@@ -353,7 +353,10 @@ pub(super) async fn settle_valid<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<CostOutcome> {
     let cost = valid.cost;
     let spend = valid.spend(enforce, now);
-    // The common case on PostgreSQL: one statement, no transaction around it.
+    // The common case on PostgreSQL: one statement, no transaction around it. When it did
+    // not apply, the transaction below goes straight to the locked path, which judges any
+    // state of the budget row.
+    let mut fast_tried = false;
     if is_postgres(db) {
         let done = match &cost.idempotency_key {
             None => fast(&stored(db), valid, &spend).await?,
@@ -363,6 +366,7 @@ pub(super) async fn settle_valid<C: ConnectionTrait + TransactionTrait>(
         if let Some(outcome) = done {
             return Ok(outcome);
         }
+        fast_tried = cost.idempotency_key.is_none() || keyed_in_one;
     }
     let txn = begin_write(db).await?;
     let tx = &stored(&txn);
@@ -373,7 +377,7 @@ pub(super) async fn settle_valid<C: ConnectionTrait + TransactionTrait>(
     {
         return Ok(outcome);
     }
-    let outcome = match fast(tx, valid, &spend).await? {
+    let outcome = match if fast_tried { None } else { fast(tx, valid, &spend).await? } {
         Some(outcome) => outcome,
         None => {
             let spent = spend::locked(tx, &spend).await?;
