@@ -7,7 +7,7 @@ use rust_decimal::{Decimal, dec};
 use sark_db::entity::cost_record;
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, CostOutcome, NewCost};
-use sark_db::{Conflict, Error};
+use sark_db::{Conflict, Error, Window};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde_json::json;
 use time::Duration;
@@ -126,6 +126,26 @@ on_both! {
         assert_eq!(yesterday.daily.spent, dec!(1));
         assert!(budgets::reconcile(db, now - Duration::days(40), now + Duration::days(1)).await.unwrap().is_empty());
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 3);
+    }
+
+    async fn bulk_recording_in_a_transaction_commits_or_rolls_back_with_it(db: &DatabaseConnection) {
+        let now = CLOCK.now();
+        let batch: Vec<NewCost> = (0..30)
+            .map(|i| NewCost::new(format!("p{}", i % 3), "r", "c").actual(dec!(0.5)).at(now - Duration::hours(i)))
+            .collect();
+        let txn = sark_db::begin_write(db).await.unwrap();
+        assert_eq!(costs::record_many_with(&txn, &batch, &CLOCK).await.unwrap(), 30);
+        txn.rollback().await.unwrap();
+        assert_eq!(rows(db).await, (0, 0, 0), "rolled back with the caller's transaction");
+        let txn = sark_db::begin_write(db).await.unwrap();
+        costs::record_many_with(&txn, &batch, &CLOCK).await.unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(rows(db).await, (30, 3, 0));
+        for p in ["p0", "p1", "p2"] {
+            let expected: Decimal = batch.iter().filter(|c| c.principal_id == p && c.timestamp >= Window::Daily.start(now)).map(|c| c.actual.unwrap()).sum();
+            assert_eq!(budgets::status(db, p, now).await.unwrap().daily.spent, expected, "{p}");
+        }
+        assert!(budgets::reconcile(db, now - Duration::days(40), now + Duration::days(1)).await.unwrap().is_empty());
     }
 
     async fn bad_input_is_refused_and_nothing_is_written(db: &DatabaseConnection) {
