@@ -71,6 +71,12 @@ on_both! {
         assert!(refused(&answers[5]), "{:?}", answers[5]);
         let Err(Error::BudgetExceeded { spent, requested, .. }) = &answers[1] else { unreachable!() };
         assert_eq!((*spent, *requested), (dec!(0.6), dec!(0.6)), "refused with the spend before it");
+        for ((call, _), answer) in calls.iter().zip(&answers) {
+            if let Ok(outcome) = answer {
+                let stored = scalar(db, &format!("SELECT actual_cost_micros FROM cost_tracking WHERE id = {}", outcome.cost_id)).await;
+                assert_eq!(stored, micros(call.actual.unwrap()), "the row of {outcome:?} is its call's");
+            }
+        }
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 4);
         assert_eq!(scalar(db, "SELECT daily_spent_micros FROM principal_budgets WHERE principal_id = 'p'").await, micros(dec!(1.1)));
     }

@@ -10,6 +10,7 @@ use sark_db::entity::Protocol;
 use sark_db::federation::{self, NewNode};
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, NewCost};
+use sark_db::ledger::{GroupCommit, Ledger};
 use sark_db::ledger::{idempotency, summaries};
 use sark_db::maintenance::{self, Policy};
 use sark_db::privileges::grant_application;
@@ -65,6 +66,15 @@ async fn a_service_day(app: &DatabaseConnection) {
     )
     .await
     .unwrap();
+    let txn = sark_db::begin_write(app).await.unwrap();
+    costs::record_many(&txn, &[NewCost::new("bob", "r", "c").actual(dec!(1))]).await.unwrap();
+    txn.commit().await.unwrap();
+    let ledger = Ledger::new(app.clone(), GroupCommit::default());
+    let group =
+        (0..8).map(|i| NewCost::new(format!("g{}", i % 3), "r", "c").actual(dec!(1))).collect::<Vec<_>>();
+    for outcome in futures::future::join_all(group.iter().map(|c| ledger.charge(c))).await {
+        outcome.unwrap();
+    }
     assert!(matches!(
         costs::charge(app, &NewCost::new("ann", "r", "c").actual(dec!(100))).await,
         Err(Error::BudgetExceeded { .. })

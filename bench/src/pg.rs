@@ -141,8 +141,12 @@ impl Pg {
             for _ in 0..n {
                 let t = Instant::now();
                 match who {
-                    "sark-db" => drop(costs::charge(&self.sark, &charge(0)).await?),
-                    "sark-db Ledger" => drop(self.ledger.charge(&charge(0)).await?),
+                    "sark-db" => {
+                        costs::charge(&self.sark, &charge(0)).await?;
+                    }
+                    "sark-db Ledger" => {
+                        self.ledger.charge(&charge(0)).await?;
+                    }
                     _ => drop(bind_charge(sqlx::query(PG_CHARGE), 0, true).fetch_one(&self.raw).await?),
                 }
                 lat.push(t.elapsed());
@@ -356,9 +360,15 @@ impl Pg {
             let db = db.clone();
             async move {
                 match call % 10 {
-                    0..6 => drop(costs::charge(&db, &charge(p)).await?),
-                    6..8 => drop(costs::record(&db, &charge(p)).await?),
-                    8 => drop(budgets::status(&db, &principal(p), OffsetDateTime::now_utc()).await?),
+                    0..6 => {
+                        costs::charge(&db, &charge(p)).await?;
+                    }
+                    6..8 => {
+                        costs::record(&db, &charge(p)).await?;
+                    }
+                    8 => {
+                        budgets::status(&db, &principal(p), OffsetDateTime::now_utc()).await?;
+                    }
                     _ => {
                         let filter = CostFilter {
                             principal_id: Some(principal(p)),

@@ -38,19 +38,16 @@ const CHUNK_ROWS: usize = 4_000;
 /// Rows per `INSERT … SELECT FROM UNNEST` on PostgreSQL, which binds one array per column.
 const PG_CHUNK_ROWS: usize = 50_000;
 
-/// PostgreSQL bulk insert: one array parameter per column, whatever the number of rows;
-/// returns the ids given to the rows, in their order. The driver binds no NULL array
-/// elements, so a missing amount travels as [`NO_AMOUNT`] (amounts are never negative).
-const PG_INSERT_UNNEST: &str = r#"WITH ids AS (SELECT pg_get_serial_sequence('cost_tracking', 'id')::regclass AS seq),
-new AS (
-    SELECT nextval(ids.seq) AS id, u.*
-    FROM ids, UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
-        $5::int8[], $6::int8[], $7::jsonb[]) WITH ORDINALITY AS u(t, p, r, c, e, a, m, n)),
-inserted AS (
-    INSERT INTO cost_tracking (id, "timestamp", principal_id, resource_id, capability_id,
-        estimated_cost_micros, actual_cost_micros, metadata) OVERRIDING SYSTEM VALUE
-    SELECT id, t, p, r, c, NULLIF(e, -1), NULLIF(a, -1), m FROM new)
-SELECT id FROM new ORDER BY n"#;
+/// PostgreSQL bulk insert: one array parameter per column, whatever the number of rows, the
+/// rows inserted in their order. The driver binds no NULL array elements, so a missing amount
+/// travels as [`NO_AMOUNT`] (amounts are never negative).
+const PG_INSERT_UNNEST: &str = r#"INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
+    estimated_cost_micros, actual_cost_micros, metadata)
+SELECT t, p, r, c, NULLIF(e, -1), NULLIF(a, -1), m
+FROM UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
+    $5::int8[], $6::int8[], $7::jsonb[]) WITH ORDINALITY AS u(t, p, r, c, e, a, m, n)
+ORDER BY n
+RETURNING id"#;
 
 /// Stands for a missing amount in [`PG_INSERT_UNNEST`].
 const NO_AMOUNT: i64 = -1;
@@ -459,7 +456,16 @@ pub(super) async fn insert_unnest<C: ConnectionTrait>(db: &C, rows: &[&Valid<'_>
         array(ArrayType::Json, rows, |v| v.cost.metadata.clone()),
     ];
     let stmt = Statement::from_sql_and_values(db.get_database_backend(), PG_INSERT_UNNEST, values);
-    db.query_all_raw(stmt).await?.iter().map(|row| Ok(row.try_get_by_index(0)?)).collect()
+    let mut ids = db
+        .query_all_raw(stmt)
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index(0))
+        .collect::<Result<Vec<i64>, _>>()?;
+    // The identity draws increasing ids as the rows are inserted, in their order: sorted, the
+    // ids are the rows', whatever order RETURNING lists them in.
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// Inserts `rows` in chunks below the bind limit.
