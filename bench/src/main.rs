@@ -14,6 +14,7 @@ mod sqlite;
 mod table;
 
 use clap::Parser;
+use sark_db::ledger::GroupCommit;
 use std::error::Error;
 use std::time::Duration;
 
@@ -47,6 +48,9 @@ pub struct Args {
     /// Audit events appended in batches.
     #[arg(long, default_value_t = 100_000)]
     events: usize,
+    /// Lanes of the benchmark's `Ledger` (`GroupCommit::lanes`).
+    #[arg(long, default_value_t = GroupCommit::default().lanes)]
+    lanes: usize,
     /// Only these workloads (comma-separated): sequential, hot, spread, keyed, tight, mixed,
     /// bulk, summary, audit, sqlite.
     #[arg(long, value_delimiter = ',')]

@@ -51,7 +51,7 @@ pub async fn run(args: &Args) -> Res<Vec<Row>> {
         sark_db::Migrator::down(&sark, Some(3)).await?;
     }
     let raw = PgPoolOptions::new().max_connections(args.tasks as u32).connect(&url).await?;
-    let ledger = Ledger::new(sark.clone(), GroupCommit::default());
+    let ledger = Ledger::new(sark.clone(), GroupCommit { lanes: args.lanes, ..GroupCommit::default() });
     let bench = Pg { args: args.clone(), url, sark, raw, ledger };
     let result = match args.seal {
         Some(n) => bench.seal(n).await.map(|()| Vec::new()),
