@@ -16,8 +16,17 @@ use time::OffsetDateTime;
 
 /// `t` as SQLite stores it: normalized, `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 pub(crate) fn text(t: OffsetDateTime) -> String {
+    let mut text = String::with_capacity(27);
+    write_text(&mut text, t);
+    text
+}
+
+/// Appends [`text`]`(t)` to `out`.
+pub(crate) fn write_text(out: &mut String, t: OffsetDateTime) {
+    use std::fmt::Write;
     let t = normalize(t);
-    format!(
+    write!(
+        out,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
         t.year(),
         u8::from(t.month()),
@@ -27,6 +36,7 @@ pub(crate) fn text(t: OffsetDateTime) -> String {
         t.second(),
         t.microsecond()
     )
+    .expect("writing to a String");
 }
 
 /// `db` binding every timestamp as the database stores it. Wrap the connection in it to write

@@ -116,6 +116,8 @@ impl Pg {
         self.sark
             .execute_unprepared("VACUUM ANALYZE cost_tracking, principal_budgets, cost_idempotency_keys")
             .await?;
+        // Every run starts after a checkpoint, so that none pays for the previous one's WAL.
+        self.sark.execute_unprepared("CHECKPOINT").await?;
         Ok(())
     }
 

@@ -99,7 +99,7 @@ fn line(text: &mut String, v: &Valid<'_>) {
         Some(m) => write!(text, "{m}").expect("writing to a String"),
         None => text.push_str("\\N"),
     };
-    text.push_str(&timestamp::text(v.at));
+    timestamp::write_text(text, v.at);
     for field in [&v.cost.principal_id, &v.cost.resource_id, &v.cost.capability_id] {
         text.push('\t');
         escaped(text, field);
@@ -109,7 +109,10 @@ fn line(text: &mut String, v: &Valid<'_>) {
     text.push('\t');
     amount(text, v.actual);
     text.push('\t');
-    escaped(text, &v.cost.metadata.to_string());
+    match v.cost.metadata.as_object() {
+        Some(empty) if empty.is_empty() => text.push_str("{}"),
+        _ => escaped(text, &v.cost.metadata.to_string()),
+    }
     text.push('\n');
 }
 
