@@ -8,7 +8,8 @@
 //! left them. Then one statement inserts the admitted costs and one adds their amounts to the
 //! counters (`x = x + …`, still under the lock). A cost in an older window needs the ledger's
 //! own sum: from it on, its principal's calls are left to the one-by-one path, which runs
-//! after this one in the same transaction.
+//! after this one in the same transaction. Bulk recording applies its per-day budget changes
+//! the same way ([`add_all`]).
 
 use super::costs::{self, CostOutcome, Valid};
 use super::spend::{self, Spend, Spent};
