@@ -105,7 +105,7 @@ on_both! {
         assert!(!big.replayed && big.daily_spent == dec!(2.5));
     }
 
-    async fn bad_input_is_refused_before_it_is_queued_and_writes_nothing(db: &DatabaseConnection) {
+    async fn bad_input_is_refused_and_writes_nothing(db: &DatabaseConnection) {
         let ledger = ledger(db, 64);
         let bad = [
             cost("", dec!(1)),
@@ -121,6 +121,19 @@ on_both! {
         }
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 0);
         assert_eq!(scalar(db, "SELECT count(*) FROM principal_budgets").await, 0);
+        // In one group with good calls: each bad one is refused, the good ones are charged.
+        let mut calls: Vec<(NewCost, bool)> = bad.iter().map(|c| (c.clone(), true)).collect();
+        calls.insert(3, (cost("good", dec!(1)), true));
+        calls.push((cost("good", dec!(2)), false));
+        let answers = in_order(&ledger, &calls).await;
+        for ((call, _), answer) in calls.iter().zip(&answers) {
+            match (call.principal_id.as_str(), answer) {
+                ("good", Ok(_)) | (_, Err(Error::Validation { .. })) => {}
+                _ => panic!("{call:?}: {answer:?}"),
+            }
+        }
+        assert_eq!(spent(&answers[calls.len() - 1]), dec!(3));
+        assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 2);
     }
 
     async fn concurrent_charges_share_commits_and_never_overspend(db: &DatabaseConnection) {

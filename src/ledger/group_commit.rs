@@ -77,7 +77,6 @@ struct Call {
 #[derive(Clone)]
 pub struct Ledger {
     lanes: Arc<[mpsc::UnboundedSender<Call>]>,
-    clock: Clock,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -99,7 +98,7 @@ impl Ledger {
                 sender
             })
             .collect();
-        Ledger { lanes, clock: options.clock }
+        Ledger { lanes }
     }
 
     /// [`costs::charge`](super::costs::charge) through group commit: the same outcome, refusal
@@ -113,10 +112,9 @@ impl Ledger {
         traced(costs::cost_span!("ledger::record", cost), self.submit(cost, false)).await
     }
 
-    /// Validates `cost` (bad input is refused here, before it is queued), queues it on its
-    /// principal's lane and waits for its answer.
+    /// Queues `cost` on its principal's lane and waits for its answer (bad input is judged by
+    /// the flusher, once: its refusal is the call's answer and writes nothing).
     async fn submit(&self, cost: &NewCost, enforce: bool) -> Result<CostOutcome> {
-        Valid::new(cost, &self.clock)?;
         let mut hasher = DefaultHasher::new();
         cost.principal_id.hash(&mut hasher);
         let lane = &self.lanes[(hasher.finish() % self.lanes.len() as u64) as usize];
