@@ -1,7 +1,11 @@
 //! What every workload must have left behind, checked on both backends after each run.
 
 use crate::{AMOUNT, Res};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sark_db::Window;
+use sark_db::entity::{cost_record, principal_budget};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, Statement};
+use std::collections::HashMap;
+use time::OffsetDateTime;
 
 /// What a run must have written.
 #[derive(Debug, Clone, Copy)]
@@ -10,9 +14,10 @@ pub struct Expect {
     pub rows: i64,
     /// Idempotency keys.
     pub keys: i64,
-    /// The most any principal may have spent today, in micro-units.
+    /// The most any principal may have spent in a UTC day, in micro-units.
     pub limit: Option<i64>,
-    /// Whether the budget counters must equal the ledger (not for raw `COPY`).
+    /// Whether the budget counters must equal the ledger's sums of the day and month they
+    /// count (not for raw `COPY`, which maintains no budgets).
     pub counters: bool,
 }
 
@@ -36,21 +41,47 @@ pub async fn ledger(db: &DatabaseConnection, workload: &str, who: &str, expect: 
     if keys != expect.keys {
         return fail(format!("{keys} idempotency keys, expected {}", expect.keys));
     }
-    let per_principal = "SELECT principal_id, CAST(sum(actual_cost_micros) AS BIGINT) AS spent FROM cost_tracking GROUP BY principal_id";
-    let most =
-        single(db, &format!("SELECT CAST(coalesce(max(spent), 0) AS BIGINT) FROM ({per_principal}) s"))
-            .await?;
-    if expect.limit.is_some_and(|limit| most > limit) {
-        return fail(format!("a principal spent {most}, over the limit {:?}", expect.limit));
+    if expect.limit.is_none() && !expect.counters {
+        return Ok(());
+    }
+    // Sums per principal and UTC day and month, from the ledger's rows, in Rust.
+    let costs: Vec<(String, OffsetDateTime, Option<i64>)> = cost_record::Entity::find()
+        .select_only()
+        .columns([
+            cost_record::Column::PrincipalId,
+            cost_record::Column::Timestamp,
+            cost_record::Column::ActualCostMicros,
+        ])
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut sums: HashMap<(String, Window, OffsetDateTime), i64> = HashMap::new();
+    for (principal, at, amount) in costs {
+        for window in [Window::Daily, Window::Monthly] {
+            *sums.entry((principal.clone(), window, window.start(at))).or_default() += amount.unwrap_or(0);
+        }
+    }
+    let sum = |p: &str, window, start: Option<OffsetDateTime>| {
+        start.map_or(0, |start| sums.get(&(p.to_owned(), window, start)).copied().unwrap_or(0))
+    };
+    if let Some(limit) = expect.limit {
+        let over = sums.iter().find(|((_, window, _), spent)| *window == Window::Daily && **spent > limit);
+        if let Some(((p, _, day), spent)) = over {
+            return fail(format!("{p} spent {spent} on {day}, over the daily limit {limit}"));
+        }
     }
     if expect.counters {
-        let drift = format!(
-            "SELECT count(*) FROM principal_budgets b LEFT JOIN ({per_principal}) s ON s.principal_id = b.principal_id \
-             WHERE b.daily_spent_micros <> coalesce(s.spent, 0) OR b.monthly_spent_micros <> coalesce(s.spent, 0)"
-        );
-        let drifted = single(db, &drift).await?;
-        if drifted > 0 {
-            return fail(format!("{drifted} budget counters differ from the ledger"));
+        for b in principal_budget::Entity::find().all(db).await? {
+            let (daily, monthly) = (
+                sum(&b.principal_id, Window::Daily, b.last_daily_reset),
+                sum(&b.principal_id, Window::Monthly, b.last_monthly_reset),
+            );
+            if (b.daily_spent_micros, b.monthly_spent_micros) != (daily, monthly) {
+                return fail(format!(
+                    "{}: counters {} / {} against the ledger's {daily} / {monthly} for its day and month",
+                    b.principal_id, b.daily_spent_micros, b.monthly_spent_micros
+                ));
+            }
         }
     }
     Ok(())
