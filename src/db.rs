@@ -211,3 +211,9 @@ pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction> 
 pub(crate) fn is_postgres<C: ConnectionTrait>(db: &C) -> bool {
     db.get_database_backend() == sea_orm::DbBackend::Postgres
 }
+
+/// `db` when it is the pool, where each statement is its own transaction (so a failed one
+/// fails only itself); `None` for a transaction.
+pub(crate) fn as_pool<C: 'static>(db: &C) -> Option<&DatabaseConnection> {
+    (db as &dyn std::any::Any).downcast_ref()
+}

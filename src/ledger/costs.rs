@@ -15,7 +15,7 @@ use super::idempotency::{self, Claim};
 use super::money::{from_micros, to_micros};
 use super::spend::{self, PG_KEYED_SPEND_AND_INSERT, PG_SPEND_AND_INSERT, Spend, Spent};
 use crate::Window;
-use crate::db::{begin_write, is_postgres};
+use crate::db::{as_pool, begin_write, is_postgres};
 use crate::timestamp::stored;
 use crate::trace::{self, operation, traced};
 use crate::{Clock, Error, Result, timestamp, validate};
@@ -23,12 +23,11 @@ use entity::cost_record;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, DatabaseConnection,
-    EntityTrait, SqlErr, Statement, TransactionSession, TransactionTrait, Value,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, EntityTrait, SqlErr, Statement,
+    TransactionSession, TransactionTrait, Value,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
-use std::any::Any;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -331,10 +330,7 @@ async fn settle<C: ConnectionTrait + TransactionTrait + 'static>(
     clock: &Clock,
 ) -> Result<CostOutcome> {
     let valid = Valid::new(cost, clock)?;
-    // On the pool a failed statement fails only itself; in the caller's transaction it would
-    // abort the transaction.
-    let autocommit = (db as &dyn Any).is::<DatabaseConnection>();
-    settle_valid(db, &valid, enforce, clock.now(), autocommit).await
+    settle_valid(db, &valid, enforce, clock.now(), as_pool(db).is_some()).await
 }
 
 /// Charges (`enforce`) or records a validated cost on `db`, the pool or a transaction. With
@@ -512,17 +508,25 @@ pub async fn record_many_with<C: ConnectionTrait + TransactionTrait + 'static>(
         let now = clock.now();
         let spends = day_spends(&groups, now)?;
         let rows: Vec<&Valid<'_>> = groups.into_values().flatten().collect();
+        // PostgreSQL: all budget changes in one statement unless a day is older than its row's
+        // windows (a back-fill: then they would not apply together in a second try either);
+        // on the pool with the rows by COPY.
         #[cfg(feature = "postgres")]
-        if let Some(pool) =
-            (db as &dyn Any).downcast_ref::<DatabaseConnection>().filter(|db| is_postgres(*db))
-            && super::copy::record(pool.get_postgres_connection_pool(), &spends, &rows, now).await?
-        {
-            trace::rows(rows.len());
-            return Ok(rows.len() as u64);
-        }
+        let copy_tried = match as_pool(db).filter(|pool| is_postgres(*pool)) {
+            Some(pool)
+                if super::copy::record(pool.get_postgres_connection_pool(), &spends, &rows, now).await? =>
+            {
+                trace::rows(rows.len());
+                return Ok(rows.len() as u64);
+            }
+            Some(_) => true,
+            None => false,
+        };
+        #[cfg(not(feature = "postgres"))]
+        let copy_tried = false;
         let txn = begin_write(db).await?;
         let tx = &stored(&txn);
-        if !(is_postgres(tx) && grouped::add_all(tx, &spends, now).await?) {
+        if !(is_postgres(tx) && !copy_tried && grouped::add_all(tx, &spends, now).await?) {
             for spend in &spends {
                 if spend::fast(tx, spend).await?.is_none() {
                     spend::locked(tx, spend).await?;
