@@ -14,7 +14,10 @@ mod sqlite;
 mod table;
 
 use clap::Parser;
-use sark_db::ledger::GroupCommit;
+use rust_decimal::Decimal;
+use sark_db::ledger::costs::{self, NewCost};
+use sark_db::ledger::{GroupCommit, Ledger};
+use sea_orm::DatabaseConnection;
 use std::error::Error;
 use std::time::Duration;
 
@@ -94,6 +97,41 @@ async fn main() -> Res<()> {
          budget counters against the ledger, idempotency keys, and no principal over its limit."
     );
     Ok(())
+}
+
+/// Who makes a workload's charges: sark-db's `costs::charge` on its own, or a `Ledger`.
+#[derive(Clone)]
+pub enum Charger {
+    Alone(DatabaseConnection),
+    Grouped(Ledger),
+}
+
+impl Charger {
+    /// Charges [`charge`]`(p)` for every principal `p` of `plan`: calls per second and how
+    /// many were charged (a budget refusal is an answer, not an error).
+    pub async fn run(&self, plan: &[Vec<usize>]) -> Res<(f64, u64)> {
+        let charger = self.clone();
+        run_plan(plan, move |p, _| {
+            let charger = charger.clone();
+            async move {
+                let outcome = match &charger {
+                    Charger::Alone(db) => costs::charge(db, &charge(p)).await,
+                    Charger::Grouped(ledger) => ledger.charge(&charge(p)).await,
+                };
+                match outcome {
+                    Ok(_) => Ok(true),
+                    Err(sark_db::Error::BudgetExceeded { .. }) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// The benchmark's charge for principal `p`, stamped now.
+pub fn charge(p: usize) -> NewCost {
+    NewCost::new(principal(p), "r", "c").actual(Decimal::new(AMOUNT, 6))
 }
 
 /// The benchmark's name for principal `p`.

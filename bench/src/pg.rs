@@ -3,7 +3,7 @@
 
 use crate::check::{self, Expect};
 use crate::table::Row;
-use crate::{AMOUNT, Args, Res, attempts, ms, percentile, plan, principal, run_plan};
+use crate::{AMOUNT, Args, Charger, Res, attempts, charge, ms, percentile, plan, principal, run_plan};
 use rust_decimal::Decimal;
 use sark_db::Window;
 use sark_db::audit::{self, NewAuditEvent};
@@ -184,21 +184,11 @@ impl Pg {
         let workload = format!("{label}: {tasks} tasks, {principals} principal(s), N={}", expect.rows);
 
         self.reset_large(principals).await?;
-        let db = self.sark.clone();
-        let (sark, _) = run_plan(&plan, move |p, _| {
-            let db = db.clone();
-            async move { Ok(costs::charge(&db, &charge(p)).await.map(|_| true)?) }
-        })
-        .await?;
+        let (sark, _) = Charger::Alone(self.sark.clone()).run(&plan).await?;
         self.check(&workload, "sark-db", expect).await?;
 
         self.reset_large(principals).await?;
-        let ledger = self.ledger.clone();
-        let (grouped, _) = run_plan(&plan, move |p, _| {
-            let ledger = ledger.clone();
-            async move { Ok(ledger.charge(&charge(p)).await.map(|_| true)?) }
-        })
-        .await?;
+        let (grouped, _) = Charger::Grouped(self.ledger.clone()).run(&plan).await?;
         self.check(&workload, "sark-db Ledger", expect).await?;
 
         self.reset_large(principals).await?;
@@ -294,29 +284,13 @@ impl Pg {
             rows,
             n / tasks * tasks
         );
-        let refused_ok = |r: sark_db::Result<_>| match r {
-            Ok(_) => Ok(true),
-            Err(sark_db::Error::BudgetExceeded { .. }) => Ok(false),
-            Err(e) => Err(e),
-        };
-
         self.reset(principals, limit).await?;
-        let db = self.sark.clone();
-        let (sark, charged) = run_plan(&plan, move |p, _| {
-            let db = db.clone();
-            async move { Ok(refused_ok(costs::charge(&db, &charge(p)).await)?) }
-        })
-        .await?;
+        let (sark, charged) = Charger::Alone(self.sark.clone()).run(&plan).await?;
         self.check(&workload, "sark-db", expect).await?;
         expect_charged(&workload, "sark-db", charged, rows)?;
 
         self.reset(principals, limit).await?;
-        let ledger = self.ledger.clone();
-        let (grouped, charged) = run_plan(&plan, move |p, _| {
-            let ledger = ledger.clone();
-            async move { Ok(refused_ok(ledger.charge(&charge(p)).await)?) }
-        })
-        .await?;
+        let (grouped, charged) = Charger::Grouped(self.ledger.clone()).run(&plan).await?;
         self.check(&workload, "sark-db Ledger", expect).await?;
         expect_charged(&workload, "sark-db Ledger", charged, rows)?;
 
@@ -616,11 +590,6 @@ fn expect_charged(workload: &str, who: &str, charged: u64, rows: i64) -> Res<()>
     } else {
         Err(format!("{workload}, {who}: {charged} calls answered as charged, {rows} expected").into())
     }
-}
-
-/// The benchmark's charge for principal `p`, stamped now.
-pub fn charge(p: usize) -> NewCost {
-    NewCost::new(principal(p), "r", "c").actual(Decimal::new(AMOUNT, 6))
 }
 
 /// The request as sark-db compares it for idempotency (its canonical form).

@@ -2,9 +2,8 @@
 //! statements in the same `BEGIN IMMEDIATE` transaction, with the library's pool settings.
 
 use crate::check::{self, Expect};
-use crate::pg::charge;
 use crate::table::Row;
-use crate::{AMOUNT, Args, Res, ms, percentile, plan, principal, run_plan};
+use crate::{AMOUNT, Args, Charger, Res, charge, ms, percentile, plan, principal, run_plan};
 use sark_db::Window;
 use sark_db::ledger::statements::SPEND;
 use sark_db::ledger::{GroupCommit, Ledger};
@@ -94,21 +93,11 @@ impl Sqlite {
         let workload = format!("SQLite: {tasks} tasks, 10 principals, N={}", expect.rows);
 
         self.reset().await?;
-        let db = self.sark.clone();
-        let (sark, _) = run_plan(&plan, move |p, _| {
-            let db = db.clone();
-            async move { Ok(sark_db::ledger::costs::charge(&db, &charge(p)).await.map(|_| true)?) }
-        })
-        .await?;
+        let (sark, _) = Charger::Alone(self.sark.clone()).run(&plan).await?;
         check::ledger(&self.sark, &workload, "sark-db", expect).await?;
 
         self.reset().await?;
-        let ledger = self.ledger.clone();
-        let (grouped, _) = run_plan(&plan, move |p, _| {
-            let ledger = ledger.clone();
-            async move { Ok(ledger.charge(&charge(p)).await.map(|_| true)?) }
-        })
-        .await?;
+        let (grouped, _) = Charger::Grouped(self.ledger.clone()).run(&plan).await?;
         check::ledger(&self.sark, &workload, "sark-db Ledger", expect).await?;
 
         self.reset().await?;
