@@ -208,11 +208,11 @@ mod native {
         if moved == 0 {
             return Ok(0);
         }
+        migration::citus::allow_triggers(db).await?;
         let moving = format!("{default}_moving");
-        db.execute_unprepared(&format!(
-            "ALTER TABLE {table} DETACH PARTITION {default}; ALTER TABLE {default} RENAME TO {moving}"
-        ))
-        .await?;
+        // One statement per call: Citus sends a distributed table's DDL to the workers as its text.
+        db.execute_unprepared(&format!("ALTER TABLE {table} DETACH PARTITION {default}")).await?;
+        db.execute_unprepared(&format!("ALTER TABLE {default} RENAME TO {moving}")).await?;
         let months = format!(
             "SELECT DISTINCT EXTRACT(YEAR FROM \"timestamp\" AT TIME ZONE 'UTC')::int AS y, \
                     EXTRACT(MONTH FROM \"timestamp\" AT TIME ZONE 'UTC')::int AS m FROM {moving}"
@@ -223,11 +223,14 @@ mod native {
         }
         // The rows are not new: a seal over their range (which refuses new events) must let them
         // back in. The detach above holds the parent's lock until commit.
-        db.execute_unprepared(&format!(
-            "ALTER TABLE {table} DISABLE TRIGGER USER; INSERT INTO {table} SELECT * FROM {moving}; \
-             ALTER TABLE {table} ENABLE TRIGGER USER; DROP TABLE {moving}"
-        ))
-        .await?;
+        for sql in [
+            format!("ALTER TABLE {table} DISABLE TRIGGER USER"),
+            format!("INSERT INTO {table} SELECT * FROM {moving}"),
+            format!("ALTER TABLE {table} ENABLE TRIGGER USER"),
+            format!("DROP TABLE {moving}"),
+        ] {
+            db.execute_unprepared(&sql).await?;
+        }
         // Only now: the new default's indexes take the names the old one's had. Writers wait
         // meanwhile, as the detach locked the parent until commit.
         partitions::create_default(db, table).await?;

@@ -28,7 +28,7 @@ async fn walk(db: &DatabaseConnection, mut q: AuditFilter) -> Vec<(OffsetDateTim
     }
 }
 
-on_both! {
+on_all! {
     async fn an_event_round_trips_with_every_field(db: &DatabaseConnection) {
         let event = NewAuditEvent {
             id: Some("ev-1".into()),

@@ -55,7 +55,7 @@ fn node(node_id: &str, endpoint: &str, pem: &str) -> NewNode {
     NewNode::new(node_id, "Partner", endpoint, pem)
 }
 
-on_both! {
+on_all! {
     async fn bad_input_is_refused_by_field_and_writes_nothing(db: &DatabaseConnection) {
         use Expect::*;
         let (pem, _) = certs::certificate("partner.example.org");

@@ -419,7 +419,7 @@ async fn with_deep_json<T: Send + 'static>(
     result
 }
 
-on_both! {
+on_all! {
     async fn json_100000_levels_deep_is_refused_without_crashing(db: &DatabaseConnection) {
         let refused = |r: &Result<_>, field| matches!(r, Err(Error::Validation { field: f, .. }) if *f == field);
         let charge = with_deep_json(db, |db, deep| tokio::spawn(async move {

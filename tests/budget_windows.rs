@@ -191,7 +191,7 @@ async fn charge_concurrently(
     charged
 }
 
-on_both! {
+on_all! {
     async fn a_charge_stamped_tomorrow_does_not_switch_today_off(db: &DatabaseConnection) {
         let clock = Clock::fixed(datetime!(2026-11-28 12:00 UTC)).with_tolerance(Duration::days(2));
         budgets::set_limits(db, "u1", &limits(Some(dec!(1.00)), None)).await.unwrap();

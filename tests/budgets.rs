@@ -65,7 +65,7 @@ async fn hammer(
     ok
 }
 
-on_both! {
+on_all! {
     async fn concurrent_charges_lose_no_update(db: &DatabaseConnection) {
         let ok = hammer(db, "alice", 32, 50, dec!(0.01)).await;
         assert_eq!(ok, 1600);

@@ -21,7 +21,7 @@ async fn rows(db: &DatabaseConnection) -> (i64, i64, i64) {
     )
 }
 
-on_both! {
+on_all! {
     async fn an_actual_cost_of_zero_counts_as_zero(db: &DatabaseConnection) {
         let out = costs::charge_with(db, &NewCost::new("p", "r", "c").estimated(dec!(5)).actual(Decimal::ZERO), &CLOCK).await.unwrap();
         assert_eq!(out.amount, Decimal::ZERO);

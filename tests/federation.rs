@@ -19,7 +19,7 @@ fn node(node_id: &str) -> NewNode {
     )
 }
 
-on_both! {
+on_all! {
     async fn a_node_registers_and_exposes_its_trust_anchor(db: &DatabaseConnection) {
         let not_before = datetime!(2026-01-01 0:00 UTC);
         let not_after = datetime!(2036-01-01 0:00 UTC);

@@ -50,7 +50,7 @@ fn spent(r: &Result<CostOutcome, Error>) -> Decimal {
     r.as_ref().expect("a successful call").daily_spent
 }
 
-on_both! {
+on_all! {
     async fn calls_in_one_group_are_answered_as_if_run_one_by_one(db: &DatabaseConnection) {
         budgets::set_limits(db, "p", &limit(dec!(1))).await.unwrap();
         let ledger = ledger(db, 64);

@@ -112,7 +112,7 @@ async fn partitions_of(db: &DatabaseConnection, table: &str) -> BTreeSet<String>
     strings(db, &sql).await.into_iter().collect()
 }
 
-on_both! {
+on_all! {
     empty: async fn converting_tables_with_rows_keeps_every_row_answer_key_and_rule(db: &DatabaseConnection) {
         Migrator::up(db, Some(BEFORE_PARTITIONS)).await.unwrap();
         fill(db).await;
@@ -299,7 +299,7 @@ on_both! {
     }
 }
 
-on_both! {
+on_all! {
     async fn a_policy_out_of_bounds_is_refused_before_anything_changes(db: &DatabaseConnection) {
         audit::append(db, &NewAuditEvent { timestamp: datetime!(2001-01-01 00:00 UTC), ..NewAuditEvent::new("old") }).await.unwrap();
         for (policy, field) in [

@@ -34,7 +34,7 @@ async fn walk(db: &DatabaseConnection, mut filter: ResourceFilter) -> Vec<String
     }
 }
 
-on_both! {
+on_all! {
     async fn a_resource_has_one_capability_per_name(db: &DatabaseConnection) {
         resources::create(db, &named("r-1", "one")).await.unwrap();
         resources::create(db, &named("r-2", "two")).await.unwrap();

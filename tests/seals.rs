@@ -83,7 +83,7 @@ fn clean(seq: i64) -> SealCheck {
     }
 }
 
-on_both! {
+on_all! {
     async fn an_untouched_log_verifies_clean_and_each_kind_of_tampering_is_named(db: &DatabaseConnection) {
         thirty_events(db).await;
         let first = audit::seal_with(db, T0 + Duration::hours(15), &CLOCK).await.unwrap();
@@ -219,7 +219,7 @@ on_both! {
     }
 }
 
-on_both! {
+on_all! {
     async fn concurrent_seals_follow_one_another(db: &DatabaseConnection) {
         thirty_events(db).await;
         let runs: Vec<_> = (1..=6)

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 
-on_both! {
+on_all! {
     async fn stored_rows_serialise_timestamps_as_rfc3339(db: &DatabaseConnection) {
         let r = resources::create(db, &NewResource::new("one", sark_db::entity::Protocol::Mcp, "x")).await.unwrap();
         let value = serde_json::to_value(&r).unwrap();

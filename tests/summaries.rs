@@ -45,7 +45,7 @@ fn november() -> CostFilter {
     }
 }
 
-on_both! {
+on_all! {
     async fn totals_respect_every_filter(db: &DatabaseConnection) {
         fixture(db).await;
         let all = summaries::total(db, &CostFilter::default()).await.unwrap();

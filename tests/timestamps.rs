@@ -23,7 +23,7 @@ async fn stored(db: &DatabaseConnection, table: &str, column: &str) -> Vec<Strin
     strings(db, &format!("SELECT \"{column}\" FROM {table} ORDER BY 1")).await
 }
 
-on_both! {
+on_all! {
     async fn rows_stamped_by_the_column_default_are_found_by_time_ranges(db: &DatabaseConnection) {
         let before = OffsetDateTime::now_utc() - Duration::seconds(1);
         db.execute_unprepared(
@@ -127,7 +127,7 @@ async fn sqlite_refuses_a_timestamp_in_another_form() {
         .unwrap();
 }
 
-on_both! {
+on_all! {
     async fn an_active_model_update_bumps_updated_at_unless_it_sets_it(db: &DatabaseConnection) {
         use sark_db::entity::{principal_budget, resource};
         use sark_db::registry::resources::{self, NewResource};

@@ -122,7 +122,7 @@ fn field<'a>(span: &'a SeenSpan, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{} has no {name}: {span:?}", span.name))
 }
 
-on_both! {
+on_all! {
     async fn operations_trace_their_ids_outcome_rows_and_refusals(db: &DatabaseConnection) {
         let recorder = Recorder::default();
         let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));

@@ -11,7 +11,7 @@ use sark_db::ledger::summaries::{self, CostFilter};
 const TASKS: usize = 8;
 const RUNS: usize = 25;
 
-on_both! {
+on_all! {
     async fn concurrent_read_then_write_transactions_all_commit(db: &DatabaseConnection) {
         let limits = Limits { daily: Some(dec!(1000)), monthly: Some(dec!(1000)), currency: "USD".into() };
         budgets::set_limits(db, "ann", &limits).await.unwrap();

@@ -119,7 +119,7 @@ async fn v2(db: &DatabaseConnection) -> (Vec<Json>, Vec<Json>) {
     (r, c)
 }
 
-on_both! {
+on_all! {
     empty: async fn the_copy_carries_every_row_and_verifies_clean(db: &DatabaseConnection) {
         v1_with(db, fixture(1_000, 10)).await;
         Migrator::up(db, None).await.unwrap();
@@ -212,7 +212,7 @@ on_both! {
     }
 }
 
-on_both! {
+on_all! {
     empty: async fn tools_of_a_server_that_was_not_copied_stop_the_copy_by_id(db: &DatabaseConnection) {
         v1_with(db, fixture(10, 3)).await;
         Migrator::up(db, Some(BEFORE_COPY)).await.unwrap();

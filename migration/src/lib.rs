@@ -8,6 +8,7 @@ use sea_orm_migration::sea_orm::DatabaseExecutor;
 mod adopted;
 mod append_only;
 mod canonical;
+pub mod citus;
 mod columns;
 mod m20261128_000000_record_adopted_v1_tables;
 mod m20261128_000001_create_v1_baseline;
@@ -28,6 +29,7 @@ mod m20261128_000015_canonical_sqlite_timestamps;
 mod m20261128_000016_partition_time_series;
 mod m20261128_000017_create_retention_log;
 mod m20261128_000018_create_audit_seals;
+mod m20261129_000019_distribute_on_citus;
 mod offenders;
 pub mod partitions;
 mod rules;
@@ -76,6 +78,10 @@ impl MigratorTrait for Migrator {
             )
             .await?;
         }
+        if citus::installed(&db).await? {
+            citus::drop_tables(&db).await?;
+            return Self::up(db, None).await;
+        }
         Plain::fresh(db).await
     }
 
@@ -102,6 +108,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000016_partition_time_series::Migration),
             Box::new(m20261128_000017_create_retention_log::Migration),
             Box::new(m20261128_000018_create_audit_seals::Migration),
+            Box::new(m20261129_000019_distribute_on_citus::Migration),
         ]
     }
 }

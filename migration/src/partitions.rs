@@ -176,6 +176,7 @@ async fn copy_truncate_triggers<C: ConnectionTrait>(
          WHERE tgrelid = '{table}'::regclass AND NOT tgisinternal AND tgtype & 32 <> 0"
     );
     let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
+    crate::citus::allow_triggers(db).await?;
     for row in rows {
         let name: String = row.try_get("", "tgname")?;
         let function: String = row.try_get("", "function")?;
@@ -230,10 +231,9 @@ async fn rebuild<C: ConnectionTrait>(
     let like = "INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE \
                 INCLUDING COMMENTS";
     let partition_by = if partitioned { "PARTITION BY RANGE (\"timestamp\")" } else { "" };
-    db.execute_unprepared(&format!(
-        "ALTER TABLE {table} RENAME TO {old}; CREATE TABLE {table} (LIKE {old} {like}) {partition_by}"
-    ))
-    .await?;
+    // One statement per call: Citus sends a distributed table's DDL to the workers as its text.
+    db.execute_unprepared(&format!("ALTER TABLE {table} RENAME TO {old}")).await?;
+    db.execute_unprepared(&format!("CREATE TABLE {table} (LIKE {old} {like}) {partition_by}")).await?;
     // Indexes and triggers go after the rows: built once instead of row by row, and the
     // append-only triggers of the old table would refuse nothing here anyway.
     if partitioned {
@@ -320,7 +320,8 @@ pub(crate) async fn partition<C: ConnectionTrait>(db: &C, table: &str, ahead: u3
     rebuild(db, table, true, ahead).await
 }
 
-/// Converts the partitioned `table` back into a plain table with all its rows.
+/// Converts the partitioned `table` back into a plain table with all its rows. On a Citus
+/// coordinator the new table is a table of the coordinator, whatever the old one was.
 pub(crate) async fn unpartition<C: ConnectionTrait>(db: &C, table: &str) -> Result<(), DbErr> {
     rebuild(db, table, false, 0).await
 }

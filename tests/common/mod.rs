@@ -1,12 +1,18 @@
-//! Test harness: one test body, two backends (DESIGN §7).
+//! Test harness: one test body, two backends (DESIGN §7), three where Citus is asked for.
 //!
 //! `on_both!` turns `async fn name(db: &DatabaseConnection) { … }` into a module with a
-//! `sqlite` and a `postgres` test. SQLite runs on a fresh file; PostgreSQL on a fresh database
-//! cloned from a template migrated once per test binary, dropped by a guard when the test ends
-//! (also when it fails). `SARK_TEST_PG` is the admin URL (default
+//! `sqlite` and a `postgres` test; `on_all!` adds a `citus` test. SQLite runs on a fresh file;
+//! PostgreSQL on a fresh database cloned from a template migrated once per test binary, dropped
+//! by a guard when the test ends (also when it fails). `SARK_TEST_PG` is the admin URL (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`); `SARK_TEST_PG=off` compiles the PostgreSQL
 //! tests as ignored (`build.rs` sets `cfg(sark_pg_off)`), so they show as ignored, never as
 //! passed; an unreachable server fails the test with a hint.
+//!
+//! `SARK_TEST_CITUS` is the admin URL of a Citus coordinator whose workers are registered in
+//! that admin database. Each Citus test gets a fresh database on the coordinator and on every
+//! worker, with the extension and the nodes set up, then migrated (a cluster's databases cannot
+//! be cloned from a template). Without `SARK_TEST_CITUS` at build time the Citus tests are
+//! compiled as ignored (`cfg(sark_citus_off)`).
 #![allow(dead_code)]
 
 pub mod certs;
@@ -27,6 +33,8 @@ pub enum Backend {
     Sqlite,
     /// A fresh PostgreSQL database.
     Postgres,
+    /// A fresh database on a Citus coordinator and its workers.
+    Citus,
 }
 
 /// Whether the fresh database gets the full schema.
@@ -51,7 +59,12 @@ pub struct TestDb {
 
 enum Place {
     Sqlite(tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    /// The database `name` on the server of each admin URL (one, or a Citus cluster's nodes).
+    Postgres {
+        admin_urls: Vec<String>,
+        name: String,
+        citus: bool,
+    },
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -150,6 +163,7 @@ impl TestDb {
         match backend {
             Backend::Sqlite => Self::sqlite(schema).await,
             Backend::Postgres => Self::postgres(schema).await,
+            Backend::Citus => Self::citus(schema).await,
         }
     }
 
@@ -185,30 +199,87 @@ impl TestDb {
         admin.close().await.expect("close admin");
         let url = url_for(&admin_url, &name);
         let db = sark_db::connect(&url).await.expect("connect test database");
-        TestDb { db, url, place: Place::Postgres { admin_url, name } }
+        TestDb { db, url, place: Place::Postgres { admin_urls: vec![admin_url], name, citus: false } }
+    }
+
+    async fn citus(schema: Schema) -> TestDb {
+        let coordinator = citus_admin_url();
+        let server = admin(&coordinator).await;
+        let workers = strings(
+            &server,
+            "SELECT node_name || ':' || node_port FROM citus_get_active_worker_nodes() ORDER BY 1",
+        )
+        .await;
+        server.close().await.expect("close admin");
+        assert!(!workers.is_empty(), "the Citus coordinator at {coordinator} has no worker registered");
+        let name = fresh_name("citus");
+        // One setup at a time: adding nodes in two databases at once updates the same
+        // cluster-wide catalog rows on the workers ("tuple concurrently updated").
+        static SETUP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _setup = SETUP.lock().await;
+        let worker_urls = workers.iter().map(|node| on_node(&coordinator, node));
+        let admin_urls: Vec<String> = std::iter::once(coordinator.clone()).chain(worker_urls).collect();
+        for node_url in &admin_urls {
+            let server = admin(node_url).await;
+            sweep(&server).await;
+            exec(&server, &format!("CREATE DATABASE \"{name}\"")).await;
+            server.close().await.expect("close admin");
+            let db = admin(&url_for(node_url, &name)).await;
+            exec(&db, "CREATE EXTENSION citus").await;
+            db.close().await.expect("close node");
+        }
+        let url = url_for(&coordinator, &name);
+        let db = sark_db::connect(&url).await.expect("connect test database");
+        for node in &workers {
+            let (host, port) = node.split_once(':').expect("host:port");
+            exec(&db, &format!("SELECT citus_add_node('{host}', {port})")).await;
+        }
+        if schema == Schema::Migrated {
+            sark_db::migrate(&db).await.expect("migrate the Citus database");
+        }
+        TestDb { db, url, place: Place::Postgres { admin_urls, name, citus: true } }
     }
 
     /// The backend this database is on.
     pub fn backend(&self) -> Backend {
         match self.place {
             Place::Sqlite(_) => Backend::Sqlite,
-            Place::Postgres { .. } => Backend::Postgres,
+            Place::Postgres { citus: false, .. } => Backend::Postgres,
+            Place::Postgres { citus: true, .. } => Backend::Citus,
         }
     }
+}
+
+fn citus_admin_url() -> String {
+    std::env::var("SARK_TEST_CITUS")
+        .ok()
+        .filter(|v| v != "off")
+        .expect("SARK_TEST_CITUS unset at run time but set at build time: rebuild the tests")
+}
+
+/// `admin_url` with its host and port replaced by `node` (`host:port`).
+fn on_node(admin_url: &str, node: &str) -> String {
+    let mut url = url::Url::parse(admin_url).expect("a URL");
+    let (host, port) = node.split_once(':').expect("host:port");
+    url.set_host(Some(host)).expect("a host");
+    url.set_port(Some(port.parse().expect("a port"))).expect("a port");
+    url.into()
 }
 
 impl Drop for TestDb {
     /// Removes the database, also when the test body panicked: the PostgreSQL `DROP` runs on
     /// a thread of its own, since `drop` cannot await.
     fn drop(&mut self) {
-        if let Place::Postgres { admin_url, name } = &self.place {
-            let (admin_url, name) = (admin_url.clone(), name.clone());
+        if let Place::Postgres { admin_urls, name, .. } = &self.place {
+            let (admin_urls, name) = (admin_urls.clone(), name.clone());
             let dropped = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 rt.block_on(async {
-                    let admin = admin(&admin_url).await;
-                    exec(&admin, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
-                    admin.close().await.expect("close admin");
+                    for admin_url in admin_urls {
+                        let admin = admin(&admin_url).await;
+                        exec(&admin, &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                        admin.close().await.expect("close admin");
+                    }
                 });
             })
             .join();
@@ -232,15 +303,28 @@ where
 /// `postgres` test on a migrated database (`on_both!(empty: …)` for an empty one).
 #[macro_export]
 macro_rules! on_both {
-    ($(#[$meta:meta])* async fn $name:ident($db:ident: &DatabaseConnection) $body:block $($rest:tt)*) => {
-        $crate::on_both!(@one Migrated, $(#[$meta])* $name, $db, $body);
-        $crate::on_both!($($rest)*);
+    ($($tests:tt)*) => { $crate::backends!([] $($tests)*); };
+}
+
+/// As [`on_both!`], plus a `citus` test of each body on a Citus cluster (`SARK_TEST_CITUS`).
+#[macro_export]
+macro_rules! on_all {
+    ($($tests:tt)*) => { $crate::backends!([citus] $($tests)*); };
+}
+
+/// The body of [`on_both!`] and [`on_all!`]: `[citus]` or `[]` says whether a `citus` test is
+/// made too.
+#[macro_export]
+macro_rules! backends {
+    ([$($citus:ident)?] $(#[$meta:meta])* async fn $name:ident($db:ident: &DatabaseConnection) $body:block $($rest:tt)*) => {
+        $crate::backends!(@one [$($citus)?] Migrated, $(#[$meta])* $name, $db, $body);
+        $crate::backends!([$($citus)?] $($rest)*);
     };
-    (empty: $(#[$meta:meta])* async fn $name:ident($db:ident: &DatabaseConnection) $body:block $($rest:tt)*) => {
-        $crate::on_both!(@one Empty, $(#[$meta])* $name, $db, $body);
-        $crate::on_both!($($rest)*);
+    ([$($citus:ident)?] empty: $(#[$meta:meta])* async fn $name:ident($db:ident: &DatabaseConnection) $body:block $($rest:tt)*) => {
+        $crate::backends!(@one [$($citus)?] Empty, $(#[$meta])* $name, $db, $body);
+        $crate::backends!([$($citus)?] $($rest)*);
     };
-    (@one $schema:ident, $(#[$meta:meta])* $name:ident, $db:ident, $body:block) => {
+    (@one [$($citus:ident)?] $schema:ident, $(#[$meta:meta])* $name:ident, $db:ident, $body:block) => {
         $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]
@@ -258,9 +342,17 @@ macro_rules! on_both {
             async fn postgres() {
                 $crate::common::run($crate::common::Backend::Postgres, $crate::common::Schema::$schema, body).await;
             }
+
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(sark_citus_off, ignore = "SARK_TEST_CITUS unset: no Citus cluster, not run")]
+                async fn $citus() {
+                    $crate::common::run($crate::common::Backend::Citus, $crate::common::Schema::$schema, body).await;
+                }
+            )?
         }
     };
-    () => {};
+    ([$($citus:ident)?]) => {};
 }
 
 /// Turns an empty database into a v1 SARK deployment: the v1 tables (as migration 1 makes
