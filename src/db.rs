@@ -217,3 +217,58 @@ pub(crate) fn is_postgres<C: ConnectionTrait>(db: &C) -> bool {
 pub(crate) fn as_pool<C: 'static>(db: &C) -> Option<&DatabaseConnection> {
     (db as &dyn std::any::Any).downcast_ref()
 }
+
+/// What runs the statements, which decides the forms the ledger's statements take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Server {
+    /// SQLite.
+    Sqlite,
+    /// PostgreSQL: a statement with modifying CTEs runs whole, at one snapshot.
+    Postgres,
+    /// A Citus coordinator: it plans a statement with modifying CTEs as separate steps, and a
+    /// statement over many principals as many shards' work, so the ledger goes statement by
+    /// statement there, each statement on one principal's shard.
+    Citus,
+}
+
+/// What `db` runs on: asked once per pool, and each time for a transaction (whose pool is
+/// not known).
+pub(crate) async fn server<C: ConnectionTrait + 'static>(db: &C) -> Result<Server> {
+    if !is_postgres(db) {
+        return Ok(Server::Sqlite);
+    }
+    #[cfg(feature = "postgres")]
+    if let Some(pool) = as_pool(db) {
+        return Ok(citus_pools::server(pool).await?);
+    }
+    Ok(if migration::citus::installed(db).await? { Server::Citus } else { Server::Postgres })
+}
+
+#[cfg(feature = "postgres")]
+mod citus_pools {
+    use super::Server;
+    use sea_orm::sqlx::postgres::PgConnectOptions;
+    use sea_orm::{DatabaseConnection, DbErr};
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Mutex};
+
+    /// A pool asked before: its connect options (held, so that their address, the key, is not
+    /// reused by another pool) and its answer.
+    type Known = (Arc<PgConnectOptions>, Server);
+
+    /// The pools asked so far, by the address of their connect options.
+    static KNOWN: LazyLock<Mutex<HashMap<usize, Known>>> = LazyLock::new(Mutex::default);
+
+    /// What the PostgreSQL pool `db` runs on, asked on first use.
+    pub(super) async fn server(db: &DatabaseConnection) -> Result<Server, DbErr> {
+        let options = db.get_postgres_connection_pool().connect_options();
+        let key = Arc::as_ptr(&options) as usize;
+        let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).get(&key).map(|(_, server)| *server);
+        if let Some(server) = known {
+            return Ok(server);
+        }
+        let server = if migration::citus::installed(db).await? { Server::Citus } else { Server::Postgres };
+        KNOWN.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (options, server));
+        Ok(server)
+    }
+}

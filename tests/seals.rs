@@ -8,7 +8,7 @@ use common::{CLOCK, is_pg, strings};
 use sark_db::audit::{self, NewAuditEvent, SealCheck};
 use sark_db::maintenance::{self, Policy};
 use sark_db::{Clock, Conflict, Error};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use std::collections::BTreeSet;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -24,14 +24,19 @@ fn text(t: OffsetDateTime) -> String {
 }
 
 /// Runs `sql` with the database's own rules lifted, as a superuser (PostgreSQL) or someone
-/// with the file (SQLite) could.
+/// with the file (SQLite) could. On Citus the `SET LOCAL` reaches the workers too
+/// (`citus.propagate_set_commands`; a mere setting elsewhere).
 async fn as_superuser(db: &DatabaseConnection, sql: &str) {
     if is_pg(db) {
-        db.execute_unprepared(&format!(
-            "SET session_replication_role = replica; {sql}; SET session_replication_role = DEFAULT"
-        ))
-        .await
-        .unwrap();
+        let txn = db.begin().await.unwrap();
+        for sql in [
+            "SET LOCAL citus.propagate_set_commands TO 'local'",
+            "SET LOCAL session_replication_role = replica",
+            sql,
+        ] {
+            txn.execute_unprepared(sql).await.unwrap();
+        }
+        txn.commit().await.unwrap();
         return;
     }
     let triggers = strings(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").await;

@@ -9,7 +9,7 @@ use sark_db::entity::{mcp_server, mcp_tool};
 use sark_db::registry::capabilities;
 use sark_db::registry::resources::{self, NewResource};
 use sark_db::{Migrator, v1};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait};
 use serde_json::{Value as Json, json};
 use time::Duration;
 use time::macros::datetime;
@@ -287,13 +287,22 @@ on_all! {
     async fn copy_on_a_pool_is_one_transaction(db: &DatabaseConnection) {
         // The v1 tables exist (empty) in every migrated database. A trigger fails the
         // capability insert, after the copy has written the resources.
-        let boom = if common::is_pg(db) {
-            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$;
-             CREATE TRIGGER boom BEFORE INSERT ON capabilities FOR EACH ROW EXECUTE FUNCTION boom();"
+        // On Citus, `capabilities` is a reference table: the trigger needs
+        // `citus.enable_unsafe_triggers`, and each DDL statement its own call.
+        let boom: &[&str] = if common::is_pg(db) {
+            &[
+                "SET LOCAL citus.enable_unsafe_triggers TO on",
+                "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$",
+                "CREATE TRIGGER boom BEFORE INSERT ON capabilities FOR EACH ROW EXECUTE FUNCTION boom()",
+            ]
         } else {
-            "CREATE TRIGGER boom BEFORE INSERT ON capabilities BEGIN SELECT RAISE(ABORT, 'boom'); END;"
+            &["CREATE TRIGGER boom BEFORE INSERT ON capabilities BEGIN SELECT RAISE(ABORT, 'boom'); END;"]
         };
-        db.execute_unprepared(boom).await.unwrap();
+        let txn = db.begin().await.unwrap();
+        for sql in boom {
+            txn.execute_unprepared(sql).await.unwrap();
+        }
+        txn.commit().await.unwrap();
         db.execute_unprepared(
             "INSERT INTO mcp_servers (id, name, transport, command) VALUES ('a', 'a', 'stdio', 'x');
              INSERT INTO mcp_tools (id, server_id, name) VALUES ('a/t', 'a', 't');",
@@ -304,7 +313,10 @@ on_all! {
         assert!(err.contains("boom"), "{err}");
         assert_eq!(scalar(db, "SELECT count(*) FROM resources").await, 0, "the resource written first is gone");
         assert_eq!(scalar(db, "SELECT count(*) FROM v1_copied_rows").await, 0, "nothing listed");
-        db.execute_unprepared("DROP TRIGGER boom ON capabilities").await.ok();
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("SET LOCAL citus.enable_unsafe_triggers TO on").await.ok();
+        txn.execute_unprepared("DROP TRIGGER boom ON capabilities").await.ok();
+        txn.commit().await.ok();
         db.execute_unprepared("DROP TRIGGER IF EXISTS boom").await.ok();
         assert_eq!(v1::copy(db).await.unwrap(), v1::Copied { resources: 1, capabilities: 1 });
     }

@@ -27,6 +27,10 @@ pub struct Args {
     /// Admin URL of the PostgreSQL server; the benchmark creates and drops its own database.
     #[arg(long, env = "SARK_BENCH_PG", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pg: String,
+    /// An existing, empty database to run in instead of a new one on `--pg` (a database
+    /// prepared on a Citus coordinator, say); the run migrates it and leaves its rows there.
+    #[arg(long)]
+    database: Option<String>,
     /// Sequential charges (each backend).
     #[arg(long, default_value_t = 2_000)]
     sequential: usize,

@@ -40,8 +40,13 @@ struct Pg {
 pub async fn run(args: &Args) -> Res<Vec<Row>> {
     let name = format!("sark_bench_{}", std::process::id());
     let admin = sark_db::connect(&args.pg).await?;
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-    let url = format!("{}/{name}", args.pg.rsplit_once('/').map_or(args.pg.as_str(), |(server, _)| server));
+    let url = match &args.database {
+        Some(url) => url.clone(),
+        None => {
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+            format!("{}/{name}", args.pg.rsplit_once('/').map_or(args.pg.as_str(), |(server, _)| server))
+        }
+    };
     // The Ledger's lanes share the pool: while tasks wait on the Ledger, they hold no connection.
     let options = ConnectOptions::new(&url).max_connections(args.tasks as u32).sqlx_logging(false).to_owned();
     let sark = Database::connect(options).await?;
@@ -60,7 +65,9 @@ pub async fn run(args: &Args) -> Res<Vec<Row>> {
     drop(bench.ledger);
     bench.sark.close().await?;
     bench.raw.close().await;
-    admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await?;
+    if args.database.is_none() {
+        admin.execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)")).await?;
+    }
     result
 }
 

@@ -15,7 +15,7 @@ use super::idempotency::{self, Claim};
 use super::money::{from_micros, to_micros};
 use super::spend::{self, PG_KEYED_SPEND_AND_INSERT, PG_SPEND_AND_INSERT, Spend, Spent};
 use crate::Window;
-use crate::db::{as_pool, begin_write, is_postgres};
+use crate::db::{Server, as_pool, begin_write, is_postgres, server};
 use crate::timestamp::stored;
 use crate::trace::{self, operation, traced};
 use crate::{Clock, Error, Result, timestamp, validate};
@@ -330,19 +330,21 @@ async fn settle<C: ConnectionTrait + TransactionTrait + 'static>(
     clock: &Clock,
 ) -> Result<CostOutcome> {
     let valid = Valid::new(cost, clock)?;
-    settle_valid(db, &valid, enforce, clock.now(), as_pool(db).is_some()).await
+    let server = server(db).await?;
+    settle_valid(db, &valid, enforce, clock.now(), as_pool(db).is_some(), server).await
 }
 
-/// Charges (`enforce`) or records a validated cost on `db`, the pool or a transaction. With
-/// `keyed_in_one` a keyed cost on PostgreSQL is first tried as one statement, which fails
-/// with a unique violation when the key's first use is in flight elsewhere: allowed where
-/// that failure does not abort a transaction the caller goes on with.
+/// Charges (`enforce`) or records a validated cost on `db`, the pool or a transaction of
+/// `server`. With `keyed_in_one` a keyed cost on PostgreSQL is first tried as one statement,
+/// which fails with a unique violation when the key's first use is in flight elsewhere:
+/// allowed where that failure does not abort a transaction the caller goes on with.
 pub(super) async fn settle_valid<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     valid: &Valid<'_>,
     enforce: bool,
     now: OffsetDateTime,
     keyed_in_one: bool,
+    server: Server,
 ) -> Result<CostOutcome> {
     let cost = valid.cost;
     let spend = valid.spend(enforce, now);
@@ -350,9 +352,9 @@ pub(super) async fn settle_valid<C: ConnectionTrait + TransactionTrait>(
     // not apply, the transaction below goes straight to the locked path, which judges any
     // state of the budget row.
     let mut fast_tried = false;
-    if is_postgres(db) {
+    if server == Server::Postgres {
         let done = match &cost.idempotency_key {
-            None => fast(&stored(db), valid, &spend).await?,
+            None => fast(&stored(db), valid, &spend, server).await?,
             Some(key) if keyed_in_one => fast_keyed(&stored(db), valid, &spend, key, enforce).await?,
             Some(_) => None,
         };
@@ -370,7 +372,7 @@ pub(super) async fn settle_valid<C: ConnectionTrait + TransactionTrait>(
     {
         return Ok(outcome);
     }
-    let outcome = match if fast_tried { None } else { fast(tx, valid, &spend).await? } {
+    let outcome = match if fast_tried { None } else { fast(tx, valid, &spend, server).await? } {
         Some(outcome) => outcome,
         None => {
             let spent = spend::locked(tx, &spend).await?;
@@ -386,9 +388,14 @@ pub(super) async fn settle_valid<C: ConnectionTrait + TransactionTrait>(
 
 /// The fast path: the spend in the windows the budget row counts, and the cost row; `None`
 /// when the spend did not apply. Atomic on PostgreSQL by itself (one statement), on SQLite
-/// inside the caller's transaction.
-async fn fast<C: ConnectionTrait>(db: &C, v: &Valid<'_>, spend: &Spend<'_>) -> Result<Option<CostOutcome>> {
-    if !is_postgres(db) {
+/// and Citus (two statements) inside the caller's transaction.
+async fn fast<C: ConnectionTrait>(
+    db: &C,
+    v: &Valid<'_>,
+    spend: &Spend<'_>,
+    server: Server,
+) -> Result<Option<CostOutcome>> {
+    if server != Server::Postgres {
         return match spend::fast(db, spend).await? {
             Some(spent) => Ok(Some(v.outcome(v.row().insert(db).await?.id, spent))),
             None => Ok(None),
@@ -507,12 +514,13 @@ pub async fn record_many_with<C: ConnectionTrait + TransactionTrait + 'static>(
         }
         let now = clock.now();
         let spends = day_spends(&groups, now)?;
+        let server = server(db).await?;
         let rows: Vec<&Valid<'_>> = groups.into_values().flatten().collect();
         // PostgreSQL: all budget changes in one statement unless a day is older than its row's
         // windows (a back-fill: then they would not apply together in a second try either);
         // on the pool with the rows by COPY.
         #[cfg(feature = "postgres")]
-        let copy_tried = match as_pool(db).filter(|pool| is_postgres(*pool)) {
+        let copy_tried = match as_pool(db).filter(|_| server == Server::Postgres) {
             Some(pool)
                 if super::copy::record(pool.get_postgres_connection_pool(), &spends, &rows, now).await? =>
             {
@@ -526,7 +534,7 @@ pub async fn record_many_with<C: ConnectionTrait + TransactionTrait + 'static>(
         let copy_tried = false;
         let txn = begin_write(db).await?;
         let tx = &stored(&txn);
-        if !(is_postgres(tx) && !copy_tried && grouped::add_all(tx, &spends, now).await?) {
+        if !(server == Server::Postgres && !copy_tried && grouped::add_all(tx, &spends, now).await?) {
             for spend in &spends {
                 if spend::fast(tx, spend).await?.is_none() {
                     spend::locked(tx, spend).await?;

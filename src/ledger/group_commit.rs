@@ -16,7 +16,7 @@
 
 use super::costs::{self, CostOutcome, NewCost, Valid};
 use super::grouped;
-use crate::db::{begin_write, is_postgres};
+use crate::db::{Server, begin_write, is_postgres, server};
 use crate::trace::traced;
 use crate::{Clock, Error, Result};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
@@ -177,7 +177,7 @@ async fn settle(db: &DatabaseConnection, calls: Vec<Call>, clock: &Clock) {
 /// A call on its own, as the free functions run it.
 async fn alone(db: &DatabaseConnection, call: &Call, clock: &Clock) -> Result<CostOutcome> {
     let valid = Valid::new(&call.cost, clock)?;
-    costs::settle_valid(db, &valid, call.enforce, clock.now(), true).await
+    costs::settle_valid(db, &valid, call.enforce, clock.now(), true, server(db).await?).await
 }
 
 /// How a shared transaction failed.
@@ -189,18 +189,19 @@ enum Failed {
 }
 
 /// Runs `calls` in one write transaction; the answer of each, as if each ran alone in
-/// arrival order. On PostgreSQL the unkeyed calls of principals without a keyed call in the
+/// arrival order. On PostgreSQL (not Citus) the unkeyed calls of principals without a keyed call in the
 /// group are decided together ([`grouped`]); the others run one by one after them.
 async fn together(
     db: &DatabaseConnection,
     calls: &[Call],
     clock: &Clock,
 ) -> std::result::Result<Vec<Result<CostOutcome>>, Failed> {
+    let server = server(db).await.map_err(|_| Failed::BeforeCommit)?;
     let txn = begin_write(db).await.map_err(|_| Failed::BeforeCommit)?;
     let now = clock.now();
     let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
     let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
-    if is_postgres(db) {
+    if server == Server::Postgres {
         let keyed: BTreeSet<&str> = calls
             .iter()
             .filter(|c| c.cost.idempotency_key.is_some())
@@ -224,7 +225,7 @@ async fn together(
     for ((call, valid), answer) in calls.iter().zip(valid).zip(answers) {
         let outcome = match (answer, valid) {
             (Some(answer), _) => answer,
-            (None, Ok(valid)) => costs::settle_valid(&txn, &valid, call.enforce, now, true).await,
+            (None, Ok(valid)) => costs::settle_valid(&txn, &valid, call.enforce, now, true, server).await,
             (None, Err(e)) => Err(e),
         };
         if let Err(Error::Db(_)) = outcome {
