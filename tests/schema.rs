@@ -22,7 +22,6 @@ const EXTENSION_OWNED: &str =
 /// Everything schema-shaped in the database except the migration bookkeeping and extensions:
 /// tables and their columns (type, nullability, default), indexes, constraints, triggers,
 /// functions.
-
 async fn snapshot(db: &DatabaseConnection) -> BTreeSet<String> {
     let queries: Vec<String> = if is_pg(db) {
         vec![
