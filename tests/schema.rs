@@ -525,3 +525,52 @@ async fn postgres_unique_indexes_on_time_series_include_timestamp() {
     .await;
     assert_eq!(unique, 2, "each time-series table has its (id, timestamp) key");
 }
+
+/// On Citus, a principal's budget row, costs and keys share shards (a charge commits on one
+/// worker), the audit log and its seal entries share a group of their own, the small tables are
+/// on every node, and every unique key holds its table's distribution column.
+#[tokio::test]
+#[cfg_attr(sark_citus_off, ignore = "SARK_TEST_CITUS unset: no Citus cluster, not run")]
+async fn citus_spreads_budgets_by_principal_and_the_audit_log_by_event() {
+    let t = common::TestDb::new(common::Backend::Citus, common::Schema::Migrated).await;
+    let layout = strings(
+        &t.db,
+        "SELECT table_name::text || ' ' || citus_table_type || ' ' || distribution_column || ' ' || shard_count \
+         FROM citus_tables WHERE table_name NOT IN (SELECT inhrelid::regclass FROM pg_inherits) ORDER BY 1",
+    )
+    .await;
+    let expected = [
+        "audit_events distributed id 8",
+        "audit_seal_entries distributed event_id 8",
+        "audit_seals reference <none> 1",
+        "capabilities reference <none> 1",
+        "cost_idempotency_keys distributed principal_id 32",
+        "cost_tracking distributed principal_id 32",
+        "federation_nodes reference <none> 1",
+        "mcp_servers reference <none> 1",
+        "mcp_tools reference <none> 1",
+        "principal_budgets distributed principal_id 32",
+        "resources reference <none> 1",
+        "retention_log reference <none> 1",
+        "sark_adopted_tables reference <none> 1",
+        "v1_copied_rows reference <none> 1",
+    ];
+    assert_eq!(layout, expected);
+    let groups = |tables: &str| {
+        format!("SELECT count(DISTINCT colocation_id) FROM citus_tables WHERE table_name::text IN ({tables})")
+    };
+    let principal = "'principal_budgets', 'cost_tracking', 'cost_idempotency_keys'";
+    let audit = "'audit_events', 'audit_seal_entries'";
+    assert_eq!(scalar(&t.db, &groups(principal)).await, 1, "one group for a principal's rows");
+    assert_eq!(scalar(&t.db, &groups(audit)).await, 1, "one group for the audit log");
+    assert_eq!(scalar(&t.db, &groups(&format!("{principal}, {audit}"))).await, 2, "two groups");
+    let keys_without_column = strings(
+        &t.db,
+        "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid \
+         JOIN pg_dist_partition p ON p.logicalrelid = c.oid AND p.partmethod = 'h' \
+         WHERE i.indisunique AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid \
+             AND a.attnum = ANY(i.indkey) AND a.attname = column_to_column_name(p.logicalrelid, p.partkey))",
+    )
+    .await;
+    assert!(keys_without_column.is_empty(), "{keys_without_column:?}");
+}
