@@ -8,7 +8,7 @@
 //!   as Citus needs every unique key to hold the distribution column.
 //! - `audit_events` is distributed by `id`, and `audit_seal_entries` by `event_id`, co-located
 //!   with it in a group of their own of [`AUDIT_SHARDS`] shards: writes spread evenly whatever
-//!   the correlation ids, `get` is one shard, a seal checks its events shard by shard, and
+//!   the correlation ids, `get` is one shard, a sealed event's entry lies on its shard, and
 //!   `trace` asks every shard through the correlation index (`correlation_id` may be NULL,
 //!   which a distribution column may not be), which is why the shards are few.
 //! - The registry, the federation nodes, the v1 tables, the seals and the bookkeeping tables
