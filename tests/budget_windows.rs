@@ -418,13 +418,19 @@ on_all! {
     }
 
     async fn randomized_concurrent_runs_keep_the_rule(db: &DatabaseConnection) {
-        randomized_runs(db, || Via::Alone).await;
+        randomized_runs(db, Mix::AroundEdges, || Via::Alone).await;
     }
 
     async fn randomized_concurrent_runs_keep_the_rule_through_group_commit(db: &DatabaseConnection) {
         // Small groups and a short wait: groups form, fill up and are cut.
         let options = GroupCommit { max_calls: 5, max_wait: std::time::Duration::from_millis(2), clock: Clock::fixed(NOW), ..GroupCommit::default() };
-        randomized_runs(db, || Via::Grouped(Ledger::new(db.clone(), options))).await;
+        randomized_runs(db, Mix::AroundEdges, || Via::Grouped(Ledger::new(db.clone(), options))).await;
+    }
+
+    async fn randomized_runs_within_one_day_keep_the_rule_through_group_commit(db: &DatabaseConnection) {
+        // Unkeyed calls in one day: a group's calls of one principal can be settled together.
+        let options = GroupCommit { max_calls: 8, max_wait: std::time::Duration::from_millis(2), clock: Clock::fixed(NOW), ..GroupCommit::default() };
+        randomized_runs(db, Mix::OneDay, || Via::Grouped(Ledger::new(db.clone(), options))).await;
     }
 }
 
@@ -452,15 +458,38 @@ impl Via {
     }
 }
 
+/// The calls of a randomized run.
+#[derive(Clone, Copy)]
+enum Mix {
+    /// Stamps around day and month edges ([`random_stamp`]); a third of the charges and
+    /// records keyed.
+    AroundEdges,
+    /// Stamps in the last two minutes before now, one UTC day; no keys.
+    OneDay,
+}
+
+impl Mix {
+    fn stamp(self, rng: &mut fastrand::Rng) -> OffsetDateTime {
+        match self {
+            Mix::AroundEdges => random_stamp(rng),
+            Mix::OneDay => NOW - Duration::microseconds(rng.i64(0..120_000_000)),
+        }
+    }
+
+    fn keyed(self, rng: &mut fastrand::Rng) -> bool {
+        matches!(self, Mix::AroundEdges) && rng.u8(..3) == 0
+    }
+}
+
 /// The randomized run with a fresh seed, then with the seeds of past failures.
-async fn randomized_runs(db: &DatabaseConnection, via: impl Fn() -> Via) {
+async fn randomized_runs(db: &DatabaseConnection, mix: Mix, via: impl Fn() -> Via) {
     let fresh =
         std::env::var("SARK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
     for seed in std::iter::once(fresh).chain(PAST_FAILURES.iter().copied()) {
         eprintln!("randomized budget run: seed {seed} (replay with SARK_SEED={seed})");
         let result = tokio::spawn({
             let (db, via) = (db.clone(), via());
-            async move { randomized_run(&db, seed, via).await }
+            async move { randomized_run(&db, seed, mix, via).await }
         })
         .await;
         if let Err(panic) = result {
@@ -491,9 +520,9 @@ fn limits_in_force(log: &LimitLog, started: u64, finished: u64) -> (Option<i64>,
 
 const PRINCIPALS: [&str; 3] = ["p0", "p1", "p2"];
 
-/// One randomized run: 8 tasks charge, record, retry with keys, and bulk-record around day
-/// and month edges while a ninth changes limits; then the oracle checks the rule.
-async fn randomized_run(db: &DatabaseConnection, seed: u64, via: Via) {
+/// One randomized run: 8 tasks charge, record, retry with keys and bulk-record, at the stamps
+/// of `mix`, while a ninth changes limits; then the oracle checks the rule.
+async fn randomized_run(db: &DatabaseConnection, seed: u64, mix: Mix, via: Via) {
     let clock = Clock::fixed(NOW);
     let seq = Arc::new(AtomicU64::new(0));
     let limit_log: Arc<std::sync::Mutex<BTreeMap<&str, LimitLog>>> = Arc::default();
@@ -538,7 +567,7 @@ async fn randomized_run(db: &DatabaseConnection, seed: u64, via: Via) {
                 let mut keyed: Vec<(NewCost, bool, i64)> = Vec::new();
                 for step in 0..40 {
                     let p = PRINCIPALS[rng.usize(..PRINCIPALS.len())];
-                    let at = random_stamp(&mut rng);
+                    let at = mix.stamp(&mut rng);
                     let amount = Decimal::new(rng.i64(0..=300_000), 6);
                     let beyond = at > NOW + clock.tolerance();
                     match rng.u8(..100) {
@@ -574,7 +603,7 @@ async fn randomized_run(db: &DatabaseConnection, seed: u64, via: Via) {
                         n => {
                             let enforce = n % 2 == 0;
                             let mut request = cost(p, amount, at);
-                            if rng.u8(..3) == 0 {
+                            if mix.keyed(&mut rng) {
                                 request = request.idempotency_key(format!("t{task}-{step}"));
                             }
                             let started = seq.fetch_add(1, Ordering::SeqCst);

@@ -81,6 +81,48 @@ on_all! {
         assert_eq!(scalar(db, "SELECT daily_spent_micros FROM principal_budgets WHERE principal_id = 'p'").await, micros(dec!(1.1)));
     }
 
+    async fn principals_that_fit_and_principals_that_do_not_share_a_group(db: &DatabaseConnection) {
+        budgets::set_limits(db, "roomy", &limit(dec!(10))).await.unwrap();
+        budgets::set_limits(db, "tight", &limit(dec!(1))).await.unwrap();
+        let ledger = ledger(db, 64);
+        let calls = [
+            (cost("roomy", dec!(1)), true),
+            (cost("tight", dec!(0.6)), true),
+            (cost("roomy", dec!(2)), true),
+            (cost("tight", dec!(0.6)), true), // 1.2 > 1: refused
+            (cost("new", dec!(5)), true),     // no budget row yet: unlimited
+            (cost("roomy", dec!(3)), false),
+            (cost("tight", dec!(0.3)), true),
+            (cost("roomy", dec!(4)), true),   // 10: the limit, reached exactly
+            (cost("roomy", dec!(0.5)), false), // a record passes the limit
+        ];
+        let answers = in_order(&ledger, &calls).await;
+        let expected = [Some(dec!(1)), Some(dec!(0.6)), Some(dec!(3)), None, Some(dec!(5)), Some(dec!(6)), Some(dec!(0.9)), Some(dec!(10)), Some(dec!(10.5))];
+        for (answer, expected) in answers.iter().zip(expected) {
+            match expected {
+                Some(daily) => assert_eq!(spent(answer), daily, "{answers:?}"),
+                None => assert!(refused(answer), "{answers:?}"),
+            }
+        }
+        assert_eq!(answers[8].as_ref().unwrap().over_limit, Some(Window::Daily));
+        let ids: std::collections::BTreeSet<i64> = answers.iter().flatten().map(|o| o.cost_id).collect();
+        assert_eq!(ids.len(), 8, "one row per written call");
+        for ((call, _), answer) in calls.iter().zip(&answers) {
+            if let Ok(outcome) = answer {
+                let stored = scalar(db, &format!("SELECT actual_cost_micros FROM cost_tracking WHERE id = {} AND principal_id = '{}'", outcome.cost_id, call.principal_id)).await;
+                assert_eq!(stored, micros(call.actual.unwrap()), "the row of {outcome:?} is its call's");
+            }
+        }
+        for (principal, daily) in [("roomy", dec!(10.5)), ("tight", dec!(0.9)), ("new", dec!(5))] {
+            let counter = scalar(db, &format!("SELECT daily_spent_micros FROM principal_budgets WHERE principal_id = '{principal}'")).await;
+            assert_eq!(counter, micros(daily), "{principal}");
+        }
+        if is_pg(db) {
+            let commits = scalar(db, "SELECT count(DISTINCT xmin::text) FROM cost_tracking").await;
+            assert!(commits <= 2, "one group takes at most two commits, took {commits}");
+        }
+    }
+
     async fn keys_replay_conflict_and_stay_free_after_a_refusal_within_a_group(db: &DatabaseConnection) {
         budgets::set_limits(db, "p", &limit(dec!(1))).await.unwrap();
         let ledger = ledger(db, 64);

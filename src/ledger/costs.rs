@@ -40,7 +40,7 @@ const PG_CHUNK_ROWS: usize = 50_000;
 /// PostgreSQL bulk insert: one array parameter per column, whatever the number of rows, the
 /// rows inserted in their order. The driver binds no NULL array elements, so a missing amount
 /// travels as [`NO_AMOUNT`] (amounts are never negative).
-const PG_INSERT_UNNEST: &str = r#"INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
+pub(super) const PG_INSERT_UNNEST: &str = r#"INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
     estimated_cost_micros, actual_cost_micros, metadata)
 SELECT t, p, r, c, NULLIF(e, -1), NULLIF(a, -1), m
 FROM UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
@@ -443,13 +443,21 @@ async fn fast_keyed<C: ConnectionTrait>(
 
 /// Inserts `rows` as one `UNNEST` statement (PostgreSQL); returns their ids, in order.
 pub(super) async fn insert_unnest<C: ConnectionTrait>(db: &C, rows: &[&Valid<'_>]) -> Result<Vec<i64>> {
+    let stmt =
+        Statement::from_sql_and_values(db.get_database_backend(), PG_INSERT_UNNEST, unnest_values(rows));
+    let rows = db.query_all_raw(stmt).await?;
+    Ok(sorted_ids(rows.iter().map(|row| row.try_get_by_index(0)))?)
+}
+
+/// The parameters `$1`–`$7` of [`PG_INSERT_UNNEST`]: one array per column.
+pub(super) fn unnest_values(rows: &[&Valid<'_>]) -> Vec<Value> {
     fn array<T>(ty: ArrayType, rows: &[&Valid<'_>], f: impl Fn(&Valid<'_>) -> T) -> Value
     where
         T: Into<Value>,
     {
         Value::Array(ty, Some(Box::new(rows.iter().map(|v| f(v).into()).collect())))
     }
-    let values = vec![
+    vec![
         array(ArrayType::TimeDateTimeWithTimeZone, rows, |v| v.at),
         array(ArrayType::String, rows, |v| v.cost.principal_id.clone()),
         array(ArrayType::String, rows, |v| v.cost.resource_id.clone()),
@@ -457,16 +465,14 @@ pub(super) async fn insert_unnest<C: ConnectionTrait>(db: &C, rows: &[&Valid<'_>
         array(ArrayType::BigInt, rows, |v| v.estimated.unwrap_or(NO_AMOUNT)),
         array(ArrayType::BigInt, rows, |v| v.actual.unwrap_or(NO_AMOUNT)),
         array(ArrayType::Json, rows, |v| v.cost.metadata.clone()),
-    ];
-    let stmt = Statement::from_sql_and_values(db.get_database_backend(), PG_INSERT_UNNEST, values);
-    let mut ids = db
-        .query_all_raw(stmt)
-        .await?
-        .iter()
-        .map(|row| row.try_get_by_index(0))
-        .collect::<Result<Vec<i64>, _>>()?;
-    // The identity draws increasing ids as the rows are inserted, in their order: sorted, the
-    // ids are the rows', whatever order RETURNING lists them in.
+    ]
+}
+
+/// The ids [`PG_INSERT_UNNEST`] returned, in the order of its rows: the identity draws
+/// increasing ids as the rows are inserted, in their order, so sorted, the ids are the rows',
+/// whatever order RETURNING lists them in.
+pub(super) fn sorted_ids<E>(ids: impl Iterator<Item = Result<i64, E>>) -> Result<Vec<i64>, E> {
+    let mut ids = ids.collect::<Result<Vec<i64>, E>>()?;
     ids.sort_unstable();
     Ok(ids)
 }

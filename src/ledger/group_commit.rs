@@ -8,6 +8,11 @@
 //! or a conflict is that call's answer and leaves the others alone. A call that was alone in
 //! the queue runs alone, without a transaction around it.
 //!
+//! On PostgreSQL the unkeyed calls first go to one statement that is its own transaction
+//! ([`at_once`]): it settles every principal whose calls all fit its limits, in one round
+//! trip. The calls it leaves (keyed ones, a new principal, a charge that does not fit, …) then
+//! share one write transaction, as above.
+//!
 //! When a statement fails with a database error (a lost connection, a key whose first use is
 //! in flight elsewhere), the transaction is rolled back — nothing of it is written — and its
 //! calls run again one by one. When the commit itself fails, nobody can tell whether it took
@@ -15,7 +20,7 @@
 //! idempotency key). No call is answered with success before its transaction committed.
 
 use super::costs::{self, CostOutcome, NewCost, Valid};
-use super::grouped;
+use super::{at_once, grouped};
 use crate::db::{Server, begin_write, is_postgres, server};
 use crate::trace::traced;
 use crate::{Clock, Error, Result};
@@ -146,9 +151,10 @@ async fn flush(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Call>,
     }
 }
 
-/// Settles `calls` in one transaction and answers each; alone when there is one, or when the
-/// transaction failed before its commit.
+/// Settles `calls` and answers each: what it can in one statement ([`at_once`]), the rest in
+/// one transaction; alone when one is left, or when the transaction failed before its commit.
 async fn settle(db: &DatabaseConnection, calls: Vec<Call>, clock: &Clock) {
+    let calls = if calls.len() > 1 { at_once(db, calls, clock).await } else { calls };
     if calls.len() > 1 {
         match together(db, &calls, clock).await {
             Ok(outcomes) => {
@@ -172,6 +178,51 @@ async fn settle(db: &DatabaseConnection, calls: Vec<Call>, clock: &Clock) {
         let outcome = alone(db, &call, clock).await;
         let _ = call.reply.send(outcome);
     }
+}
+
+/// On PostgreSQL (not Citus): settles and answers the unkeyed calls [`at_once::settle`]
+/// settles in one statement; the calls left, in arrival order.
+async fn at_once(db: &DatabaseConnection, calls: Vec<Call>, clock: &Clock) -> Vec<Call> {
+    if !matches!(server(db).await, Ok(Server::Postgres)) {
+        return calls;
+    }
+    let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
+    {
+        let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
+        let (at, group) = unkeyed(&calls, &valid);
+        let decided = at_once::settle(db, &group, clock.now()).await;
+        at.into_iter().zip(decided).for_each(|(i, answer)| answers[i] = answer);
+    }
+    calls
+        .into_iter()
+        .zip(answers)
+        .filter_map(|(call, answer)| match answer {
+            Some(answer) => {
+                let _ = call.reply.send(answer);
+                None
+            }
+            None => Some(call),
+        })
+        .collect()
+}
+
+/// The valid calls of the principals without a keyed call among `calls`, with their
+/// indices: the calls a group decides together.
+fn unkeyed<'a>(calls: &[Call], valid: &[Result<Valid<'a>>]) -> (Vec<usize>, Vec<grouped::Call<'a>>) {
+    let keyed: BTreeSet<&str> = calls
+        .iter()
+        .filter(|c| c.cost.idempotency_key.is_some())
+        .map(|c| c.cost.principal_id.as_str())
+        .collect();
+    valid
+        .iter()
+        .zip(calls)
+        .enumerate()
+        .filter_map(|(i, (v, call))| match v {
+            Ok(v) if !keyed.contains(v.cost.principal_id.as_str()) => Some((i, (*v, call.enforce))),
+            _ => None,
+        })
+        .unzip()
 }
 
 /// A call on its own, as the free functions run it.
@@ -202,20 +253,7 @@ async fn together(
     let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
     let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
     if server == Server::Postgres {
-        let keyed: BTreeSet<&str> = calls
-            .iter()
-            .filter(|c| c.cost.idempotency_key.is_some())
-            .map(|c| c.cost.principal_id.as_str())
-            .collect();
-        let (at, group): (Vec<usize>, Vec<grouped::Call<'_>>) = valid
-            .iter()
-            .zip(calls)
-            .enumerate()
-            .filter_map(|(i, (v, call))| match v {
-                Ok(v) if !keyed.contains(v.cost.principal_id.as_str()) => Some((i, (*v, call.enforce))),
-                _ => None,
-            })
-            .unzip();
+        let (at, group) = unkeyed(calls, &valid);
         match grouped::settle(&txn, &group, now).await {
             Ok(decided) => at.into_iter().zip(decided).for_each(|(i, answer)| answers[i] = answer),
             Err(_) => return Err(rollback(txn).await),

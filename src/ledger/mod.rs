@@ -3,6 +3,7 @@
 //!
 //! Money is `Decimal` at the API and integer micro-units (10⁻⁶) in storage.
 
+mod at_once;
 pub mod budgets;
 #[cfg(feature = "postgres")]
 mod copy;

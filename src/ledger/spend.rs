@@ -53,7 +53,7 @@ pub(crate) static PG_KEYED_SPEND_AND_INSERT: LazyLock<String> = LazyLock::new(||
 const NO_KEY: &str = "NOT EXISTS (SELECT FROM existing)";
 
 /// `text` with `from`, which must occur exactly once, replaced by `to`.
-fn replace_once(text: &str, from: &str, to: &str) -> String {
+pub(super) fn replace_once(text: &str, from: &str, to: &str) -> String {
     assert_eq!(text.matches(from).count(), 1, "{from:?} must occur once in the spend statement");
     text.replacen(from, to, 1)
 }

@@ -1,0 +1,209 @@
+//! PostgreSQL: the unkeyed calls of a group-commit batch settled in one statement, which is
+//! its own transaction: one round trip and one commit for the whole group.
+//!
+//! Per principal the statement ([`sql/spend_many.pg.sql`](self)) takes all of its calls or
+//! none. It adds the sum of their amounts to the counters in one conditional `UPDATE` only
+//! when the limits hold for every charge counting the calls before it — the spend before the
+//! group plus the largest running sum at a charge — and inserts their cost rows in the same
+//! statement. Amounts are never negative, so when they all fit, each call's answer is the
+//! one it would get alone in arrival order: the counters before it plus the calls up to it.
+//! The calls of a principal the statement leaves alone (no budget row yet, a window older
+//! than the row's, costs in two days, a charge that does not fit) are left to the locked
+//! path ([`grouped`](super::grouped)), which judges them one by one.
+
+use super::costs::{CostOutcome, PG_INSERT_UNNEST, Valid, sorted_ids, unnest_values};
+use super::grouped::Call;
+use super::spend::{Spent, replace_once};
+use crate::{Error, Result, Window};
+use sea_orm::sea_query::ArrayType;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, RuntimeErr, Statement, Value, sqlx};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use time::OffsetDateTime;
+
+/// The budget changes ([`sql/spend_many.pg.sql`](self)) and the cost rows of the principals
+/// they applied to, in one statement: a row per changed budget (its principal, counters and
+/// limits), then a row per inserted cost (its id alone).
+static SPEND_AND_INSERT_MANY: LazyLock<String> = LazyLock::new(|| {
+    let insert = replace_once(
+        PG_INSERT_UNNEST,
+        "ORDER BY n",
+        "WHERE p IN (SELECT principal_id FROM budget)\nORDER BY n",
+    );
+    format!(
+        "{}, cost AS (\n{insert})\n\
+         SELECT principal_id, daily_spent_micros, monthly_spent_micros, daily_budget_micros,\n    \
+         monthly_budget_micros, NULL::int8 AS id FROM budget\n\
+         UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, id FROM cost",
+        include_str!("sql/spend_many.pg.sql")
+    )
+});
+
+/// One principal's calls in the group: what they add, what its charges need, their windows.
+#[derive(Debug)]
+struct Principal {
+    /// The sum of the amounts.
+    total: i64,
+    /// The running sum at the last charge: the most any charge needs on top of the counters.
+    need: i64,
+    /// Whether any call is a charge.
+    enforce: bool,
+    /// The UTC day and month of the first call; the others must share them.
+    day: OffsetDateTime,
+    month: OffsetDateTime,
+    /// False when a call is in other windows or the sum passes `i64::MAX`.
+    fits_one_statement: bool,
+}
+
+impl Principal {
+    fn new(valid: &Valid<'_>) -> Self {
+        Principal {
+            total: 0,
+            need: 0,
+            enforce: false,
+            day: Window::Daily.start(valid.at),
+            month: Window::Monthly.start(valid.at),
+            fits_one_statement: true,
+        }
+    }
+
+    /// Counts the next call.
+    fn add(&mut self, valid: &Valid<'_>, enforce: bool) {
+        let same_windows =
+            Window::Daily.start(valid.at) == self.day && Window::Monthly.start(valid.at) == self.month;
+        match self.total.checked_add(valid.amount) {
+            Some(total) if same_windows => self.total = total,
+            _ => self.fits_one_statement = false,
+        }
+        if enforce {
+            self.need = self.total;
+            self.enforce = true;
+        }
+    }
+}
+
+/// Settles what it can of `calls` (unkeyed, valid, in arrival order) in one statement on the
+/// pool `db`: the answer of each call it settled, `None` for the others. When the statement
+/// fails in a way that leaves its outcome unknown (a lost connection), each of its calls is
+/// answered with the error: none is run again.
+pub(super) async fn settle(
+    db: &DatabaseConnection,
+    calls: &[Call<'_>],
+    now: OffsetDateTime,
+) -> Vec<Option<Result<CostOutcome>>> {
+    let mut principals: BTreeMap<&str, Principal> = BTreeMap::new();
+    for (valid, enforce) in calls {
+        principals
+            .entry(valid.cost.principal_id.as_str())
+            .or_insert_with(|| Principal::new(valid))
+            .add(valid, *enforce);
+    }
+    principals.retain(|_, p| p.fits_one_statement);
+    let sent: Vec<&Valid<'_>> = calls
+        .iter()
+        .map(|(v, _)| v)
+        .filter(|v| principals.contains_key(v.cost.principal_id.as_str()))
+        .collect();
+    if sent.is_empty() {
+        return calls.iter().map(|_| None).collect();
+    }
+    let mut values = unnest_values(&sent);
+    values.extend(budget_values(&principals, now));
+    let stmt =
+        Statement::from_sql_and_values(db.get_database_backend(), SPEND_AND_INSERT_MANY.as_str(), values);
+    let written = db.query_all_raw(stmt).await.map_err(Error::from);
+    match written.and_then(|rows| Applied::read(&rows)).and_then(|applied| applied.answers(calls)) {
+        Ok(answers) => answers,
+        Err(Error::Db(e)) if not_applied(&e) => calls.iter().map(|_| None).collect(),
+        Err(e) => {
+            let reason = format!("a group of charges may or may not have been written: {e}");
+            calls
+                .iter()
+                .map(|(v, _)| {
+                    let sent = principals.contains_key(v.cost.principal_id.as_str());
+                    sent.then(|| Err(DbErr::Custom(reason.clone()).into()))
+                })
+                .collect()
+        }
+    }
+}
+
+/// The parameters `$8`–`$14` of the statement: one array per column of the principals.
+fn budget_values(principals: &BTreeMap<&str, Principal>, now: OffsetDateTime) -> Vec<Value> {
+    let column = |ty, f: &dyn Fn(&str, &Principal) -> Value| {
+        Value::Array(ty, Some(Box::new(principals.iter().map(|(id, p)| f(id, p)).collect())))
+    };
+    vec![
+        column(ArrayType::String, &|id, _| id.into()),
+        column(ArrayType::BigInt, &|_, p| p.total.into()),
+        column(ArrayType::BigInt, &|_, p| p.need.into()),
+        column(ArrayType::TimeDateTimeWithTimeZone, &|_, p| p.day.into()),
+        column(ArrayType::TimeDateTimeWithTimeZone, &|_, p| p.month.into()),
+        column(ArrayType::Bool, &|_, p| p.enforce.into()),
+        now.into(),
+    ]
+}
+
+/// What the statement wrote: the principals whose calls applied, with their counters after
+/// them all and their limits, and the ids of the inserted costs in arrival order.
+struct Applied {
+    spent: BTreeMap<String, Spent>,
+    ids: Vec<i64>,
+}
+
+impl Applied {
+    fn read(rows: &[QueryResult]) -> Result<Self> {
+        let mut spent = BTreeMap::new();
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            match row.try_get::<Option<String>>("", "principal_id")? {
+                Some(principal) => {
+                    spent.insert(principal, Spent::from_row(row)?);
+                }
+                None => ids.push(row.try_get::<i64>("", "id")),
+            }
+        }
+        Ok(Applied { spent, ids: sorted_ids(ids.into_iter())? })
+    }
+
+    /// The answer of each call whose principal's calls applied. Each call's counters are its
+    /// principal's final ones less the amounts of the calls after it.
+    fn answers(mut self, calls: &[Call<'_>]) -> Result<Vec<Option<Result<CostOutcome>>>> {
+        let applied: Vec<usize> =
+            (0..calls.len()).filter(|&i| self.spent.contains_key(&calls[i].0.cost.principal_id)).collect();
+        if applied.len() != self.ids.len() {
+            let reason = format!("{} costs applied but {} rows inserted", applied.len(), self.ids.len());
+            return Err(DbErr::Custom(reason).into());
+        }
+        let mut answers: Vec<Option<Result<CostOutcome>>> = calls.iter().map(|_| None).collect();
+        for (i, id) in applied.into_iter().zip(self.ids).rev() {
+            let valid = &calls[i].0;
+            let spent = self.spent.get_mut(&valid.cost.principal_id).expect("an applied principal");
+            answers[i] = Some(Ok(valid.outcome(id, *spent)));
+            spent.daily -= valid.amount;
+            spent.monthly -= valid.amount;
+        }
+        Ok(answers)
+    }
+}
+
+/// Whether `e` shows that the statement did not take effect: no connection was had, or the
+/// server refused it (an autocommitted statement that fails is rolled back).
+fn not_applied(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+            matches!(**e, sqlx::Error::Database(_))
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cost_rows_follow_only_the_changed_budgets() {
+        let sql = super::SPEND_AND_INSERT_MANY.as_str();
+        assert_eq!(sql.matches("WHERE p IN (SELECT principal_id FROM budget)").count(), 1, "{sql}");
+    }
+}

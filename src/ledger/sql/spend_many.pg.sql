@@ -1,0 +1,37 @@
+-- PostgreSQL: the budget changes of a group of unkeyed costs, principal by principal all or
+-- nothing, in one statement with the insert of their cost rows (the CTE `cost` follows).
+-- One element of $8–$13 per principal: $8 the principal, $9 the sum of its costs' amounts,
+-- $10 the most its charges need (the largest sum of its amounts up to and including a
+-- charge), $11/$12 the UTC day and month all its costs fall in, $13 whether any is a charge;
+-- $14 now.
+-- A principal's costs apply only when its row exists and counts their windows or older ones,
+-- no counter passes i64::MAX counting $9, and (with a charge) both limits hold counting $10:
+-- then its counters gain $9 (a newer window starts at $9). Otherwise its row is left alone.
+WITH v AS (
+    SELECT * FROM UNNEST($8::varchar[], $9::int8[], $10::int8[], $11::timestamptz[],
+        $12::timestamptz[], $13::bool[]) AS v(principal_id, total, need, day, month, enforce)
+), budget AS (
+    UPDATE principal_budgets AS b SET
+        daily_spent_micros = CASE WHEN b.last_daily_reset = v.day
+            THEN b.daily_spent_micros + v.total ELSE v.total END,
+        monthly_spent_micros = CASE WHEN b.last_monthly_reset = v.month
+            THEN b.monthly_spent_micros + v.total ELSE v.total END,
+        last_daily_reset = v.day, last_monthly_reset = v.month, updated_at = $14
+    FROM v
+    WHERE b.principal_id = v.principal_id
+        AND (b.last_daily_reset IS NULL OR b.last_daily_reset <= v.day)
+        AND (b.last_monthly_reset IS NULL OR b.last_monthly_reset <= v.month)
+        AND CASE WHEN b.last_daily_reset = v.day THEN b.daily_spent_micros ELSE 0 END
+            <= 9223372036854775807 - v.total
+        AND CASE WHEN b.last_monthly_reset = v.month THEN b.monthly_spent_micros ELSE 0 END
+            <= 9223372036854775807 - v.total
+        AND (NOT v.enforce OR (
+            (b.daily_budget_micros IS NULL
+                OR CASE WHEN b.last_daily_reset = v.day THEN b.daily_spent_micros ELSE 0 END
+                    <= b.daily_budget_micros - v.need)
+            AND (b.monthly_budget_micros IS NULL
+                OR CASE WHEN b.last_monthly_reset = v.month THEN b.monthly_spent_micros ELSE 0 END
+                    <= b.monthly_budget_micros - v.need)))
+    RETURNING b.principal_id, b.daily_spent_micros, b.monthly_spent_micros,
+        b.daily_budget_micros, b.monthly_budget_micros
+)
