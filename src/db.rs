@@ -24,6 +24,10 @@ pub struct PoolOptions {
     pub acquire_timeout: Duration,
     /// Connections idle this long are closed (default 10 min; `None`: never).
     pub idle_timeout: Option<Duration>,
+    /// A pooled connection idle at least this long is pinged before it is handed out, and
+    /// replaced when the server or a proxy dropped it (default 1 s; zero pings on every use,
+    /// which costs every pooled statement one more round trip).
+    pub ping_after_idle: Duration,
     /// Log every statement through the `log` facade, at `info` (default off).
     pub log_statements: bool,
     /// SQLite: how long a writer waits for the write lock (default 30 s).
@@ -42,6 +46,7 @@ impl Default for PoolOptions {
             connect_timeout: Duration::from_secs(10),
             acquire_timeout: Duration::from_secs(30),
             idle_timeout: Some(Duration::from_secs(600)),
+            ping_after_idle: Duration::from_secs(1),
             log_statements: false,
             sqlite_busy_timeout: Duration::from_secs(30),
             sqlite_full_sync: false,
@@ -79,6 +84,7 @@ pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<DatabaseConne
         .min_connections(pool.min_connections)
         .acquire_timeout(pool.acquire_timeout)
         .idle_timeout(pool.idle_timeout)
+        .test_before_acquire_if_idle_for(pool.ping_after_idle)
         .sqlx_logging(pool.log_statements);
     if let Some(max) = pool.max_connections.or(sqlite.then_some(SQLITE_POOL_SIZE)) {
         options.max_connections(max);

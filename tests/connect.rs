@@ -1,5 +1,5 @@
-//! Opening pools: the options reach the pool, and a database that cannot be opened fails at
-//! once with its cause.
+//! Opening pools: the options reach the pool, a connection dropped while idle is replaced,
+//! and a database that cannot be opened fails at once with its cause.
 
 mod common;
 
@@ -44,6 +44,29 @@ async fn the_options_reach_the_pool(backend: Backend) {
         let default = sark_db::connect(&t.url).await.unwrap();
         assert_eq!(default.get_postgres_connection_pool().options().get_max_connections(), 10);
     }
+    db.close().await.unwrap();
+}
+
+/// A pooled connection is pinged only after idling `ping_after_idle`: then one the server
+/// dropped is replaced and the next statement succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
+async fn a_connection_dropped_while_idle_is_replaced() {
+    let t = TestDb::new(Backend::Postgres, Schema::Migrated).await;
+    let url = format!("{}?application_name=sark_idle", t.url);
+    let options = PoolOptions {
+        max_connections: Some(1),
+        ping_after_idle: Duration::from_millis(50),
+        ..PoolOptions::default()
+    };
+    let db = connect_with(&url, &options).await.unwrap();
+    assert!(!db.get_postgres_connection_pool().options().get_test_before_acquire(), "no ping on every use");
+    assert_eq!(scalar(&db, "SELECT 1::int8").await, 1);
+    let kill =
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'sark_idle'";
+    assert_eq!(scalar(&t.db, kill).await, 1, "the pool's one connection");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(scalar(&db, "SELECT 2::int8").await, 2, "the dropped connection was replaced");
     db.close().await.unwrap();
 }
 

@@ -195,6 +195,23 @@ where
 }
 
 /// The `p`-th percentile of `samples`.
+/// A raw sqlx pool that pings a connection before use only as sark-db's pool does: when it
+/// has been idle at least [`sark_db::PoolOptions::ping_after_idle`].
+pub fn pings_like_sark<DB: sea_orm::sqlx::Database>(
+    options: sea_orm::sqlx::pool::PoolOptions<DB>,
+) -> sea_orm::sqlx::pool::PoolOptions<DB> {
+    use sea_orm::sqlx::Connection;
+    let threshold = sark_db::PoolOptions::default().ping_after_idle;
+    options.test_before_acquire(false).before_acquire(move |conn, meta| {
+        Box::pin(async move {
+            if meta.idle_for >= threshold {
+                conn.ping().await?;
+            }
+            Ok(true)
+        })
+    })
+}
+
 pub fn percentile(samples: &mut [Duration], p: usize) -> Duration {
     samples.sort_unstable();
     samples[(samples.len() * p / 100).min(samples.len() - 1)]

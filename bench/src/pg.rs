@@ -3,8 +3,11 @@
 
 use crate::check::{self, Expect};
 use crate::table::Row;
-use crate::{AMOUNT, Args, Charger, Res, attempts, charge, ms, percentile, plan, principal, run_plan};
+use crate::{
+    AMOUNT, Args, Charger, Res, attempts, charge, ms, percentile, pings_like_sark, plan, principal, run_plan,
+};
 use rust_decimal::Decimal;
+use sark_db::PoolOptions;
 use sark_db::Window;
 use sark_db::audit::{self, NewAuditEvent};
 use sark_db::ledger::budgets::{self, Limits};
@@ -16,7 +19,7 @@ use sea_orm::sqlx::postgres::{PgArguments, PgPoolOptions};
 use sea_orm::sqlx::query::Query;
 use sea_orm::sqlx::types::Json;
 use sea_orm::sqlx::{self, PgPool, Postgres};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -48,14 +51,14 @@ pub async fn run(args: &Args) -> Res<Vec<Row>> {
         }
     };
     // The Ledger's lanes share the pool: while tasks wait on the Ledger, they hold no connection.
-    let options = ConnectOptions::new(&url).max_connections(args.tasks as u32).sqlx_logging(false).to_owned();
-    let sark = Database::connect(options).await?;
+    let pool = PoolOptions { max_connections: Some(args.tasks as u32), ..PoolOptions::default() };
+    let sark = sark_db::connect_with(&url, &pool).await?;
     sark_db::migrate(&sark).await?;
     if args.plain {
         use sark_db::MigratorTrait;
         sark_db::Migrator::down(&sark, Some(3)).await?;
     }
-    let raw = PgPoolOptions::new().max_connections(args.tasks as u32).connect(&url).await?;
+    let raw = pings_like_sark(PgPoolOptions::new()).max_connections(args.tasks as u32).connect(&url).await?;
     let ledger = Ledger::new(sark.clone(), GroupCommit { lanes: args.lanes, ..GroupCommit::default() });
     let bench = Pg { args: args.clone(), url, sark, raw, ledger };
     let result = match args.seal {

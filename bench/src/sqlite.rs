@@ -3,7 +3,7 @@
 
 use crate::check::{self, Expect};
 use crate::table::Row;
-use crate::{AMOUNT, Args, Charger, Res, charge, ms, percentile, plan, principal, run_plan};
+use crate::{AMOUNT, Args, Charger, Res, charge, ms, percentile, pings_like_sark, plan, principal, run_plan};
 use sark_db::Window;
 use sark_db::ledger::statements::SPEND;
 use sark_db::ledger::{GroupCommit, Ledger};
@@ -23,7 +23,7 @@ pub async fn run(args: &Args) -> Res<Vec<Row>> {
     let path = dir.path().join("bench.db");
     let sark = sark_db::connect(&format!("sqlite://{}?mode=rwc", path.display())).await?;
     sark_db::migrate(&sark).await?;
-    let raw = SqlitePoolOptions::new()
+    let raw = pings_like_sark(SqlitePoolOptions::new())
         .max_connections(sark_db::PoolOptions::default().max_connections.unwrap_or(4))
         .connect_with(
             SqliteConnectOptions::new()
