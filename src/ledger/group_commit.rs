@@ -37,7 +37,8 @@ pub struct GroupCommit {
     /// The most calls in one transaction.
     pub max_calls: usize,
     /// How long a transaction waits for more calls after its first; zero (the default) takes
-    /// the calls that queued while the lane's previous transaction committed, and no more.
+    /// the calls that queued while the lane's previous transaction committed and those of
+    /// callers already running then, without waiting for any more.
     pub max_wait: Duration,
     /// Lanes: transactions in flight at once, each on its own pooled connection (default 1:
     /// one lane makes the largest groups, which measured fastest on a local server; more help
@@ -138,6 +139,14 @@ fn stopped() -> Error {
 async fn flush(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Call>, options: GroupCommit) {
     let mut calls = Vec::with_capacity(options.max_calls);
     while queue.recv_many(&mut calls, options.max_calls).await > 0 {
+        // The callers already woken (say, by the previous group's answers) queue their next
+        // calls before the group is cut.
+        tokio::task::yield_now().await;
+        while calls.len() < options.max_calls
+            && let Ok(call) = queue.try_recv()
+        {
+            calls.push(call);
+        }
         if !options.max_wait.is_zero() {
             let deadline = tokio::time::Instant::now() + options.max_wait;
             while calls.len() < options.max_calls {
