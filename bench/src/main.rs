@@ -194,7 +194,6 @@ where
     Ok((calls as f64 / start.elapsed().as_secs_f64(), applied))
 }
 
-/// The `p`-th percentile of `samples`.
 /// A raw sqlx pool that pings a connection before use only as sark-db's pool does: when it
 /// has been idle at least [`sark_db::PoolOptions::ping_after_idle`].
 pub fn pings_like_sark<DB: sea_orm::sqlx::Database>(
@@ -212,6 +211,7 @@ pub fn pings_like_sark<DB: sea_orm::sqlx::Database>(
     })
 }
 
+/// The `p`-th percentile of `samples`.
 pub fn percentile(samples: &mut [Duration], p: usize) -> Duration {
     samples.sort_unstable();
     samples[(samples.len() * p / 100).min(samples.len() - 1)]

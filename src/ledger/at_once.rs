@@ -105,7 +105,7 @@ pub(super) async fn settle(
         .filter(|v| principals.contains_key(v.cost.principal_id.as_str()))
         .collect();
     if sent.is_empty() {
-        return calls.iter().map(|_| None).collect();
+        return unanswered(calls);
     }
     let mut values = unnest_values(&sent);
     values.extend(budget_values(&principals, now));
@@ -114,7 +114,7 @@ pub(super) async fn settle(
     let written = db.query_all_raw(stmt).await.map_err(Error::from);
     match written.and_then(|rows| Applied::read(&rows)).and_then(|applied| applied.answers(calls)) {
         Ok(answers) => answers,
-        Err(Error::Db(e)) if not_applied(&e) => calls.iter().map(|_| None).collect(),
+        Err(Error::Db(e)) if not_applied(&e) => unanswered(calls),
         Err(e) => {
             let reason = format!("a group of charges may or may not have been written: {e}");
             calls
@@ -175,7 +175,7 @@ impl Applied {
             let reason = format!("{} costs applied but {} rows inserted", applied.len(), self.ids.len());
             return Err(DbErr::Custom(reason).into());
         }
-        let mut answers: Vec<Option<Result<CostOutcome>>> = calls.iter().map(|_| None).collect();
+        let mut answers = unanswered(calls);
         for (i, id) in applied.into_iter().zip(self.ids).rev() {
             let valid = &calls[i].0;
             let spent = self.spent.get_mut(&valid.cost.principal_id).expect("an applied principal");
@@ -185,6 +185,11 @@ impl Applied {
         }
         Ok(answers)
     }
+}
+
+/// No answer yet for any of `calls`.
+fn unanswered(calls: &[Call<'_>]) -> Vec<Option<Result<CostOutcome>>> {
+    calls.iter().map(|_| None).collect()
 }
 
 /// Whether `e` shows that the statement did not take effect: no connection was had, or the
