@@ -69,8 +69,8 @@ pub struct Report {
 /// Most months of partitions [`Policy::ahead_months`] may ask for (ten years).
 pub const MAX_AHEAD_MONTHS: u32 = 120;
 
-/// The advisory lock maintenance runs under ("SARK" in ASCII).
-const LOCK_KEY: i64 = 0x5341_524B;
+/// The advisory lock maintenance runs under ("SARK" in ASCII); sealing takes it too.
+pub(crate) const LOCK_KEY: i64 = 0x5341_524B;
 
 /// Makes partitions ahead, moves rows out of default partitions and applies retention, as
 /// `policy` says, in one transaction.

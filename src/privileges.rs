@@ -6,17 +6,21 @@
 //!
 //! | tables | privileges |
 //! |---|---|
-//! | `audit_events`, `cost_tracking`, `retention_log` | `SELECT, INSERT` — never `UPDATE`, `DELETE`, `TRUNCATE` |
+//! | `audit_events`, `cost_tracking` | `SELECT, INSERT` — never `UPDATE`, `DELETE`, `TRUNCATE` |
+//! | `retention_log` | `SELECT` — only the owner's maintenance records removals |
 //! | `principal_budgets` | `SELECT, INSERT, UPDATE` (the budget upsert and its row lock) |
 //! | `cost_idempotency_keys` | `SELECT, INSERT, UPDATE, DELETE` (outcomes, `purge_before`) |
 //! | `resources`, `capabilities`, `federation_nodes` | `SELECT, INSERT, UPDATE, DELETE` |
 //! | `mcp_servers`, `mcp_tools`, `v1_copied_rows`, `seaql_migrations` | `SELECT` (`v1::verify`; `migrate` with nothing pending) |
-//! | `audit_seals`, `audit_seal_entries` | `SELECT` (the append trigger reads where the seals end; `audit::verify`) — sealing is the owner's |
+//! | `audit_seals`, `audit_seal_entries`, `audit_seal_removals` | `SELECT` (the append trigger reads where the seals end; `audit::verify`) — sealing is the owner's |
 //!
-//! and nothing on any partition or chunk: rows reach partitions through the parent, whose
-//! privileges are the ones checked, and a partition accessed directly refuses the role. The
-//! owner's default privileges are set to grant the role nothing, so partitions created later
-//! by maintenance stay closed to it.
+//! Native partitions (migration 16) grant the role nothing: rows reach them through the parent,
+//! whose privileges are the ones checked, a partition accessed directly refuses the role, and
+//! the owner's default privileges are set to grant the role nothing, so partitions created
+//! later by maintenance stay closed to it. TimescaleDB chunks are different: TimescaleDB copies
+//! the hypertable's privileges to every chunk, so the role has `SELECT, INSERT` on each chunk
+//! too — and still no `UPDATE`, `DELETE` or `TRUNCATE`, which nobody has on a chunk (the row
+//! triggers refuse the first two, migration 20 revoked `TRUNCATE` from every role).
 
 use crate::db::is_postgres;
 use crate::trace::{operation, traced};
@@ -24,10 +28,10 @@ use crate::{Error, Result};
 use sea_orm::ConnectionTrait;
 
 /// Tables and what the application role may do on them.
-const GRANTS: [(&str, &str); 14] = [
+const GRANTS: [(&str, &str); 15] = [
     ("audit_events", "SELECT, INSERT"),
     ("cost_tracking", "SELECT, INSERT"),
-    ("retention_log", "SELECT, INSERT"),
+    ("retention_log", "SELECT"),
     ("principal_budgets", "SELECT, INSERT, UPDATE"),
     ("cost_idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
     ("resources", "SELECT, INSERT, UPDATE, DELETE"),
@@ -39,6 +43,7 @@ const GRANTS: [(&str, &str); 14] = [
     ("seaql_migrations", "SELECT"),
     ("audit_seals", "SELECT"),
     ("audit_seal_entries", "SELECT"),
+    ("audit_seal_removals", "SELECT"),
 ];
 
 /// Makes `role` (created, without login, when it does not exist) the application role: it

@@ -79,12 +79,14 @@ fn clean(seq: i64) -> SealCheck {
         seq,
         range_start,
         range_end,
-        covers_removed_data: false,
+        accounted: vec![],
         seal_altered: false,
         chain_broken: false,
         changed: vec![],
         missing: vec![],
         extra: vec![],
+        removals_changed: vec![],
+        removals_missing: vec![],
     }
 }
 
@@ -217,14 +219,124 @@ on_all! {
         let report = maintenance::run(db, &Policy { keep_audit_events: Some(Duration::days(365)), ..Policy::default() }).await.unwrap();
         assert_eq!(report.removed.iter().map(|r| r.row_count).sum::<i64>(), 2);
         let verified = audit::verify(db, old - Duration::days(1), now).await.unwrap();
-        let states: Vec<_> = verified.seals.iter().map(|s| (s.seq, s.covers_removed_data, s.is_clean())).collect();
-        assert_eq!(states, [(1, true, true), (2, false, true)], "{verified}");
+        let states: Vec<_> = verified.seals.iter().map(|s| (s.seq, accounted(s), s.is_clean())).collect();
+        assert_eq!(states, [(1, 2, true), (2, 0, true)], "{verified}");
         assert!(verified.is_clean());
-        assert!(verified.to_string().contains("data removed by retention"), "{verified}");
+        assert!(verified.to_string().contains("removed by retention after the seal: 2 entries"), "{verified}");
     }
 }
 
+/// How many of `check`'s entries retention accounts for.
+fn accounted(check: &SealCheck) -> i64 {
+    check.accounted.iter().map(|a| a.entries).sum()
+}
+
+/// 120 events, `e1` … `e120`, one a day back from now (the issue's reproduction).
+async fn four_months_of_events(db: &DatabaseConnection) -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    let events: Vec<_> = (1..=120)
+        .map(|g| NewAuditEvent {
+            id: Some(format!("e{g}")),
+            timestamp: now - Duration::days(g),
+            ..NewAuditEvent::new("x")
+        })
+        .collect();
+    audit::append_many(db, &events).await.unwrap();
+    now
+}
+
+/// Retention keeping 30 days of audit events.
+fn keep_30_days() -> Policy {
+    Policy { keep_audit_events: Some(Duration::days(30)), ..Policy::default() }
+}
+
 on_all! {
+    async fn a_seal_made_after_retention_compares_every_event(db: &DatabaseConnection) {
+        let now = four_months_of_events(db).await;
+        let removed = maintenance::run(db, &keep_30_days()).await.unwrap().removed;
+        assert!(!removed.is_empty());
+        let seal = audit::seal(db, now - Duration::minutes(10)).await.unwrap();
+        let left = common::scalar(db, "SELECT count(*) FROM audit_events").await;
+        assert_eq!(seal.event_count, left);
+        let whole = (now - Duration::days(400), now);
+        assert!(audit::verify(db, whole.0, whole.1).await.unwrap().is_clean());
+
+        as_superuser(db, "UPDATE audit_events SET severity = 'critical' WHERE id = 'e5'").await;
+        let report = audit::verify(db, whole.0, whole.1).await.unwrap();
+        assert!(!report.is_clean(), "{report}");
+        let changed: Vec<_> = report.seals[0].changed.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(changed, ["e5"], "{report}");
+        assert_eq!(accounted(&report.seals[0]), 0, "removals made before the seal account for nothing: {report}");
+    }
+
+    async fn retention_after_a_seal_accounts_for_what_it_removed_and_the_rest_is_compared(db: &DatabaseConnection) {
+        let now = four_months_of_events(db).await;
+        audit::seal(db, now - Duration::minutes(10)).await.unwrap();
+        let removed = maintenance::run(db, &keep_30_days()).await.unwrap().removed;
+        let audit_rows: i64 = removed.iter().filter(|r| r.table_name == "audit_events").map(|r| r.row_count).sum();
+        let gone = 120 - common::scalar(db, "SELECT count(*) FROM audit_events").await;
+        assert!(gone > 0 && gone < 120);
+        assert_eq!(audit_rows, gone, "the removal records count what went");
+        let whole = (now - Duration::days(400), now);
+        let report = audit::verify(db, whole.0, whole.1).await.unwrap();
+        assert!(report.is_clean(), "{report}");
+        let per_removal: i64 = report.seals[0].accounted.iter().map(|a| a.entries).sum();
+        assert_eq!(per_removal, gone, "every removed entry is accounted for by a removal: {report}");
+        for a in &report.seals[0].accounted {
+            let r = removed.iter().find(|r| r.id == a.removal).expect("a recorded removal");
+            assert_eq!(a.entries, r.row_count, "{report}");
+        }
+
+        // What retention left is still compared, event by event.
+        as_superuser(db, "UPDATE audit_events SET severity = 'critical' WHERE id = 'e5'").await;
+        as_superuser(db, "DELETE FROM audit_events WHERE id = 'e7'").await;
+        let report = audit::verify(db, whole.0, whole.1).await.unwrap();
+        let named = |list: &[(String, String)]| list.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>();
+        assert_eq!(named(&report.seals[0].changed), ["e5"], "{report}");
+        assert_eq!(named(&report.seals[0].missing), ["e7"], "{report}");
+        assert!(!report.is_clean());
+    }
+
+    async fn removal_records_are_chained_and_a_forged_or_altered_one_is_named(db: &DatabaseConnection) {
+        let now = four_months_of_events(db).await;
+        audit::seal(db, now - Duration::days(100)).await.unwrap();
+        let removed = maintenance::run(db, &keep_30_days()).await.unwrap().removed;
+        audit::seal(db, now - Duration::minutes(10)).await.unwrap();
+        let chained = strings(db, "SELECT removal_id FROM audit_seal_removals WHERE seal_seq = 2 ORDER BY removal_id").await;
+        let mut ids: Vec<String> = removed.iter().map(|r| r.id.clone()).collect();
+        ids.sort();
+        assert_eq!(chained, ids, "the second seal chains every removal recorded since the first");
+        let whole = (now - Duration::days(400), now);
+        let clean = audit::verify(db, whole.0, whole.1).await.unwrap();
+        assert!(clean.is_clean(), "{clean}");
+        assert!(accounted(&clean.seals[0]) > 0, "the first seal lost entries to retention after it: {clean}");
+
+        // A removal record slipped into a sealed period, to excuse a deleted event.
+        let stamp = text;
+        as_superuser(db, &format!(
+            "INSERT INTO retention_log (id, table_name, removed, range_start, range_end, row_count, removed_at, removed_by) \
+             VALUES ('forged', 'audit_events', 'rows', '{}', '{}', 1, '{}', 'x')",
+            stamp(now - Duration::days(6)), stamp(now - Duration::days(4)), stamp(now - Duration::days(1)),
+        )).await;
+        as_superuser(db, "DELETE FROM audit_events WHERE id = 'e5'").await;
+        let report = audit::verify(db, whole.0, whole.1).await.unwrap();
+        assert_eq!(report.removals_unchained, ["forged"], "{report}");
+        assert_eq!(report.seals[1].missing.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>(), ["e5"], "{report}");
+        assert!(report.to_string().contains("outside the chain, dated inside a sealed period: forged"), "{report}");
+
+        // A chained removal altered, then one deleted.
+        let (first, last) = (&ids[0], &ids[ids.len() - 1]);
+        as_superuser(db, &format!("UPDATE retention_log SET row_count = row_count + 100 WHERE id = '{first}'")).await;
+        let report = audit::verify(db, whole.0, whole.1).await.unwrap();
+        assert_eq!(report.seals[1].removals_changed, [first.clone()], "{report}");
+        if first != last {
+            as_superuser(db, &format!("DELETE FROM retention_log WHERE id = '{last}'")).await;
+            let report = audit::verify(db, whole.0, whole.1).await.unwrap();
+            assert_eq!(report.seals[1].removals_missing, [last.clone()], "{report}");
+        }
+        assert!(!audit::verify(db, whole.0, whole.1).await.unwrap().is_clean());
+    }
+
     async fn concurrent_seals_follow_one_another(db: &DatabaseConnection) {
         thirty_events(db).await;
         let runs: Vec<_> = (1..=6)

@@ -6,6 +6,7 @@
 pub mod audit_event;
 pub mod audit_seal;
 pub mod audit_seal_entry;
+pub mod audit_seal_removal;
 pub mod capability;
 pub mod cost_idempotency_key;
 pub mod cost_record;

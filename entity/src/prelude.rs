@@ -3,6 +3,7 @@
 pub use crate::audit_event::Entity as AuditEvent;
 pub use crate::audit_seal::Entity as AuditSeal;
 pub use crate::audit_seal_entry::Entity as AuditSealEntry;
+pub use crate::audit_seal_removal::Entity as AuditSealRemoval;
 pub use crate::capability::Entity as Capability;
 pub use crate::cost_idempotency_key::Entity as CostIdempotencyKey;
 pub use crate::cost_record::Entity as CostRecord;

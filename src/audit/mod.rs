@@ -1,12 +1,18 @@
 //! The append-only audit log: events are appended and read, never changed. The database
 //! itself refuses UPDATE, DELETE and TRUNCATE of `audit_events`. Seals ([`seal`], [`verify`])
-//! make any change made past that rule evident.
+//! make any change made past that rule evident, and anchors ([`anchor`]) make a rewrite of the
+//! seals themselves evident to whoever keeps the anchor file.
 
+pub mod anchor;
+mod canonical;
 mod log;
 mod seal;
+mod verify;
 
+pub use canonical::{ALGORITHM, ALGORITHM_V1};
 pub use log::{
     AuditCursor, AuditFilter, NewAuditEvent, append, append_many, append_many_with, append_with, get, query,
     trace,
 };
-pub use seal::{ALGORITHM, SealCheck, SealReport, seal, seal_with, verify};
+pub use seal::{seal, seal_with};
+pub use verify::{Accounted, SealCheck, SealReport, verify};
