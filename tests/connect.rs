@@ -29,7 +29,7 @@ async fn the_options_reach_the_pool(backend: Backend) {
     let db = connect_with(&t.url, &options).await.unwrap();
     let max = match backend {
         Backend::Sqlite => db.get_sqlite_connection_pool().options().get_max_connections(),
-        Backend::Postgres | Backend::Citus => {
+        Backend::Postgres | Backend::Citus | Backend::Timescale => {
             db.get_postgres_connection_pool().options().get_max_connections()
         }
     };

@@ -107,12 +107,26 @@ async fn a_service_day(app: &DatabaseConnection) {
 #[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
 async fn the_application_role_can_serve_and_cannot_rewrite_history() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
+        serve_and_try_to_rewrite(backend).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(sark_timescale_off, ignore = "SARK_TEST_TIMESCALE unset: no TimescaleDB server, not run")]
+async fn the_application_role_can_serve_and_cannot_rewrite_history_on_timescale() {
+    serve_and_try_to_rewrite(Backend::Timescale).await;
+}
+
+/// As the application role on `backend`: a service's day works, and every change of history
+/// is refused.
+async fn serve_and_try_to_rewrite(backend: Backend) {
+    {
         let t = TestDb::new(backend, Schema::Migrated).await;
         let role = format!("sark_app_{}", std::process::id());
         if backend == Backend::Sqlite {
             let refused = grant_application(&t.db, &role).await;
             assert!(matches!(refused, Err(Error::Validation { field: "backend", .. })), "{refused:?}");
-            continue;
+            return;
         }
         assert!(matches!(
             grant_application(&t.db, "Robert'); DROP TABLE x; --").await,
@@ -127,8 +141,24 @@ async fn the_application_role_can_serve_and_cannot_rewrite_history() {
 
         a_service_day(&app).await;
 
+        // A piece of the log: this month's partition, or on TimescaleDB a chunk, which carries the
+        // hypertable's grants (SELECT, INSERT) and nothing more.
         let month = OffsetDateTime::now_utc();
-        let partition = format!("audit_events_p{:04}_{:02}", month.year(), u8::from(month.month()));
+        let timescale = backend == Backend::Timescale;
+        let partition = if timescale {
+            common::strings(
+                &t.db,
+                "SELECT format('%I.%I', chunk_schema, chunk_name) FROM timescaledb_information.chunks \
+                WHERE hypertable_name = 'audit_events' LIMIT 1",
+            )
+            .await
+            .remove(0)
+        } else {
+            format!("audit_events_p{:04}_{:02}", month.year(), u8::from(month.month()))
+        };
+        if timescale {
+            app.execute_unprepared(&format!("SELECT * FROM {partition}")).await.unwrap();
+        }
         for sql in [
             "UPDATE audit_events SET severity = 'x'".to_owned(),
             "DELETE FROM audit_events".to_owned(),
@@ -136,7 +166,7 @@ async fn the_application_role_can_serve_and_cannot_rewrite_history() {
             format!("UPDATE {partition} SET severity = 'x'"),
             format!("DELETE FROM {partition}"),
             format!("TRUNCATE {partition}"),
-            format!("SELECT * FROM {partition}"),
+            if timescale { "SELECT * FROM pg_authid".to_owned() } else { format!("SELECT * FROM {partition}") },
             "UPDATE cost_tracking SET actual_cost_micros = 0".to_owned(),
             "DELETE FROM cost_tracking".to_owned(),
             "TRUNCATE cost_tracking".to_owned(),
@@ -163,6 +193,9 @@ async fn the_application_role_can_serve_and_cannot_rewrite_history() {
                 Ok(_) => panic!("{sql}: allowed to the application role"),
             }
         }
+        // An event old enough for retention, so that maintenance has a piece to take away.
+        let old = NewAuditEvent { timestamp: month - Duration::days(70), ..NewAuditEvent::new("old") };
+        audit::append(&app, &old).await.unwrap();
         // Sealing is the owner's; verifying is anyone's.
         let until = OffsetDateTime::now_utc() - Duration::minutes(10);
         assert!(audit::seal(&app, until).await.is_err());
@@ -171,7 +204,11 @@ async fn the_application_role_can_serve_and_cannot_rewrite_history() {
         // Maintenance is the owner's: the role cannot take partitions away.
         let policy = Policy { keep_audit_events: Some(Duration::days(1)), ..Policy::default() };
         assert!(maintenance::run(&app, &policy).await.is_err());
-        maintenance::run(&t.db, &policy).await.unwrap();
+        let old_events = "SELECT count(*) FROM audit_events WHERE event_type = 'old'";
+        assert_eq!(common::scalar(&t.db, old_events).await, 1);
+        assert!(!maintenance::run(&t.db, &policy).await.unwrap().removed.is_empty());
+        assert_eq!(common::scalar(&t.db, old_events).await, 0);
+        assert!(audit::verify(&app, until - Duration::days(100), until).await.unwrap().is_clean());
 
         app.close().await.unwrap();
         t.db.execute_unprepared(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).await.unwrap();

@@ -13,6 +13,12 @@
 //! worker, with the extension and the nodes set up, then migrated (a cluster's databases cannot
 //! be cloned from a template). Without `SARK_TEST_CITUS` at build time the Citus tests are
 //! compiled as ignored (`cfg(sark_citus_off)`).
+//!
+//! `SARK_TEST_TIMESCALE` is the admin URL of a PostgreSQL server with TimescaleDB preloaded
+//! (`shared_preload_libraries = 'timescaledb'`). Every body of `on_both!` and `on_all!` gets a
+//! `timescale` test too: a fresh database there, migrated (migration 7 makes the hypertables).
+//! Without `SARK_TEST_TIMESCALE` at build time they are compiled as ignored
+//! (`cfg(sark_timescale_off)`).
 #![allow(dead_code)]
 
 pub mod certs;
@@ -35,6 +41,8 @@ pub enum Backend {
     Postgres,
     /// A fresh database on a Citus coordinator and its workers.
     Citus,
+    /// A fresh database on a server with TimescaleDB preloaded.
+    Timescale,
 }
 
 /// Whether the fresh database gets the full schema.
@@ -63,7 +71,7 @@ enum Place {
     Postgres {
         admin_urls: Vec<String>,
         name: String,
-        citus: bool,
+        backend: Backend,
     },
 }
 
@@ -164,6 +172,7 @@ impl TestDb {
             Backend::Sqlite => Self::sqlite(schema).await,
             Backend::Postgres => Self::postgres(schema).await,
             Backend::Citus => Self::citus(schema).await,
+            Backend::Timescale => Self::timescale(schema).await,
         }
     }
 
@@ -199,7 +208,11 @@ impl TestDb {
         admin.close().await.expect("close admin");
         let url = url_for(&admin_url, &name);
         let db = sark_db::connect(&url).await.expect("connect test database");
-        TestDb { db, url, place: Place::Postgres { admin_urls: vec![admin_url], name, citus: false } }
+        TestDb {
+            db,
+            url,
+            place: Place::Postgres { admin_urls: vec![admin_url], name, backend: Backend::Postgres },
+        }
     }
 
     async fn citus(schema: Schema) -> TestDb {
@@ -237,15 +250,38 @@ impl TestDb {
         if schema == Schema::Migrated {
             sark_db::migrate(&db).await.expect("migrate the Citus database");
         }
-        TestDb { db, url, place: Place::Postgres { admin_urls, name, citus: true } }
+        TestDb { db, url, place: Place::Postgres { admin_urls, name, backend: Backend::Citus } }
+    }
+
+    /// A fresh database on the TimescaleDB server, migrated one by one (a template would be held
+    /// open by TimescaleDB's background workers, which refuses the clone).
+    async fn timescale(schema: Schema) -> TestDb {
+        let admin_url = std::env::var("SARK_TEST_TIMESCALE")
+            .ok()
+            .filter(|v| v != "off")
+            .expect("SARK_TEST_TIMESCALE unset at run time but set at build time: rebuild the tests");
+        let server = admin(&admin_url).await;
+        sweep(&server).await;
+        let name = fresh_name("ts");
+        exec(&server, &format!("CREATE DATABASE \"{name}\"")).await;
+        server.close().await.expect("close admin");
+        let url = url_for(&admin_url, &name);
+        let db = sark_db::connect(&url).await.expect("connect test database");
+        if schema == Schema::Migrated {
+            sark_db::migrate(&db).await.expect("migrate the TimescaleDB database");
+        }
+        TestDb {
+            db,
+            url,
+            place: Place::Postgres { admin_urls: vec![admin_url], name, backend: Backend::Timescale },
+        }
     }
 
     /// The backend this database is on.
     pub fn backend(&self) -> Backend {
         match self.place {
             Place::Sqlite(_) => Backend::Sqlite,
-            Place::Postgres { citus: false, .. } => Backend::Postgres,
-            Place::Postgres { citus: true, .. } => Backend::Citus,
+            Place::Postgres { backend, .. } => backend,
         }
     }
 }
@@ -299,8 +335,9 @@ where
     body(&t.db).await;
 }
 
-/// Declares `async fn name(db: &DatabaseConnection)` bodies, each run as a `sqlite` and a
-/// `postgres` test on a migrated database (`on_both!(empty: …)` for an empty one).
+/// Declares `async fn name(db: &DatabaseConnection)` bodies, each run as a `sqlite`, a
+/// `postgres` and a `timescale` test on a migrated database (`on_both!(empty: …)` for an empty
+/// one).
 #[macro_export]
 macro_rules! on_both {
     ($($tests:tt)*) => { $crate::backends!([] $($tests)*); };
@@ -343,6 +380,12 @@ macro_rules! backends {
                 $crate::common::run($crate::common::Backend::Postgres, $crate::common::Schema::$schema, body).await;
             }
 
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(sark_timescale_off, ignore = "SARK_TEST_TIMESCALE unset: no TimescaleDB server, not run")]
+            async fn timescale() {
+                $crate::common::run($crate::common::Backend::Timescale, $crate::common::Schema::$schema, body).await;
+            }
+
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 #[cfg_attr(sark_citus_off, ignore = "SARK_TEST_CITUS unset: no Citus cluster, not run")]
@@ -376,6 +419,11 @@ impl migration::MigratorTrait for V1Tables {
 /// Whether `db` is PostgreSQL.
 pub fn is_pg(db: &DatabaseConnection) -> bool {
     db.get_database_backend() == DbBackend::Postgres
+}
+
+/// Whether `db` runs TimescaleDB (the extension is installed in it).
+pub async fn is_timescale(db: &DatabaseConnection) -> bool {
+    is_pg(db) && scalar(db, "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").await > 0
 }
 
 /// Runs a query and returns its single `i64` result.
