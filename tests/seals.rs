@@ -7,7 +7,7 @@ mod common;
 use common::{CLOCK, is_pg, strings};
 use sark_db::audit::{self, NewAuditEvent, SealCheck};
 use sark_db::maintenance::{self, Policy};
-use sark_db::{Clock, Conflict, Error};
+use sark_db::{Clock, Conflict, Error, Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use std::collections::BTreeSet;
 use time::macros::datetime;
@@ -359,4 +359,70 @@ on_all! {
         assert!(report.is_clean(), "{report}");
         assert_eq!(common::scalar(db, "SELECT count(*) FROM audit_seal_entries").await, 24, "each event sealed once");
     }
+}
+
+/// The README's way to Citus for a database already in use: `down -n 2` (migrations 20 and 19),
+/// install Citus, `up`. Migration 19 then distributes a log that holds seals, and the seals
+/// stay checked; its `down` and `up` work on the sealed, distributed log too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(sark_citus_off, ignore = "SARK_TEST_CITUS unset: no Citus cluster, not run")]
+async fn a_sealed_plain_database_moves_to_citus_and_back() {
+    let t = common::TestDb::new(common::Backend::Citus, common::Schema::Empty).await;
+    let db = &t.db;
+    let workers =
+        strings(db, "SELECT node_name || ':' || node_port FROM citus_get_active_worker_nodes()").await;
+    db.execute_unprepared("DROP EXTENSION citus CASCADE").await.unwrap();
+    sark_db::migrate(db).await.unwrap();
+    thirty_events(db).await;
+    audit::seal_with(db, T0 + Duration::hours(15), &CLOCK).await.unwrap();
+    audit::seal_with(db, T0 + Duration::days(3), &CLOCK).await.unwrap();
+    let whole = (T0 - Duration::days(1), T0 + Duration::days(10));
+    assert!(audit::verify(db, whole.0, whole.1).await.unwrap().is_clean());
+
+    Migrator::down(db, Some(2)).await.unwrap();
+    db.execute_unprepared("CREATE EXTENSION citus").await.unwrap();
+    for node in &workers {
+        let (host, port) = node.split_once(':').unwrap();
+        db.execute_unprepared(&format!("SELECT citus_add_node('{host}', {port})")).await.unwrap();
+    }
+    Migrator::up(db, None).await.unwrap();
+    let distributed = "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text IN ('audit_events', 'audit_seals', 'audit_seal_removals')";
+    assert_eq!(common::scalar(db, distributed).await, 3);
+    let report = audit::verify(db, whole.0, whole.1).await.unwrap();
+    assert_eq!(
+        report.seals.iter().map(|s| (s.seq, s.is_clean())).collect::<Vec<_>>(),
+        [(1, true), (2, true)],
+        "{report}"
+    );
+    let late = NewAuditEvent {
+        id: Some("late".into()),
+        timestamp: T0 + Duration::hours(3),
+        ..NewAuditEvent::new("x")
+    };
+    let refused = audit::append_with(db, &late, &CLOCK).await;
+    assert!(
+        matches!(refused, Err(Error::Conflict(Conflict::Sealed { .. }))),
+        "the sealed range is closed on the shards: {refused:?}"
+    );
+    audit::seal_with(db, T0 + Duration::days(5), &CLOCK).await.unwrap();
+
+    // And back, and out again: the seals stay checked each time.
+    Migrator::down(db, Some(2)).await.unwrap();
+    assert_eq!(
+        common::scalar(
+            db,
+            "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text = 'audit_events'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        common::scalar(db, "SELECT count(*) FROM audit_seal_entries").await,
+        30,
+        "no sealed entry lost"
+    );
+    Migrator::up(db, None).await.unwrap();
+    let report = audit::verify(db, whole.0, whole.1).await.unwrap();
+    assert_eq!(report.seals.len(), 3);
+    assert!(report.is_clean(), "{report}");
 }

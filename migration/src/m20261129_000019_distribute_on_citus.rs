@@ -16,7 +16,9 @@
 //!
 //! The append-only and sealed-range triggers stay: they read nothing but their row and the
 //! `audit_seals` reference table, which every node holds, so Citus may run them on the shards
-//! (`citus.enable_unsafe_triggers`, set for this transaction only).
+//! (`citus.enable_unsafe_triggers`, set for this transaction only). While the existing events
+//! are copied into the shards the sealed-range trigger is off: those events are not new, and
+//! once `audit_seals` is on every node it would refuse each sealed one.
 
 use crate::m20261128_000016_partition_time_series::AHEAD_MONTHS;
 use crate::{citus, partitions};
@@ -85,6 +87,7 @@ fn distribute() -> String {
     let mut sql = vec![
         "SET LOCAL citus.enable_unsafe_triggers TO on".to_owned(),
         SEQUENTIAL.to_owned(),
+        "ALTER TABLE audit_events DISABLE TRIGGER audit_events_unsealed".to_owned(),
         rekey("cost_tracking", r#"id, "timestamp", principal_id"#),
     ];
     sql.extend(REFERENCE_TABLES.map(|table| format!("SELECT create_reference_table('{table}')")));
@@ -128,7 +131,10 @@ impl MigrationTrait for Migration {
             tracing::info!("Citus is not installed here: every table stays on this server");
             return Ok(());
         }
-        manager.get_connection().execute_unprepared(&distribute()).await?;
+        let db = manager.get_connection();
+        db.execute_unprepared(&distribute()).await?;
+        // A statement of its own: Citus sends a distributed table's DDL to the workers as text.
+        db.execute_unprepared("ALTER TABLE audit_events ENABLE TRIGGER audit_events_unsealed").await?;
         tracing::info!("the tables are distributed over the Citus cluster");
         Ok(())
     }
