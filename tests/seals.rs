@@ -5,7 +5,7 @@
 mod common;
 
 use common::{CLOCK, is_pg, strings};
-use sark_db::audit::{self, NewAuditEvent, SealCheck};
+use sark_db::audit::{self, NewAuditEvent, SealCheck, anchor};
 use sark_db::maintenance::{self, Policy};
 use sark_db::{Clock, Conflict, Error, Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
@@ -328,13 +328,59 @@ on_all! {
         let (first, last) = (&ids[0], &ids[ids.len() - 1]);
         as_superuser(db, &format!("UPDATE retention_log SET row_count = row_count + 100 WHERE id = '{first}'")).await;
         let report = audit::verify(db, whole.0, whole.1).await.unwrap();
-        assert_eq!(report.seals[1].removals_changed, [first.clone()], "{report}");
+        assert_eq!(report.seals[1].removals_changed, std::slice::from_ref(first), "{report}");
         if first != last {
             as_superuser(db, &format!("DELETE FROM retention_log WHERE id = '{last}'")).await;
             let report = audit::verify(db, whole.0, whole.1).await.unwrap();
-            assert_eq!(report.seals[1].removals_missing, [last.clone()], "{report}");
+            assert_eq!(report.seals[1].removals_missing, std::slice::from_ref(last), "{report}");
         }
         assert!(!audit::verify(db, whole.0, whole.1).await.unwrap().is_clean());
+    }
+
+    async fn anchors_catch_seals_replaced_wholesale_which_verify_alone_cannot(db: &DatabaseConnection) {
+        thirty_events(db).await;
+        for hours in [10, 20, 30] {
+            audit::seal_with(db, T0 + Duration::hours(hours), &CLOCK).await.unwrap();
+        }
+        let key = anchor::generate_key().unwrap();
+        let public = key.verifying_key();
+        let anchors = anchor::new_anchors(db, &key, None).await.unwrap();
+        assert_eq!(anchors.iter().map(|a| a.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        // Through the file's text, as the CLI keeps them.
+        let anchors = anchor::parse(&anchor::lines(&anchors).unwrap()).unwrap();
+        let checked = anchor::check(db, &anchors, &public).await.unwrap();
+        assert!(checked.is_clean() && checked.unanchored.is_empty(), "{checked}");
+
+        // Someone who can rewrite the database changes an event, removes the last two seals
+        // with their entries and seals again: a self-consistent chain of their own.
+        as_superuser(db, "UPDATE audit_events SET severity = 'high' WHERE id = 'e-15'").await;
+        as_superuser(db, "DELETE FROM audit_seal_entries WHERE seal_seq >= 2").await;
+        as_superuser(db, "DELETE FROM audit_seals WHERE seq >= 2").await;
+        for hours in [20, 30] {
+            audit::seal_with(db, T0 + Duration::hours(hours), &CLOCK).await.unwrap();
+        }
+        let whole = (T0 - Duration::days(1), T0 + Duration::days(10));
+        let alone = audit::verify(db, whole.0, whole.1).await.unwrap();
+        assert!(alone.is_clean(), "verify alone cannot see a chain rebuilt wholesale: {alone}");
+        let checked = anchor::check(db, &anchors, &public).await.unwrap();
+        assert_eq!(checked.replaced, [2, 3], "{checked}");
+        assert!(!checked.is_clean());
+        assert!(checked.to_string().contains("anchored seal replaced: seal 2"), "{checked}");
+
+        // A seal newer than the last anchor is reported, not failed.
+        audit::seal_with(db, T0 + Duration::hours(40), &CLOCK).await.unwrap();
+        assert_eq!(anchor::check(db, &anchors, &public).await.unwrap().unanchored, [4]);
+        // An anchor whose digest was edited no longer carries its signature; another key's
+        // signatures are not the key's.
+        let mut edited = anchors.clone();
+        edited[0].digest = "0".repeat(64);
+        assert_eq!(anchor::check(db, &edited, &public).await.unwrap().bad_signature, [1]);
+        let other = anchor::generate_key().unwrap().verifying_key();
+        assert_eq!(anchor::check(db, &anchors, &other).await.unwrap().bad_signature, [1, 2, 3]);
+        // Removed altogether.
+        as_superuser(db, "DELETE FROM audit_seal_entries WHERE seal_seq >= 3").await;
+        as_superuser(db, "DELETE FROM audit_seals WHERE seq >= 3").await;
+        assert_eq!(anchor::check(db, &anchors, &public).await.unwrap().removed, [3]);
     }
 
     async fn concurrent_seals_follow_one_another(db: &DatabaseConnection) {

@@ -5,11 +5,15 @@ use crate::output::{Output, Row, maintenance_text, status_table};
 use clap::Subcommand;
 use rust_decimal::Decimal;
 use sark_db::MigratorTrait;
-use sark_db::audit::{self, AuditFilter};
+use sark_db::audit::anchor::{self, AnchorReport};
+use sark_db::audit::{self, AuditFilter, SealReport};
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::summaries::{self, CostFilter, GroupBy};
 use sark_db::maintenance::{self, Policy};
 use sark_db::{DatabaseConnection, Migrator};
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
@@ -189,7 +193,8 @@ pub enum Audit {
         #[arg(long, value_parser = instant)]
         until: Option<OffsetDateTime>,
     },
-    /// Recompute the seals of a time range; exit 1 when anything was tampered with.
+    /// Recompute the seals of a time range; exit 1 when anything was tampered with. With
+    /// `--anchors`, also check every anchored seal against the anchor file.
     Verify {
         /// From (default: the beginning).
         #[arg(long, value_parser = instant)]
@@ -197,6 +202,32 @@ pub enum Audit {
         /// Until (default: now).
         #[arg(long, value_parser = instant)]
         to: Option<OffsetDateTime>,
+        /// The anchor file `audit anchor` appends to.
+        #[arg(long, requires = "public_key")]
+        anchors: Option<PathBuf>,
+        /// The public key (SPKI PEM) the anchors were signed for.
+        #[arg(long, requires = "anchors")]
+        public_key: Option<PathBuf>,
+    },
+    /// Make an Ed25519 key pair for anchors: the private key (PKCS#8 PEM, mode 0600) and the
+    /// public key (SPKI PEM). Neither file may exist yet.
+    Keygen {
+        /// Where the private key goes; keep it away from the database's administrators.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where the public key goes.
+        #[arg(long)]
+        public_key: PathBuf,
+    },
+    /// Append every seal not anchored yet (seq, range, count, digest), signed, to an anchor
+    /// file (JSON lines) meant to live where the database's administrators cannot write.
+    Anchor {
+        /// The private key (PKCS#8 PEM) from `audit keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// The anchor file; created when missing.
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -207,8 +238,11 @@ pub enum V1 {
     Verify,
 }
 
-/// Runs `command` against the database at `url`.
+/// Runs `command` against the database at `url` (`audit keygen` needs none).
 pub async fn run(url: &str, command: Command, out: &Output) -> Result<Verdict, Failure> {
+    if let Command::Audit { action: Audit::Keygen { key, public_key } } = &command {
+        return keygen(key, public_key, out);
+    }
     let db = sark_db::connect(url).await?;
     match command {
         Command::Migrate { action } => migrate(&db, action, out).await,
@@ -326,13 +360,41 @@ async fn audit(db: &DatabaseConnection, action: Audit, out: &Output) -> Result<V
             out.report(&seal, &text)?;
             return Ok(Verdict::Clean);
         }
-        Audit::Verify { from, to } => {
+        Audit::Verify { from, to, anchors, public_key } => {
             let from = from.unwrap_or(time::macros::datetime!(0001-01-01 00:00 UTC));
             let to = to.unwrap_or_else(OffsetDateTime::now_utc);
-            let report = out.while_running("verifying seals", audit::verify(db, from, to)).await?;
-            out.report(&report, &report)?;
-            return Ok(if report.is_clean() { Verdict::Clean } else { Verdict::Differences });
+            let seals = out.while_running("verifying seals", audit::verify(db, from, to)).await?;
+            let anchors = match (anchors, public_key) {
+                (Some(anchors), Some(public_key)) => {
+                    let key = anchor::verifying_key_from_pem(&read(&public_key)?)?;
+                    let anchors = anchor::parse(&read(&anchors)?)?;
+                    Some(anchor::check(db, &anchors, &key).await?)
+                }
+                _ => None,
+            };
+            let clean = seals.is_clean() && anchors.as_ref().is_none_or(AnchorReport::is_clean);
+            let verification = Verification { seals, anchors };
+            out.report(&verification, &verification)?;
+            return Ok(if clean { Verdict::Clean } else { Verdict::Differences });
         }
+        Audit::Anchor { key, out: file } => {
+            let key = anchor::signing_key_from_pem(&read(&key)?)?;
+            let existing = if file.exists() { anchor::parse(&read(&file)?)? } else { Vec::new() };
+            let last = existing.iter().map(|a| a.seq).max();
+            let new = anchor::new_anchors(db, &key, last).await?;
+            let mut appending = std::fs::OpenOptions::new().create(true).append(true).open(&file)?;
+            appending.write_all(anchor::lines(&new)?.as_bytes())?;
+            appending.sync_all()?;
+            let text = match (new.first(), new.last()) {
+                (Some(first), Some(last)) => {
+                    format!("anchored seals {} to {} in {}", first.seq, last.seq, file.display())
+                }
+                _ => format!("nothing to anchor: every seal is in {}", file.display()),
+            };
+            out.report(&new, &text)?;
+            return Ok(Verdict::Clean);
+        }
+        Audit::Keygen { key, public_key } => return keygen(&key, &public_key, out),
         Audit::Trace { correlation_id } => audit::trace(db, &correlation_id).await?,
         Audit::Query { from, to, event_type, principal_org, limit } => {
             let mut filter = AuditFilter {
@@ -355,6 +417,54 @@ async fn audit(db: &DatabaseConnection, action: Audit, out: &Output) -> Result<V
     };
     out.rows(&events)?;
     Ok(Verdict::Clean)
+}
+
+/// What `audit verify` found: the seals, and the anchors when a file was given.
+#[derive(Debug, Serialize)]
+struct Verification {
+    #[serde(flatten)]
+    seals: SealReport,
+    anchors: Option<AnchorReport>,
+}
+
+impl std::fmt::Display for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.seals)?;
+        if let Some(anchors) = &self.anchors {
+            write!(f, "\n{anchors}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `audit keygen`: a new key pair in two new files, the private one readable by its owner only.
+fn keygen(key: &Path, public_key: &Path, out: &Output) -> Result<Verdict, Failure> {
+    let signing = anchor::generate_key()?;
+    let public = anchor::public_key_pem(&signing.verifying_key())?;
+    let mut private = std::fs::OpenOptions::new();
+    private.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut private, 0o600);
+    private.open(key).map_err(|e| named(key, e))?.write_all(anchor::private_key_pem(&signing)?.as_bytes())?;
+    let mut public_file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(public_key)
+        .map_err(|e| named(public_key, e))?;
+    public_file.write_all(public.as_bytes())?;
+    let text = format!("private key {}\npublic key {}", key.display(), public_key.display());
+    out.report(&serde_json::json!({ "key": key, "public_key": public_key }), &text)?;
+    Ok(Verdict::Clean)
+}
+
+/// The text of `path`, or a failure naming it.
+fn read(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| named(path, e))
+}
+
+/// An I/O failure that names its file.
+fn named(path: &Path, e: std::io::Error) -> Failure {
+    format!("{}: {e}", path.display()).into()
 }
 
 /// Parses an instant: RFC 3339, or a date meaning its UTC midnight.

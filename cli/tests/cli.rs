@@ -128,6 +128,28 @@ async fn operator_session(url: &str) {
     let seal = json_of(url, &["audit", "seal", "--until", "2026-11-21"], 0);
     assert_eq!((&seal["seq"], &seal["event_count"]), (&json!(1), &json!(2)), "{seal}");
     assert_eq!(json_of(url, &["audit", "verify"], 0)["seals"].as_array().unwrap().len(), 1);
+    // Anchors: a key pair, the seal signed into a file outside the database, checked clean.
+    let keys = tempfile::tempdir().unwrap();
+    let file = |name: &str| keys.path().join(name).display().to_string();
+    let (key, public, anchors) = (file("anchor.pem"), file("anchor.pub.pem"), file("anchors.jsonl"));
+    let made = json_of(url, &["audit", "keygen", "--key", &key, "--public-key", &public], 0);
+    assert_eq!(made["public_key"], json!(public));
+    let (code, _, stderr) = run(url, &["audit", "keygen", "--key", &key, "--public-key", &public]);
+    assert_eq!(code, Some(3), "a key is never overwritten: {stderr}");
+    let anchored = json_of(url, &["audit", "anchor", "--key", &key, "--out", &anchors], 0);
+    assert_eq!(anchored.as_array().map(|a| a.len()), Some(1), "{anchored}");
+    assert_eq!(
+        json_of(url, &["audit", "anchor", "--key", &key, "--out", &anchors], 0),
+        json!([]),
+        "nothing new"
+    );
+    assert_eq!(std::fs::read_to_string(&anchors).unwrap().lines().count(), 1);
+    let with_anchors = ["audit", "verify", "--anchors", &anchors, "--public-key", &public];
+    assert_eq!(json_of(url, &with_anchors, 0)["anchors"]["last_anchored"], json!(1));
+    let (code, _, stderr) = run(url, &["audit", "anchor", "--key", &public, "--out", &anchors]);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("not a PKCS#8 PEM Ed25519 private key"), "{stderr}");
+
     let tamper = if url.starts_with("postgres") {
         "SET session_replication_role = replica; UPDATE audit_events SET severity = 'none'; SET session_replication_role = DEFAULT"
     } else {
@@ -137,6 +159,18 @@ async fn operator_session(url: &str) {
     let (code, report, _) = run(url, &["audit", "verify", "--from", "2026-11-01"]);
     assert_eq!(code, Some(1), "{report}");
     assert!(report.contains("changed") && report.contains("tampering found"), "{report}");
+    // The seal replaced by one over the changed log: verify alone is satisfied, the anchor is not.
+    let reseal = if url.starts_with("postgres") {
+        "SET session_replication_role = replica; DELETE FROM audit_seal_entries; DELETE FROM audit_seals; SET session_replication_role = DEFAULT"
+    } else {
+        "DROP TRIGGER audit_seal_entries_no_delete; DROP TRIGGER audit_seals_no_delete; DELETE FROM audit_seal_entries; DELETE FROM audit_seals"
+    };
+    db.execute_unprepared(reseal).await.unwrap();
+    json_of(url, &["audit", "seal", "--until", "2026-11-21"], 0);
+    assert_eq!(run(url, &["audit", "verify"]).0, Some(0), "verify alone sees a self-consistent chain");
+    let (code, report, _) = run(url, &with_anchors);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("anchored seal replaced: seal 1"), "{report}");
 
     // The v1 copy of a database without v1 rows agrees with v2.
     let (code, report, stderr) = run(url, &["v1", "verify"]);
