@@ -335,6 +335,49 @@ on_all! {
             assert_eq!(report.seals[1].removals_missing, std::slice::from_ref(last), "{report}");
         }
         assert!(!audit::verify(db, whole.0, whole.1).await.unwrap().is_clean());
+        // The seal's list of chained removals is in its digest.
+        assert!(!audit::verify(db, whole.0, whole.1).await.unwrap().seals[1].seal_altered);
+        as_superuser(db, &format!("DELETE FROM audit_seal_removals WHERE removal_id = '{first}'")).await;
+        assert!(audit::verify(db, whole.0, whole.1).await.unwrap().seals[1].seal_altered);
+    }
+
+    async fn a_removal_excuses_no_more_than_it_counts_and_an_altered_one_nothing(db: &DatabaseConnection) {
+        let now = four_months_of_events(db).await;
+        audit::seal(db, now - Duration::days(100)).await.unwrap();
+        maintenance::run(db, &keep_30_days()).await.unwrap();
+        audit::seal(db, now - Duration::minutes(10)).await.unwrap();
+        let whole = (now - Duration::days(400), now);
+        assert!(audit::verify(db, whole.0, whole.1).await.unwrap().is_clean());
+        let missing = |report: &sark_db::audit::SealReport| {
+            let mut ids: Vec<String> = report.seals.iter().flat_map(|s| s.missing.iter().map(|(_, id)| id.clone())).collect();
+            ids.sort();
+            ids
+        };
+
+        // A removal record made after the seals, claiming one row of a range where two events
+        // went: it accounts for one of them, not both.
+        as_superuser(db, &format!(
+            "INSERT INTO retention_log (id, table_name, removed, range_start, range_end, row_count, removed_at, removed_by) \
+             VALUES ('one-row', 'audit_events', 'rows', '{}', '{}', 1, '{}', 'x')",
+            text(now - Duration::days(6)), text(now - Duration::days(4)), text(now + Duration::days(1)),
+        )).await;
+        as_superuser(db, "DELETE FROM audit_events WHERE id IN ('e5', 'e6')").await;
+        let report = audit::verify(db, whole.0, whole.1).await.unwrap();
+        assert_eq!(missing(&report).len(), 1, "{report}");
+        assert_eq!(report.seals[1].accounted.iter().find(|a| a.removal == "one-row").map(|a| a.entries), Some(1), "{report}");
+
+        // A removal the second seal chains, re-dated to after it: it is named as changed, and
+        // it excuses nothing of the seal that chained it.
+        let chained = strings(db, "SELECT removal_id FROM audit_seal_removals WHERE seal_seq = 2 ORDER BY removal_id").await;
+        let id = &chained[0];
+        as_superuser(db, &format!(
+            "UPDATE retention_log SET removed_at = '{}', range_start = '{}', range_end = '{}', row_count = 10 WHERE id = '{id}'",
+            text(now + Duration::days(2)), text(now - Duration::days(3) - Duration::hours(12)), text(now),
+        )).await;
+        as_superuser(db, "DELETE FROM audit_events WHERE id = 'e2'").await;
+        let report = audit::verify(db, whole.0, whole.1).await.unwrap();
+        assert_eq!(report.seals[1].removals_changed, std::slice::from_ref(id), "{report}");
+        assert!(missing(&report).contains(&"e2".to_owned()), "an altered removal excuses nothing: {report}");
     }
 
     async fn anchors_catch_seals_replaced_wholesale_which_verify_alone_cannot(db: &DatabaseConnection) {
