@@ -380,6 +380,31 @@ on_all! {
         assert!(missing(&report).contains(&"e2".to_owned()), "an altered removal excuses nothing: {report}");
     }
 
+    async fn seals_made_in_canonical_form_version_1_still_verify(db: &DatabaseConnection) {
+        use sha2::{Digest, Sha256};
+        thirty_events(db).await;
+        audit::seal_with(db, T0 + Duration::hours(15), &CLOCK).await.unwrap();
+        // Seal 1 as version 1 wrote it: its digest over the range and the event hashes only,
+        // computed here from the documented form.
+        let hashes = strings(db, "SELECT hash FROM audit_seal_entries WHERE seal_seq = 1 ORDER BY \"timestamp\", event_id").await;
+        let mut digest = Sha256::new();
+        digest.update(format!("{}\n{}\n{}\n{}\n", audit::ALGORITHM_V1, "0".repeat(64), text(datetime!(0001-01-01 00:00 UTC)), text(T0 + Duration::hours(15))));
+        for hash in &hashes {
+            digest.update(format!("{hash}\n"));
+        }
+        digest.update(format!("{}\n", hashes.len()));
+        let v1 = hex::encode(digest.finalize());
+        as_superuser(db, &format!("UPDATE audit_seals SET algorithm = '{}', digest = '{v1}' WHERE seq = 1", audit::ALGORITHM_V1)).await;
+        let second = audit::seal_with(db, T0 + Duration::days(3), &CLOCK).await.unwrap();
+        assert_eq!((second.previous_digest.as_str(), second.algorithm.as_str()), (v1.as_str(), audit::ALGORITHM));
+        let whole = (T0 - Duration::days(1), T0 + Duration::days(10));
+        assert_eq!(audit::verify(db, whole.0, whole.1).await.unwrap().seals, [clean(1), clean(2)]);
+        as_superuser(db, "UPDATE audit_events SET severity = 'high' WHERE id = 'e-03'").await;
+        let mut expected = [clean(1), clean(2)];
+        expected[0].changed = vec![named(3)];
+        assert_eq!(audit::verify(db, whole.0, whole.1).await.unwrap().seals, expected);
+    }
+
     async fn anchors_catch_seals_replaced_wholesale_which_verify_alone_cannot(db: &DatabaseConnection) {
         thirty_events(db).await;
         for hours in [10, 20, 30] {

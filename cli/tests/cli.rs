@@ -210,6 +210,35 @@ async fn operator_session(url: &str) {
     assert_eq!(run(url, &["audit", "query", "--from", "yesterday"]).0, Some(2));
 }
 
+/// The audit-seams reproduction: 120 days of events, retention keeps 30, a seal over what is
+/// left, one event changed past the database's rules: `audit verify` exits 1 naming it.
+async fn retention_then_seal(url: &str) {
+    json_of(url, &["migrate", "up"], 0);
+    let db = sark_db::connect(url).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let events: Vec<_> = (1..=120)
+        .map(|g| NewAuditEvent {
+            id: Some(format!("e{g}")),
+            timestamp: now - time::Duration::days(g),
+            ..NewAuditEvent::new("x")
+        })
+        .collect();
+    audit::append_many(&db, &events).await.unwrap();
+    let maintained = json_of(url, &["maintenance", "run", "--keep-audit-days", "30"], 0);
+    assert!(!maintained["removed"].as_array().unwrap().is_empty(), "{maintained}");
+    json_of(url, &["audit", "seal"], 0);
+    assert_eq!(run(url, &["audit", "verify"]).0, Some(0));
+    let tamper = if url.starts_with("postgres") {
+        "SET session_replication_role = replica; UPDATE audit_events SET severity = 'critical' WHERE id = 'e5'; SET session_replication_role = DEFAULT"
+    } else {
+        "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET severity = 'critical' WHERE id = 'e5'"
+    };
+    db.execute_unprepared(tamper).await.unwrap();
+    let (code, report, _) = run(url, &["audit", "verify"]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("changed: e5 at"), "{report}");
+}
+
 #[tokio::test]
 async fn sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -217,24 +246,46 @@ async fn sqlite() {
 }
 
 #[tokio::test]
+async fn retention_then_seal_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    retention_then_seal(&format!("sqlite://{}?mode=rwc", dir.path().join("sark.db").display())).await;
+}
+
+#[tokio::test]
+#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
+async fn retention_then_seal_on_postgres() {
+    on_postgres("seams", &[], |url| async move { retention_then_seal(&url).await }).await;
+}
+
+#[tokio::test]
 #[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
 async fn postgres() {
+    on_postgres("session", &[app_role()], |url| async move { operator_session(&url).await }).await;
+}
+
+/// Runs `session` on a fresh PostgreSQL database (`SARK_TEST_PG`) named after `what`, dropped
+/// afterwards with the `roles` the session made, also when the session failed.
+async fn on_postgres<F>(what: &str, roles: &[String], session: impl FnOnce(String) -> F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     let admin_url = std::env::var("SARK_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let admin = sark_db::connect(&admin_url)
         .await
         .expect("PostgreSQL at SARK_TEST_PG (default 127.0.0.1:5432) must be reachable");
-    let name = format!("sark_cli_test_{}", std::process::id());
+    let name = format!("sark_cli_test_{what}_{}", std::process::id());
     admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await.unwrap();
     admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
     let url = match admin_url.rsplit_once('/') {
         Some((server, _)) => format!("{server}/{name}"),
         None => panic!("SARK_TEST_PG has no database part: {admin_url}"),
     };
-    let session = tokio::spawn(async move { operator_session(&url).await });
-    let outcome = session.await;
+    let outcome = tokio::spawn(session(url)).await;
     admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-    admin.execute_unprepared(&format!("DROP ROLE IF EXISTS {}", app_role())).await.unwrap();
+    for role in roles {
+        admin.execute_unprepared(&format!("DROP ROLE IF EXISTS {role}")).await.unwrap();
+    }
     outcome.unwrap();
 }
 
