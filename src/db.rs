@@ -77,7 +77,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
 /// Opens a pool for `url` as `pool` says. One connection is opened first, so that an
 /// unreachable server or an unopenable file fails within [`PoolOptions::connect_timeout`]
 /// naming its cause (say, `Connection refused`), not after the pool's acquire timeout.
+///
+/// A URL whose scheme is not one of [`SCHEMES`] is [`crate::Error::Validation`] before anything
+/// is opened.
 pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection> {
+    check_scheme(url)?;
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url);
     options
@@ -110,6 +114,23 @@ pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<DatabaseConne
             pool.connect_timeout
         )))
         .into()),
+    }
+}
+
+/// The URL schemes [`connect_with`] opens.
+pub const SCHEMES: [&str; 3] = ["sqlite", "postgres", "postgresql"];
+
+/// Refuses a URL whose scheme is not one of [`SCHEMES`], naming it and them (a driver would
+/// take it for a host name and report a failed address lookup).
+fn check_scheme(url: &str) -> Result<()> {
+    let accepted = SCHEMES.map(|s| format!("{s}:")).join(", ");
+    match url.split_once(':') {
+        Some((scheme, _)) if SCHEMES.contains(&scheme) => Ok(()),
+        Some((scheme, _)) => Err(crate::Error::validation(
+            "url",
+            format!("the scheme {scheme:?} is not one sark-db opens; use {accepted}"),
+        )),
+        None => Err(crate::Error::validation("url", format!("has no scheme; use {accepted}"))),
     }
 }
 

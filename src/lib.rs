@@ -32,7 +32,7 @@ pub mod v1;
 mod validate;
 
 pub use clock::Clock;
-pub use db::{PoolOptions, begin_write, connect, connect_with, migrate};
+pub use db::{PoolOptions, SCHEMES, begin_write, connect, connect_with, migrate};
 pub use entity;
 pub use error::{Conflict, Error, Result};
 pub use ledger::window::Window;

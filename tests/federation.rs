@@ -7,6 +7,7 @@ use common::scalar;
 use sark_db::Error;
 use sark_db::federation::trust_anchor;
 use sark_db::federation::{self, NewNode};
+use sea_orm::ConnectionTrait;
 use sha2::{Digest, Sha256};
 use time::macros::datetime;
 
@@ -57,6 +58,41 @@ on_all! {
         assert!(federation::set_enabled(db, "d", true).await.unwrap().enabled);
         assert_eq!(enabled().await, ["a", "c", "d"]);
         assert!(matches!(federation::set_enabled(db, "zz", true).await, Err(Error::NotFound { entity: "federation node", .. })));
+    }
+
+    async fn nodes_are_listed_with_days_left_and_the_expiring_enabled_ones_found(db: &DatabaseConnection) {
+        use time::{Duration, OffsetDateTime};
+        let now = OffsetDateTime::now_utc();
+        // (node, days its anchor is valid from now, enabled); the expired one is written past
+        // registration, which refuses an expired anchor.
+        let nodes = [("a", 400, true), ("b", 20, true), ("c", 20, false), ("d", 45, true), ("e", -3, true)];
+        for (id, days, enabled) in nodes {
+            let (pem, _) = certs::certificate_valid(id, now - Duration::days(500), now + Duration::days(days.max(1)) - Duration::hours(1));
+            federation::register(db, &NewNode { enabled, ..NewNode::new(id, id, format!("https://{id}.example"), pem) }).await.unwrap();
+            if days < 0 {
+                let (old, _) = certs::certificate_valid(id, now - Duration::days(500), now + Duration::days(days) - Duration::hours(1));
+                let update = sea_orm::Statement::from_sql_and_values(db.get_database_backend(),
+                    "UPDATE federation_nodes SET trust_anchor_cert = $1 WHERE node_id = $2", [old.into(), id.into()]);
+                db.execute_raw(update).await.unwrap();
+            }
+        }
+        let listed = federation::trust(db, now).await.unwrap();
+        // Each anchor ends an hour before a whole number of days from now: one day fewer left.
+        let days: Vec<(&str, i64)> = listed.iter().map(|n| (n.node.node_id.as_str(), n.days_left)).collect();
+        assert_eq!(days, [("a", 399), ("b", 19), ("c", 19), ("d", 44), ("e", -4)]);
+        assert_eq!(federation::list(db).await.unwrap().len(), 5, "disabled nodes are listed too");
+        // The oracle: enabled, and the anchor's end at or before now + within.
+        for within_days in [0, 19, 20, 44, 45, 400] {
+            let within = Duration::days(within_days);
+            let expected: Vec<&str> = nodes
+                .iter()
+                .filter(|(_, days, enabled)| *enabled && now + Duration::days(*days) - Duration::hours(1) <= now + within)
+                .map(|(id, ..)| *id)
+                .collect();
+            let found: Vec<String> = federation::expiring(db, within, now).await.unwrap().into_iter().map(|n| n.node.node_id).collect();
+            assert_eq!(found, expected, "within {within_days} days");
+        }
+        assert!(matches!(federation::expiring(db, Duration::days(-1), now).await, Err(Error::Validation { field: "within", .. })));
     }
 
     async fn rotating_the_trust_anchor_restarts_trusted_since(db: &DatabaseConnection) {

@@ -58,6 +58,16 @@ pub enum Command {
         #[command(subcommand)]
         action: Privileges,
     },
+    /// The governed resources and their capabilities.
+    Resource {
+        #[command(subcommand)]
+        action: crate::resource::Resource,
+    },
+    /// Trusted nodes of other organisations and their trust anchors.
+    Federation {
+        #[command(subcommand)]
+        action: crate::federation::Federation,
+    },
 }
 
 /// `maintenance …`.
@@ -260,6 +270,8 @@ pub async fn run(url: &str, command: Command, out: &Output) -> Result<Verdict, F
             Ok(Verdict::Clean)
         }
         Command::Audit { action } => audit(&db, action, out).await,
+        Command::Resource { action } => crate::resource::run(&db, action, out).await,
+        Command::Federation { action } => crate::federation::run(&db, action, out).await,
         Command::Maintenance {
             action: Maintenance::Run { ahead_months, keep_audit_days, keep_cost_days, compress_after_days },
         } => {
@@ -458,7 +470,7 @@ fn keygen(key: &Path, public_key: &Path, out: &Output) -> Result<Verdict, Failur
 }
 
 /// The text of `path`, or a failure naming it.
-fn read(path: &Path) -> Result<String, Failure> {
+pub(crate) fn read(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| named(path, e))
 }
 

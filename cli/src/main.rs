@@ -1,11 +1,13 @@
 //! `sark-db`: the operator CLI of the SARK data layer.
 //!
 //! Exit codes: 0 done (a check found nothing wrong); 1 a check found differences (`v1 verify`,
-//! `budget reconcile`, `audit verify`); 2 bad usage (clap's own); 3 the operation failed (unreachable database,
+//! `budget reconcile`, `audit verify`, `federation check`); 2 bad usage (clap's own); 3 the operation failed (unreachable database,
 //! invalid input, not found, a database error), with the reason on stderr.
 
 mod commands;
+mod federation;
 mod output;
+mod resource;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -13,7 +15,8 @@ use std::process::ExitCode;
 /// The database used when neither `--database-url` nor `DATABASE_URL` names one.
 const DEFAULT_DATABASE_URL: &str = "sqlite://sark.db?mode=rwc";
 
-/// Operate a SARK database: migrations, budgets, costs, the audit log, the v1 copy.
+/// Operate a SARK database: migrations, budgets, costs, the audit log, the registry, federation
+/// nodes, the v1 copy.
 #[derive(Debug, Parser)]
 #[command(name = "sark-db", version)]
 struct Cli {

@@ -168,6 +168,6 @@ fn money(amount: Decimal) -> String {
 }
 
 /// An instant as RFC 3339.
-fn instant(t: OffsetDateTime) -> String {
+pub fn instant(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }

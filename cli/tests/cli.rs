@@ -1,5 +1,9 @@
 //! The built `sark-db` binary, end to end, against a SQLite file and a PostgreSQL database.
 
+#[path = "../../tests/common/certs.rs"]
+#[allow(dead_code)] // the library's helper; these tests use part of it
+mod certs;
+
 use rust_decimal::{Decimal, dec};
 use sark_db::ConnectionTrait;
 use sark_db::audit::{self, NewAuditEvent};
@@ -237,6 +241,227 @@ async fn retention_then_seal(url: &str) {
     let (code, report, _) = run(url, &["audit", "verify"]);
     assert_eq!(code, Some(1), "{report}");
     assert!(report.contains("changed: e5 at"), "{report}");
+}
+
+/// The registry and federation commands, on the database at `url` (empty at first).
+async fn registry_and_federation(url: &str) {
+    use sark_db::entity::{Protocol, SensitivityLevel};
+    use sark_db::registry::capabilities::{self, NewCapability};
+    use sark_db::registry::resources::{self, NewResource};
+    json_of(url, &["migrate", "up"], 0);
+    let db = sark_db::connect(url).await.unwrap();
+
+    // Resources: filters, keyset pages, show, delete.
+    for (id, name, protocol, level) in [
+        ("r1", "Files", Protocol::Mcp, SensitivityLevel::Low),
+        ("r2", "Filings API", Protocol::Http, SensitivityLevel::High),
+        ("r3", "Ledger", Protocol::Grpc, SensitivityLevel::High),
+    ] {
+        let new = NewResource {
+            id: Some(id.into()),
+            sensitivity_level: level,
+            ..NewResource::new(name, protocol, "npx x")
+        };
+        resources::create(&db, &new).await.unwrap();
+    }
+    capabilities::create(&db, "r1", &NewCapability::new("read")).await.unwrap();
+    capabilities::create(&db, "r1", &NewCapability::new("write")).await.unwrap();
+    let ids = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(ids(&json_of(url, &["resource", "list"], 0)), ["r1", "r2", "r3"]);
+    assert_eq!(ids(&json_of(url, &["resource", "list", "--protocol", "http"], 0)), ["r2"]);
+    assert_eq!(ids(&json_of(url, &["resource", "list", "--sensitivity", "high"], 0)), ["r2", "r3"]);
+    assert_eq!(ids(&json_of(url, &["resource", "list", "--name-prefix", "Fil"], 0)), ["r1", "r2"]);
+    let first = json_of(url, &["resource", "list", "--limit", "2"], 0);
+    assert_eq!((ids(&first), &first["next"]), (vec!["r1".to_owned(), "r2".to_owned()], &json!("r2")));
+    let rest = json_of(url, &["resource", "list", "--limit", "2", "--after", "r2"], 0);
+    assert_eq!((ids(&rest), &rest["next"]), (vec!["r3".to_owned()], &Value::Null));
+    let (code, text, _) = run(url, &["resource", "list", "--limit", "2"]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("Filings API") && text.contains("more: --after r2"), "{text}");
+    let (code, _, stderr) = run(url, &["resource", "list", "--protocol", "ftp"]);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("protocol"), "{stderr}");
+    let shown = json_of(url, &["resource", "show", "r1"], 0);
+    let names: Vec<&Value> = shown["capabilities"].as_array().unwrap().iter().map(|c| &c["name"]).collect();
+    assert_eq!((&shown["resource"]["name"], names), (&json!("Files"), vec![&json!("read"), &json!("write")]));
+    let (code, _, stderr) = run(url, &["resource", "delete", "r1"]);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert_eq!(
+        json_of(url, &["resource", "show", "r1"], 0)["capabilities"].as_array().unwrap().len(),
+        2,
+        "nothing deleted"
+    );
+    let removed = json_of(url, &["resource", "delete", "r1", "--yes"], 0);
+    assert_eq!(
+        (&removed["resource"]["id"], removed["capabilities"].as_array().unwrap().len()),
+        (&json!("r1"), 2)
+    );
+    let (code, _, stderr) = run(url, &["resource", "show", "r1"]);
+    assert_eq!(code, Some(3));
+    assert!(stderr.contains("not found"), "{stderr}");
+    assert_eq!(run(url, &["resource", "delete", "r1", "--yes"]).0, Some(3));
+
+    // Federation: register, list with days left, check, rotate, enable and disable.
+    let dir = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let pem_file = |name: &str, pem: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.display().to_string()
+    };
+    let cert = |cn: &str, days: i64| {
+        certs::certificate_valid(cn, now - time::Duration::days(30), now + time::Duration::days(days)).0
+    };
+    let year = pem_file("year.pem", cert("year", 365));
+    let soon = pem_file("soon.pem", cert("soon", 10));
+    let key = pem_file("key.pem", certs::private_key());
+    for (node, file, extra) in [
+        ("globex", &year, None),
+        ("initech", &soon, None),
+        ("umbrella", &year, None),
+        ("hooli", &soon, Some("--disabled")),
+    ] {
+        let endpoint = format!("https://sark.{node}.example");
+        let mut args =
+            vec!["federation", "register", node, "--name", node, "--endpoint", &endpoint, "--cert", file];
+        args.extend(extra);
+        let registered = json_of(url, &args, 0);
+        assert_eq!(
+            (&registered["node"]["node_id"], &registered["node"]["enabled"]),
+            (&json!(node), &json!(extra.is_none()))
+        );
+    }
+    // Time passes for umbrella: its anchor expired 23 hours ago (written as the owner could);
+    // days left are rounded down, so an expired anchor has fewer than 0.
+    let expired =
+        certs::certificate_valid("old", now - time::Duration::days(400), now - time::Duration::hours(23)).0;
+    let update = sark_db::sea_orm::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE federation_nodes SET trust_anchor_cert = $1 WHERE node_id = 'umbrella'",
+        [expired.into()],
+    );
+    db.execute_raw(update).await.unwrap();
+    let listed = json_of(url, &["federation", "list"], 0);
+    let days: Vec<(&str, i64)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["node"]["node_id"].as_str().unwrap(), n["days_left"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(days, [("globex", 364), ("hooli", 9), ("initech", 9), ("umbrella", -1)], "{listed:#}");
+    let (code, text, _) = run(url, &["federation", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("anchor sha-256") && text.contains("initech"), "{text}");
+    let checked = |within: &str, code: i32| -> Vec<String> {
+        let found = json_of(url, &["federation", "check", "--within", within], code);
+        found.as_array().unwrap().iter().map(|n| n["node"]["node_id"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(
+        checked("30d", 1),
+        ["initech", "umbrella"],
+        "enabled nodes expiring within 30 days or expired"
+    );
+    assert_eq!(checked("5d", 1), ["umbrella"]);
+    assert_eq!(checked("1w", 1), ["umbrella"]);
+    assert_eq!(checked("240h", 1), ["initech", "umbrella"]);
+    let (code, text, _) = run(url, &["federation", "check", "--within", "30d"]);
+    assert_eq!(code, Some(1));
+    assert!(text.contains("umbrella") && !text.contains("hooli"), "{text}");
+    json_of(url, &["federation", "disable", "umbrella"], 0);
+    let rotated = json_of(url, &["federation", "rotate", "initech", "--cert", &year], 0);
+    assert_eq!(rotated["days_left"], json!(364));
+    assert_eq!(checked("30d", 0), Vec::<String>::new());
+    let enabled = json_of(url, &["federation", "enable", "hooli"], 0);
+    assert_eq!(enabled["node"]["enabled"], json!(true));
+    assert_eq!(checked("30d", 1), ["hooli"]);
+    let shown = json_of(url, &["federation", "show", "globex"], 0);
+    let anchor = &shown["anchor"];
+    assert_eq!(anchor["subject"], json!("CN=year"));
+    assert_eq!(anchor["fingerprint_sha256"].as_str().map(str::len), Some(64));
+
+    // Refusals: exit 3 (2 for usage), nothing written.
+    for (args, says) in [
+        (
+            vec![
+                "federation",
+                "register",
+                "x",
+                "--name",
+                "X",
+                "--endpoint",
+                "http://example.com",
+                "--cert",
+                &year,
+            ],
+            "endpoint",
+        ),
+        (
+            vec![
+                "federation",
+                "register",
+                "x",
+                "--name",
+                "X",
+                "--endpoint",
+                "https://x.example",
+                "--cert",
+                &key,
+            ],
+            "PRIVATE KEY",
+        ),
+        (
+            vec![
+                "federation",
+                "register",
+                "globex",
+                "--name",
+                "X",
+                "--endpoint",
+                "https://x.example",
+                "--cert",
+                &year,
+            ],
+            "exists",
+        ),
+        (vec!["federation", "rotate", "globex", "--cert", &key], "PRIVATE KEY"),
+        (vec!["federation", "enable", "nobody"], "not found"),
+        (vec!["federation", "show", "nobody"], "not found"),
+    ] {
+        let (code, _, stderr) = run(url, &args);
+        assert_eq!(code, Some(3), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    assert_eq!(json_of(url, &["federation", "list"], 0).as_array().unwrap().len(), 4);
+    assert_eq!(json_of(url, &["federation", "show", "globex"], 0)["anchor"], *anchor, "globex unchanged");
+    for bad in ["30", "30x", "-3d", "d"] {
+        assert_eq!(run(url, &["federation", "check", "--within", bad]).0, Some(2), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn registry_and_federation_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    registry_and_federation(&format!("sqlite://{}?mode=rwc", dir.path().join("sark.db").display())).await;
+}
+
+#[tokio::test]
+#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
+async fn registry_and_federation_on_postgres() {
+    on_postgres("federation", &[], |url| async move { registry_and_federation(&url).await }).await;
+}
+
+#[test]
+fn a_url_of_another_scheme_is_refused_naming_it() {
+    let (code, _, stderr) = run("nonsense://x", &["budget", "status", "ann"]);
+    assert_eq!(code, Some(3));
+    assert!(
+        stderr.contains("\"nonsense\"") && stderr.contains("sqlite:, postgres:, postgresql:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("lookup"), "{stderr}");
 }
 
 #[tokio::test]

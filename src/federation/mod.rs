@@ -5,6 +5,6 @@ mod nodes;
 pub mod trust_anchor;
 
 pub use nodes::{
-    DEFAULT_RATE_LIMIT_PER_HOUR, NewNode, delete, get, list_enabled, register, rotate_trust_anchor,
-    set_enabled, set_rate_limit,
+    DEFAULT_RATE_LIMIT_PER_HOUR, NewNode, NodeTrust, delete, expiring, get, list, list_enabled, register,
+    rotate_trust_anchor, set_enabled, set_rate_limit, trust,
 };

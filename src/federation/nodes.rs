@@ -106,15 +106,72 @@ pub async fn get<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation
 
 /// The enabled nodes, by `node_id`.
 pub async fn list_enabled<C: ConnectionTrait>(db: &C) -> Result<Vec<federation_node::Model>> {
-    traced(operation!(DEBUG, "federation::list_enabled"), async {
-        let db = &stored(db);
-        Ok(federation_node::Entity::find()
-            .filter(federation_node::Column::Enabled.eq(true))
-            .order_by_asc(federation_node::Column::NodeId)
-            .all(db)
-            .await?)
+    traced(operation!(DEBUG, "federation::list_enabled"), find(db, true)).await
+}
+
+/// Every node, enabled or not, by `node_id`.
+pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<federation_node::Model>> {
+    traced(operation!(DEBUG, "federation::list"), find(db, false)).await
+}
+
+/// The nodes by `node_id`: the enabled ones, or all.
+async fn find<C: ConnectionTrait>(db: &C, only_enabled: bool) -> Result<Vec<federation_node::Model>> {
+    let mut select = federation_node::Entity::find();
+    if only_enabled {
+        select = select.filter(federation_node::Column::Enabled.eq(true));
+    }
+    Ok(select.order_by_asc(federation_node::Column::NodeId).all(&stored(db)).await?)
+}
+
+/// A node and what its trust anchor says, as of an instant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeTrust {
+    /// The node.
+    pub node: federation_node::Model,
+    /// Its trust anchor, inspected.
+    pub anchor: trust_anchor::TrustAnchor,
+    /// Whole days from the instant asked about to the anchor's `not_after`, rounded down;
+    /// negative once it expired.
+    pub days_left: i64,
+}
+
+/// Every node with its trust anchor as of `now`, by `node_id`.
+pub async fn trust<C: ConnectionTrait>(db: &C, now: OffsetDateTime) -> Result<Vec<NodeTrust>> {
+    traced(operation!(DEBUG, "federation::trust"), async { with_anchors(find(db, false).await?, now) }).await
+}
+
+/// The enabled nodes whose trust anchor expires within `within` of `now`, or has expired, by
+/// `node_id`: what to rotate before federation with them fails. A negative `within` is
+/// [`Error::Validation`].
+pub async fn expiring<C: ConnectionTrait>(
+    db: &C,
+    within: time::Duration,
+    now: OffsetDateTime,
+) -> Result<Vec<NodeTrust>> {
+    traced(operation!(DEBUG, "federation::expiring"), async {
+        if within.is_negative() {
+            return Err(Error::validation("within", "is negative"));
+        }
+        let horizon = now.checked_add(within).ok_or_else(|| Error::validation("within", "is too long"))?;
+        let nodes = with_anchors(find(db, true).await?, now)?;
+        Ok(nodes.into_iter().filter(|n| n.anchor.not_after <= horizon).collect())
     })
     .await
+}
+
+impl NodeTrust {
+    /// `node` with its trust anchor inspected as of `now`.
+    pub fn of(node: federation_node::Model, now: OffsetDateTime) -> Result<NodeTrust> {
+        let anchor = trust_anchor::inspect(&node.trust_anchor_cert)?;
+        // Rounded down: a day and a half left is 1; half a day past is -1.
+        let days_left = (anchor.not_after - now).whole_seconds().div_euclid(86_400);
+        Ok(NodeTrust { node, anchor, days_left })
+    }
+}
+
+/// `nodes` with their anchors inspected as of `now`.
+fn with_anchors(nodes: Vec<federation_node::Model>, now: OffsetDateTime) -> Result<Vec<NodeTrust>> {
+    nodes.into_iter().map(|node| NodeTrust::of(node, now)).collect()
 }
 
 /// Enables or disables the node; the row stays either way.
