@@ -454,6 +454,21 @@ async fn registry_and_federation_on_postgres() {
 }
 
 #[test]
+fn the_registry_and_federation_commands_explain_themselves() {
+    for (args, says) in [
+        (["resource", "list", "--help"], "--name-prefix"),
+        (["resource", "delete", "--help"], "--yes"),
+        (["federation", "check", "--help"], "monitoring"),
+        (["federation", "register", "--help"], "--cert"),
+        (["audit", "anchor", "--help"], "--key"),
+    ] {
+        let (code, text, _) = run("sqlite::memory:", &args);
+        assert_eq!(code, Some(0), "{args:?}");
+        assert!(text.contains(says), "{args:?}: {text}");
+    }
+}
+
+#[test]
 fn a_url_of_another_scheme_is_refused_naming_it() {
     let (code, _, stderr) = run("nonsense://x", &["budget", "status", "ann"]);
     assert_eq!(code, Some(3));
