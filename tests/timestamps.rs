@@ -166,3 +166,51 @@ on_all! {
         assert!(raised.updated_at > budget.updated_at);
     }
 }
+
+on_all! {
+    async fn every_read_takes_its_bounds_at_microsecond_precision(db: &DatabaseConnection) {
+        use sark_db::ledger::budgets::{self, Limits};
+        use sark_db::ledger::costs::{self, NewCost};
+        // The promise: instants are read at microsecond precision, so a bound a few
+        // nanoseconds off a microsecond reads as that microsecond (truncated, in UTC).
+        let t = datetime!(2026-03-01 00:00 UTC);
+        let limits = Limits { daily: Some(dec!(10)), monthly: None, currency: "USD".into() };
+        budgets::set_limits(db, "ann", &limits).await.unwrap();
+        let cost = NewCost::new("ann", "r", "c").actual(dec!(1)).at(t);
+        costs::record_with(db, &cost, &common::CLOCK).await.unwrap();
+        let event = audit::NewAuditEvent { timestamp: t, ..audit::NewAuditEvent::new("x") };
+        audit::append_with(db, &event, &common::CLOCK).await.unwrap();
+        audit::seal_with(db, t + Duration::days(1), &common::CLOCK).await.unwrap();
+        // A counter that disagrees with the ledger in the windows starting at t.
+        db.execute_unprepared("UPDATE principal_budgets SET daily_spent_micros = daily_spent_micros + 1").await.unwrap();
+
+        let day = Duration::days(1);
+        let total = async |from: Option<OffsetDateTime>, to: Option<OffsetDateTime>| {
+            summaries::total(db, &CostFilter { from, to, ..Default::default() }).await.unwrap().count
+        };
+        let reconciled = async |from, to| budgets::reconcile(db, from, to).await.unwrap().len();
+        let events = async |from, to| audit::query(db, &AuditFilter::between(from, to)).await.unwrap().items.len();
+        let seals = async |from, to| audit::verify(db, from, to).await.unwrap().seals.len();
+        // What each read gives at t exactly: the bound is inclusive as a start, exclusive as an end.
+        assert_eq!((total(None, Some(t)).await, total(Some(t), None).await), (0, 1));
+        assert_eq!((reconciled(t - day, t).await, reconciled(t, t + day).await), (0, 1));
+        assert_eq!((events(t - day, t).await, events(t, t + day).await), (0, 1));
+        for ns in [1, 500, 999] {
+            let (above, below, micro_below) =
+                (t + Duration::nanoseconds(ns), t - Duration::nanoseconds(ns), t - Duration::microseconds(1));
+            assert_eq!(total(None, Some(above)).await, total(None, Some(t)).await, "+{ns} ns");
+            assert_eq!(total(Some(above), None).await, total(Some(t), None).await, "+{ns} ns");
+            assert_eq!(total(None, Some(below)).await, total(None, Some(micro_below)).await, "-{ns} ns");
+            let top = async |to| summaries::top_principals(db, t - day, to, 5).await.unwrap();
+            assert_eq!(top(above).await, top(t).await, "+{ns} ns");
+            assert_eq!(reconciled(t - day, above).await, reconciled(t - day, t).await, "+{ns} ns");
+            assert_eq!(reconciled(above, t + day).await, reconciled(t, t + day).await, "+{ns} ns");
+            let status = async |at| budgets::status(db, "ann", at).await.unwrap();
+            assert_eq!(status(below).await, status(micro_below).await, "-{ns} ns");
+            assert_eq!(status(above).await, status(t).await, "+{ns} ns");
+            assert_eq!(events(t - day, above).await, events(t - day, t).await, "+{ns} ns");
+            assert_eq!(events(above, t + day).await, events(t, t + day).await, "+{ns} ns");
+            assert_eq!(seals(t + day, above + day).await, seals(t + day, t + day).await, "+{ns} ns");
+        }
+    }
+}

@@ -357,12 +357,13 @@ pub async fn query<C: ConnectionTrait>(
     traced(operation!(DEBUG, "audit::query"), async {
         let db = &stored(db);
         let limit = page::limit(q.limit)?;
-        if q.to < q.from {
+        let (from, to) = (timestamp::normalize(q.from), timestamp::normalize(q.to));
+        if to < from {
             return Err(Error::validation("to", "is before from"));
         }
         use audit_event::Column as A;
         let mut select =
-            audit_event::Entity::find().filter(A::Timestamp.gte(q.from)).filter(A::Timestamp.lt(q.to));
+            audit_event::Entity::find().filter(A::Timestamp.gte(from)).filter(A::Timestamp.lt(to));
         for (field, column, value) in [
             ("event_type", A::EventType, &q.event_type),
             ("principal_org", A::PrincipalOrg, &q.principal_org),
@@ -380,7 +381,8 @@ pub async fn query<C: ConnectionTrait>(
         }
         if let Some(after) = &q.after {
             validate::key("after", &after.id)?;
-            select = select.filter(super::seal::after_key(A::Timestamp, A::Id, after.timestamp, &after.id));
+            let at = timestamp::normalize(after.timestamp);
+            select = select.filter(super::seal::after_key(A::Timestamp, A::Id, at, &after.id));
         }
         let rows = select.order_by_asc(A::Timestamp).order_by_asc(A::Id).limit(limit + 1).all(db).await?;
         let page = Page::from_rows(rows, limit, |e| AuditCursor { timestamp: e.timestamp, id: e.id.clone() });

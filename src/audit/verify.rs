@@ -144,6 +144,7 @@ pub async fn verify<C: ConnectionTrait>(
 ) -> Result<SealReport> {
     traced(operation!(DEBUG, "audit::verify"), async {
         let db = &stored(db);
+        let (from, to) = (timestamp::normalize(from), timestamp::normalize(to));
         if to < from {
             return Err(Error::validation("to", "is before from"));
         }

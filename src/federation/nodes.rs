@@ -152,6 +152,7 @@ pub async fn expiring<C: ConnectionTrait>(
         if within.is_negative() {
             return Err(Error::validation("within", "is negative"));
         }
+        let now = timestamp::normalize(now);
         let horizon = now.checked_add(within).ok_or_else(|| Error::validation("within", "is too long"))?;
         let nodes = with_anchors(find(db, true).await?, now)?;
         Ok(nodes.into_iter().filter(|n| n.anchor.not_after <= horizon).collect())
@@ -162,6 +163,7 @@ pub async fn expiring<C: ConnectionTrait>(
 impl NodeTrust {
     /// `node` with its trust anchor inspected as of `now`.
     pub fn of(node: federation_node::Model, now: OffsetDateTime) -> Result<NodeTrust> {
+        let now = timestamp::normalize(now);
         let anchor = trust_anchor::inspect(&node.trust_anchor_cert)?;
         // Rounded down: a day and a half left is 1; half a day past is -1.
         let days_left = (anchor.not_after - now).whole_seconds().div_euclid(86_400);

@@ -169,6 +169,7 @@ pub async fn status<C: ConnectionTrait>(
 ) -> Result<BudgetStatus> {
     traced(operation!(DEBUG, "budgets::status", principal_id), async {
         let db = &stored(db);
+        let at = timestamp::normalize(at);
         validate::name("principal_id", principal_id)?;
         let b = principal_budget::Entity::find_by_id(principal_id).one(db).await?;
         let b = b.unwrap_or_else(|| unlimited(principal_id));
@@ -230,6 +231,7 @@ pub async fn reconcile<C: ConnectionTrait>(
 ) -> Result<Vec<Discrepancy>> {
     traced(operation!(DEBUG, "budgets::reconcile"), async {
         let db = &stored(db);
+        let (from, to) = (timestamp::normalize(from), timestamp::normalize(to));
         if to < from {
             return Err(Error::validation("to", "is before from"));
         }

@@ -92,6 +92,7 @@ pub(crate) async fn complete<C: ConnectionTrait>(
 pub async fn purge_before<C: ConnectionTrait>(db: &C, cutoff: OffsetDateTime) -> Result<u64> {
     traced(operation!(INFO, "idempotency::purge_before"), async {
         let db = &stored(db);
+        let cutoff = crate::timestamp::normalize(cutoff);
         let deleted =
             Entity::delete_many().filter(Column::CreatedAt.lt(cutoff)).exec(db).await?.rows_affected;
         trace::rows(deleted);

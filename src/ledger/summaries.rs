@@ -112,10 +112,10 @@ fn filtered(filter: &CostFilter) -> Select<Entity> {
         query = query.filter(Column::CapabilityId.eq(c));
     }
     if let Some(from) = filter.from {
-        query = query.filter(Column::Timestamp.gte(from));
+        query = query.filter(Column::Timestamp.gte(crate::timestamp::normalize(from)));
     }
     if let Some(to) = filter.to {
-        query = query.filter(Column::Timestamp.lt(to));
+        query = query.filter(Column::Timestamp.lt(crate::timestamp::normalize(to)));
     }
     query.column_as(amount_sum(), "amount").column_as(Expr::cust("COUNT(*)"), "count")
 }
