@@ -14,6 +14,8 @@
 //! | [`maintenance`] | partitions made ahead, retention (PostgreSQL partitions or chunks, SQLite months) |
 //! | [`privileges`] | the PostgreSQL application role: what a service may do |
 
+#![warn(unreachable_pub)]
+
 pub mod audit;
 mod clock;
 mod db;

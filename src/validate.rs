@@ -10,12 +10,12 @@ use std::io;
 use url::{Host, Url};
 
 /// A non-empty, non-blank string of at most [`MAX_NAME_CHARS`] characters.
-pub fn name(field: &'static str, value: &str) -> Result<()> {
+pub(crate) fn name(field: &'static str, value: &str) -> Result<()> {
     text(field, value, MAX_NAME_CHARS)
 }
 
 /// A non-empty, non-blank string of at most `max` characters, without U+0000.
-pub fn text(field: &'static str, value: &str, max: usize) -> Result<()> {
+pub(crate) fn text(field: &'static str, value: &str, max: usize) -> Result<()> {
     if value.trim().is_empty() {
         return Err(Error::validation(field, "must not be empty"));
     }
@@ -33,18 +33,18 @@ fn optional_text(field: &'static str, value: &str, max: usize) -> Result<()> {
 }
 
 /// An optional label: when present, the [`name`] rules apply.
-pub fn label(field: &'static str, value: Option<&str>) -> Result<()> {
+pub(crate) fn label(field: &'static str, value: Option<&str>) -> Result<()> {
     value.map_or(Ok(()), |v| name(field, v))
 }
 
 /// An optional description: at most [`MAX_DESCRIPTION_CHARS`] characters, without U+0000.
-pub fn description(value: Option<&str>) -> Result<()> {
+pub(crate) fn description(value: Option<&str>) -> Result<()> {
     value.map_or(Ok(()), |v| optional_text("description", v, MAX_DESCRIPTION_CHARS))
 }
 
 /// A value looked up or filtered by: anything without U+0000 (no stored value has one, and
 /// PostgreSQL cannot even compare it).
-pub fn key(field: &'static str, value: &str) -> Result<()> {
+pub(crate) fn key(field: &'static str, value: &str) -> Result<()> {
     if value.contains('\0') {
         return Err(Error::validation(field, "must not contain U+0000"));
     }
@@ -52,12 +52,12 @@ pub fn key(field: &'static str, value: &str) -> Result<()> {
 }
 
 /// An optional value looked up or filtered by; see [`key`].
-pub fn optional_key(field: &'static str, value: Option<&str>) -> Result<()> {
+pub(crate) fn optional_key(field: &'static str, value: Option<&str>) -> Result<()> {
     value.map_or(Ok(()), |v| key(field, v))
 }
 
 /// An absolute `https` URL without credentials; `http` only for a loopback host.
-pub fn federation_endpoint(value: &str) -> Result<()> {
+pub(crate) fn federation_endpoint(value: &str) -> Result<()> {
     let refuse = |reason: String| Err(Error::validation("endpoint", reason));
     text("endpoint", value, MAX_ENDPOINT_CHARS)?;
     let url = match Url::parse(value) {
@@ -85,7 +85,7 @@ fn is_loopback(host: &Host<&str>) -> bool {
 }
 
 /// A rate limit of at least one request per hour.
-pub fn rate_limit(per_hour: i32) -> Result<()> {
+pub(crate) fn rate_limit(per_hour: i32) -> Result<()> {
     if per_hour > 0 {
         Ok(())
     } else {
@@ -97,7 +97,7 @@ pub fn rate_limit(per_hour: i32) -> Result<()> {
 /// [`MAX_JSON_DEPTH`] levels, at most [`MAX_JSON_BYTES`] of JSON text, without U+0000 in any
 /// string or key. The depth is checked without recursion, before anything else reads the
 /// value, so that no nesting can exhaust the stack.
-pub fn json_object(field: &'static str, value: &Json) -> Result<()> {
+pub(crate) fn json_object(field: &'static str, value: &Json) -> Result<()> {
     if !value.is_object() {
         return Err(Error::validation(field, "must be a JSON object"));
     }
@@ -160,7 +160,7 @@ impl io::Write for Size {
 }
 
 /// An ISO 4217 currency code, e.g. `USD`.
-pub fn currency(value: &str) -> Result<()> {
+pub(crate) fn currency(value: &str) -> Result<()> {
     iso_currency::Currency::from_code(value)
         .map(|_| ())
         .ok_or_else(|| Error::validation("currency", format!("{value:?} is not an ISO 4217 currency code")))

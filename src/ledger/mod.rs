@@ -13,6 +13,8 @@ mod grouped;
 pub mod idempotency;
 pub(crate) mod money;
 mod spend;
+// The SQL of a charge for `sark-bench`'s baselines: not part of the API.
+#[doc(hidden)]
 pub mod statements;
 pub mod summaries;
 pub(crate) mod window;

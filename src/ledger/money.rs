@@ -4,7 +4,7 @@ use crate::{Error, Result};
 use rust_decimal::Decimal;
 
 /// Decimal places a stored amount keeps.
-pub const SCALE: u32 = 6;
+pub(crate) const SCALE: u32 = 6;
 
 /// Micro-units in one currency unit.
 const MICROS_PER_UNIT: i64 = 1_000_000;
@@ -17,7 +17,7 @@ pub const MAX_AMOUNT: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 
 ///
 /// More decimals, a negative amount or one above [`MAX_AMOUNT`] is a [`Error::Validation`]
 /// naming `field` — never rounded.
-pub fn to_micros(field: &'static str, amount: Decimal) -> Result<i64> {
+pub(crate) fn to_micros(field: &'static str, amount: Decimal) -> Result<i64> {
     let amount = amount.normalize();
     if amount.is_sign_negative() && !amount.is_zero() {
         return Err(Error::validation(field, format!("{amount} is negative")));
@@ -33,7 +33,7 @@ pub fn to_micros(field: &'static str, amount: Decimal) -> Result<i64> {
 }
 
 /// Converts micro-units back into an amount with six decimal places.
-pub fn from_micros(micros: i64) -> Decimal {
+pub(crate) fn from_micros(micros: i64) -> Decimal {
     Decimal::new(micros, SCALE)
 }
 

@@ -81,7 +81,7 @@ pub(crate) struct Spend<'a> {
 
 impl Spend<'_> {
     /// The parameters `$1`–`$7` of [`SPEND`].
-    pub fn values(&self, current_only: bool) -> Vec<Value> {
+    pub(crate) fn values(&self, current_only: bool) -> Vec<Value> {
         vec![
             self.principal_id.into(),
             self.amount.into(),
@@ -105,7 +105,7 @@ pub(crate) struct Spent {
 
 impl Spent {
     /// Reads the columns [`SPEND`] returns.
-    pub fn from_row(row: &QueryResult) -> Result<Self> {
+    pub(crate) fn from_row(row: &QueryResult) -> Result<Self> {
         Ok(Spent {
             daily: row.try_get("", "daily_spent_micros")?,
             monthly: row.try_get("", "monthly_spent_micros")?,
@@ -115,7 +115,7 @@ impl Spent {
     }
 
     /// The first window whose limit the spend now exceeds.
-    pub fn over_limit(&self) -> Option<Window> {
+    pub(crate) fn over_limit(&self) -> Option<Window> {
         if self.daily_limit.is_some_and(|l| self.daily > l) {
             Some(Window::Daily)
         } else if self.monthly_limit.is_some_and(|l| self.monthly > l) {
