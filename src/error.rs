@@ -2,19 +2,51 @@
 
 use crate::Window;
 use rust_decimal::Decimal;
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 /// Result with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// A kind of row that an error names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Entity {
+    /// A governed resource.
+    Resource,
+    /// A capability of a resource.
+    Capability,
+    /// A federation node.
+    FederationNode,
+    /// An audit event.
+    AuditEvent,
+    /// A principal's budget row.
+    Budget,
+    /// An idempotency key of a principal.
+    IdempotencyKey,
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Entity::Resource => "resource",
+            Entity::Capability => "capability",
+            Entity::FederationNode => "federation node",
+            Entity::AuditEvent => "audit event",
+            Entity::Budget => "budget",
+            Entity::IdempotencyKey => "idempotency key",
+        })
+    }
+}
+
 /// Everything a sark-db operation can fail with.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The addressed row does not exist.
     #[error("{entity} {id:?} not found")]
     NotFound {
-        /// Kind of row, e.g. `resource`.
-        entity: &'static str,
+        /// Kind of row.
+        entity: Entity,
         /// Its key.
         id: String,
     },
@@ -48,20 +80,21 @@ pub enum Error {
 
 /// What an operation conflicted with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Conflict {
     /// A row with this key exists already.
     #[error("{entity} {id:?} already exists")]
     Exists {
-        /// Kind of row, e.g. `resource`.
-        entity: &'static str,
+        /// Kind of row.
+        entity: Entity,
         /// The key that is taken.
         id: String,
     },
     /// Another row under the same parent has this name.
     #[error("{entity} named {name:?} exists already under {parent:?}")]
     NameTaken {
-        /// Kind of row, e.g. `capability`.
-        entity: &'static str,
+        /// Kind of row.
+        entity: Entity,
         /// Key of the parent the name is unique under.
         parent: String,
         /// The name that is taken.
@@ -89,12 +122,12 @@ impl Error {
     }
 
     /// A not-found error for `entity` with key `id`.
-    pub(crate) fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
+    pub(crate) fn not_found(entity: Entity, id: impl Into<String>) -> Self {
         Error::NotFound { entity, id: id.into() }
     }
 
     /// A conflict with an existing `entity` keyed `id`.
-    pub(crate) fn exists(entity: &'static str, id: impl Into<String>) -> Self {
+    pub(crate) fn exists(entity: Entity, id: impl Into<String>) -> Self {
         Error::Conflict(Conflict::Exists { entity, id: id.into() })
     }
 }
@@ -102,12 +135,7 @@ impl Error {
 /// Translates the error of a write of `entity` `id`: a unique violation is
 /// [`Conflict::Exists`], a foreign-key violation is [`Error::NotFound`] of `parent` (when
 /// given), anything else stays a database error.
-pub(crate) fn write_error(
-    e: DbErr,
-    entity: &'static str,
-    id: &str,
-    parent: Option<(&'static str, &str)>,
-) -> Error {
+pub(crate) fn write_error(e: DbErr, entity: Entity, id: &str, parent: Option<(Entity, &str)>) -> Error {
     match (e.sql_err(), parent) {
         (Some(SqlErr::UniqueConstraintViolation(_)), _) => Error::exists(entity, id),
         (Some(SqlErr::ForeignKeyConstraintViolation(_)), Some((parent, parent_id))) => {
@@ -115,4 +143,46 @@ pub(crate) fn write_error(
         }
         _ => Error::Db(e),
     }
+}
+
+/// The code a server gave a refused statement — SQLSTATE on PostgreSQL, the extended result
+/// code on SQLite — and the constraint it names (PostgreSQL only). Refusals are told apart by
+/// these, never by message text.
+fn refusal(e: &DbErr) -> Option<(String, Option<String>)> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = e else {
+        return None;
+    };
+    let sea_orm::sqlx::Error::Database(e) = e.as_ref() else { return None };
+    Some((e.code()?.into_owned(), e.constraint().map(str::to_owned)))
+}
+
+/// SQLite's extended result code of a `UNIQUE` index violation (the primary key has its own,
+/// 1555).
+const SQLITE_CONSTRAINT_UNIQUE: &str = "2067";
+
+/// SQLite's extended result code of a trigger's `RAISE(ABORT, …)`.
+const SQLITE_CONSTRAINT_TRIGGER: &str = "1811";
+
+/// PostgreSQL's SQLSTATE `restrict_violation`, which sark-db's rule triggers raise.
+const PG_RESTRICT_VIOLATION: &str = "23001";
+
+/// PostgreSQL's SQLSTATE `unique_violation`.
+const PG_UNIQUE_VIOLATION: &str = "23505";
+
+/// Whether `e` is a violation of the unique key named `constraint` (see
+/// [`migration::names`]); SQLite names no constraint, so there: of a unique index other than
+/// the primary key.
+pub(crate) fn violates_unique_key(e: &DbErr, constraint: &str) -> bool {
+    match refusal(e) {
+        Some((code, name)) if code == PG_UNIQUE_VIOLATION => name.as_deref() == Some(constraint),
+        Some((code, _)) => code == SQLITE_CONSTRAINT_UNIQUE,
+        None => false,
+    }
+}
+
+/// Whether one of sark-db's rule triggers refused `e`'s write (`restrict_violation` on
+/// PostgreSQL, `RAISE(ABORT, …)` on SQLite). Of an insert into `audit_events` that passed
+/// validation, that is the sealed-range rule.
+pub(crate) fn refused_by_rule_trigger(e: &DbErr) -> bool {
+    refusal(e).is_some_and(|(code, _)| code == PG_RESTRICT_VIOLATION || code == SQLITE_CONSTRAINT_TRIGGER)
 }

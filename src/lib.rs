@@ -36,7 +36,7 @@ mod validate;
 pub use clock::Clock;
 pub use db::{PoolOptions, SCHEMES, begin_write, connect, connect_with, migrate};
 pub use entity;
-pub use error::{Conflict, Error, Result};
+pub use error::{Conflict, Entity, Error, Result};
 pub use ledger::window::Window;
 pub use migration::{Migrator, MigratorTrait};
 pub use page::Page;

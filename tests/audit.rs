@@ -6,7 +6,7 @@ use common::{CLOCK, scalar};
 use rust_decimal::dec;
 use sark_db::audit::{self, AuditCursor, AuditFilter, NewAuditEvent};
 use sark_db::entity::Protocol;
-use sark_db::{Conflict, Error, Page};
+use sark_db::{Conflict, Entity, Error, Page};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -61,8 +61,8 @@ on_all! {
         assert_eq!(stored.resource_protocol, Some(Protocol::Grpc));
         assert_eq!(stored.details, event.details);
         assert_eq!((stored.user_agent.as_deref(), stored.target_node.as_deref()), (Some("claude/1.0"), Some("globex")));
-        assert!(matches!(audit::append_with(db, &event, &CLOCK).await, Err(Error::Conflict(Conflict::Exists { entity: "audit event", id })) if id == "ev-1"));
-        assert!(matches!(audit::get(db, "ev-2").await, Err(Error::NotFound { entity: "audit event", .. })));
+        assert!(matches!(audit::append_with(db, &event, &CLOCK).await, Err(Error::Conflict(Conflict::Exists { entity: Entity::AuditEvent, id })) if id == "ev-1"));
+        assert!(matches!(audit::get(db, "ev-2").await, Err(Error::NotFound { entity: Entity::AuditEvent, .. })));
         let generated = audit::append_with(db, &NewAuditEvent::new("login"), &CLOCK).await.unwrap();
         assert_eq!(uuid::Uuid::parse_str(&generated.id).unwrap().get_version_num(), 7);
     }
@@ -77,9 +77,29 @@ on_all! {
         let mut clash: Vec<_> = (0..2_500).map(|_| NewAuditEvent::new("x")).collect();
         clash.push(NewAuditEvent { id: Some("dup".into()), timestamp: T0, ..NewAuditEvent::new("x") });
         clash.push(NewAuditEvent { id: Some("dup".into()), timestamp: T0, ..NewAuditEvent::new("x") });
-        assert!(matches!(audit::append_many_with(db, &clash, &CLOCK).await, Err(Error::Conflict(Conflict::Exists { entity: "audit event", .. }))));
+        let refused = audit::append_many_with(db, &clash, &CLOCK).await;
+        assert!(matches!(&refused, Err(Error::Conflict(Conflict::Exists { entity: Entity::AuditEvent, id })) if id == "dup"), "{refused:?}");
         assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 4_321);
         assert_eq!(audit::append_many_with(db, &[], &CLOCK).await.unwrap(), 0);
+    }
+
+    async fn a_refused_batch_names_the_event_it_is_refused_for(db: &DatabaseConnection) {
+        let at = |i: i64| T0 + Duration::minutes(i);
+        let event = |id: &str, i| NewAuditEvent { id: Some(id.into()), timestamp: at(i), ..NewAuditEvent::new("x") };
+        audit::append_with(db, &event("kept", 10), &CLOCK).await.unwrap();
+        // The clash is with a stored event, in the second chunk: the database refuses it, the
+        // first chunk is rolled back, and the error names the event.
+        let mut batch: Vec<_> = (0..1_500).map(|i| event(&format!("b-{i}"), 100 + i)).collect();
+        batch.push(event("kept", 10));
+        let refused = audit::append_many_with(db, &batch, &CLOCK).await;
+        assert!(matches!(&refused, Err(Error::Conflict(Conflict::Exists { entity: Entity::AuditEvent, id })) if id == "kept"), "{refused:?}");
+        assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 1);
+        // An event stamped inside a sealed range, among others after it.
+        audit::seal_with(db, at(60), &CLOCK).await.unwrap();
+        let batch = [event("late-1", 70), event("early", 30), event("late-2", 80)];
+        let refused = audit::append_many_with(db, &batch, &CLOCK).await;
+        assert!(matches!(&refused, Err(Error::Conflict(Conflict::Sealed { id })) if id == "early"), "{refused:?}");
+        assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 1);
     }
 
     async fn a_trace_follows_one_request_across_organisations_in_time_order(db: &DatabaseConnection) {

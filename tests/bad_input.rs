@@ -11,7 +11,7 @@ use sark_db::federation::{self, NewNode};
 use sark_db::registry::capabilities::{self, CapabilityPatch, NewCapability};
 use sark_db::registry::resources::{self, NewResource, ResourceFilter, ResourcePatch};
 use sark_db::registry::{self, discovery};
-use sark_db::{Conflict, Error};
+use sark_db::{Conflict, Entity, Error};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 use time::macros::datetime;
@@ -20,8 +20,8 @@ use time::macros::datetime;
 #[derive(Debug)]
 enum Expect {
     Validation(&'static str),
-    NotFound(&'static str),
-    Exists(&'static str),
+    NotFound(Entity),
+    Exists(Entity),
 }
 
 fn check(case: &str, result: &Result<(), Error>, expect: &Expect) {
@@ -78,26 +78,26 @@ on_all! {
             ("empty endpoint", Validation("endpoint"), d(resources::create(db, &NewResource::new("a", Protocol::Http, "")).await)),
             ("endpoint of 2049 characters", Validation("endpoint"), d(resources::create(db, &NewResource::new("a", Protocol::Http, "h".repeat(2_049))).await)),
             ("metadata array", Validation("metadata"), d(resources::create(db, &NewResource { metadata: json!([1]), ..mcp("a") }).await)),
-            ("duplicate resource id", Exists("resource"), d(resources::create(db, &NewResource { id: Some("r-1".into()), ..mcp("again") }).await)),
+            ("duplicate resource id", Exists(Entity::Resource), d(resources::create(db, &NewResource { id: Some("r-1".into()), ..mcp("again") }).await)),
             ("protocol outside the vocabulary", Validation("protocol"), d(registry::parse_protocol("ftp"))),
             ("protocol in upper case", Validation("protocol"), d(registry::parse_protocol("MCP"))),
             ("sensitivity outside the vocabulary", Validation("sensitivity_level"), d(registry::parse_sensitivity("extreme"))),
-            ("patch of a missing resource", NotFound("resource"), d(resources::update(db, "nope", &ResourcePatch { name: Some("n".into()), ..Default::default() }).await)),
+            ("patch of a missing resource", NotFound(Entity::Resource), d(resources::update(db, "nope", &ResourcePatch { name: Some("n".into()), ..Default::default() }).await)),
             ("patch with metadata string", Validation("metadata"), d(resources::update(db, "r-1", &ResourcePatch { metadata: Some(json!("s")), ..Default::default() }).await)),
             ("patch with empty name", Validation("name"), d(resources::update(db, "r-1", &ResourcePatch { name: Some(String::new()), ..Default::default() }).await)),
             ("page of 0", Validation("limit"), d(resources::list(db, &ResourceFilter { limit: Some(0), ..Default::default() }).await)),
             ("page of 1001", Validation("limit"), d(resources::list(db, &ResourceFilter { limit: Some(1_001), ..Default::default() }).await)),
-            ("delete of a missing resource", NotFound("resource"), d(resources::delete(db, "nope").await)),
-            ("capability of a missing resource", NotFound("resource"), d(capabilities::create(db, "nope", &NewCapability::new("read")).await)),
+            ("delete of a missing resource", NotFound(Entity::Resource), d(resources::delete(db, "nope").await)),
+            ("capability of a missing resource", NotFound(Entity::Resource), d(capabilities::create(db, "nope", &NewCapability::new("read")).await)),
             ("input schema array", Validation("input_schema"), d(capabilities::create(db, "r-1", &NewCapability { input_schema: json!([]), ..NewCapability::new("a") }).await)),
             ("output schema null", Validation("output_schema"), d(capabilities::create(db, "r-1", &NewCapability { output_schema: json!(null), ..NewCapability::new("a") }).await)),
             ("capability name of 256 characters", Validation("name"), d(capabilities::create(db, "r-1", &NewCapability::new(long.as_str())).await)),
-            ("duplicate capability id", Exists("capability"), d(capabilities::create(db, "r-1", &NewCapability { id: Some("c-1".into()), ..NewCapability::new("b") }).await)),
+            ("duplicate capability id", Exists(Entity::Capability), d(capabilities::create(db, "r-1", &NewCapability { id: Some("c-1".into()), ..NewCapability::new("b") }).await)),
             ("capability patch with schema number", Validation("input_schema"), d(capabilities::update(db, "c-1", &CapabilityPatch { input_schema: Some(json!(7)), ..Default::default() }).await)),
-            ("delete of a missing capability", NotFound("capability"), d(capabilities::delete(db, "nope").await)),
+            ("delete of a missing capability", NotFound(Entity::Capability), d(capabilities::delete(db, "nope").await)),
             ("sync with a duplicate name", Validation("name"), d(discovery::sync(db, "r-1", &[NewCapability::new("a"), NewCapability::new("b"), NewCapability::new("a")]).await)),
             ("sync with a bad schema", Validation("metadata"), d(discovery::sync(db, "r-1", &[NewCapability { metadata: json!(true), ..NewCapability::new("a") }]).await)),
-            ("sync of a missing resource", NotFound("resource"), d(discovery::sync(db, "nope", &[NewCapability::new("a")]).await)),
+            ("sync of a missing resource", NotFound(Entity::Resource), d(discovery::sync(db, "nope", &[NewCapability::new("a")]).await)),
             ("plain http to a public host", Validation("endpoint"), d(federation::register(db, &node("n", "http://partner.example.org", &pem)).await)),
             ("credentials in the URL", Validation("endpoint"), d(federation::register(db, &node("n", "https://user:secret@partner.example.org", &pem)).await)),
             ("user name in the URL", Validation("endpoint"), d(federation::register(db, &node("n", "https://user@partner.example.org", &pem)).await)),
@@ -111,10 +111,10 @@ on_all! {
             ("broken base64 in the block", Validation("trust_anchor_cert"), d(federation::register(db, &node("n", url, &pem.replacen('M', "*", 3))).await)),
             ("expired certificate", Validation("trust_anchor_cert"), d(federation::register(db, &node("n", url, &expired)).await)),
             ("rate limit of 0", Validation("rate_limit_per_hour"), d(federation::register(db, &NewNode { rate_limit_per_hour: 0, ..node("n", url, &pem) }).await)),
-            ("duplicate node_id", Exists("federation node"), d(federation::register(db, &node("partner", url, &other_pem)).await)),
+            ("duplicate node_id", Exists(Entity::FederationNode), d(federation::register(db, &node("partner", url, &other_pem)).await)),
             ("negative rate limit change", Validation("rate_limit_per_hour"), d(federation::set_rate_limit(db, "partner", -5).await)),
             ("rotation to a private key", Validation("trust_anchor_cert"), d(federation::rotate_trust_anchor(db, "partner", &key).await)),
-            ("get of a missing node", NotFound("federation node"), d(federation::get(db, "nope").await)),
+            ("get of a missing node", NotFound(Entity::FederationNode), d(federation::get(db, "nope").await)),
             ("empty event type", Validation("event_type"), d(audit::append_with(db, &NewAuditEvent::new(""), &CLOCK).await)),
             ("details array", Validation("details"), d(audit::append_with(db, &NewAuditEvent { details: json!([]), ..NewAuditEvent::new("x") }, &CLOCK).await)),
             ("negative estimated cost", Validation("estimated_cost"), d(audit::append_with(db, &NewAuditEvent { estimated_cost: Some(dec!(-0.01)), ..NewAuditEvent::new("x") }, &CLOCK).await)),

@@ -57,7 +57,7 @@ enum Outcome {
     /// Refused before writing, naming this field.
     Refused(&'static str),
     /// Refused because an earlier case stored the same key (generated strings repeat).
-    Exists(&'static str),
+    Exists(sark_db::Entity),
 }
 
 fn strings() -> impl Strategy<Value = String> {

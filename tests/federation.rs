@@ -4,6 +4,7 @@ mod common;
 
 use common::certs;
 use common::scalar;
+use sark_db::Entity;
 use sark_db::Error;
 use sark_db::federation::trust_anchor;
 use sark_db::federation::{self, NewNode};
@@ -57,7 +58,7 @@ on_all! {
         assert_eq!(scalar(db, "SELECT count(*) FROM federation_nodes").await, 4);
         assert!(federation::set_enabled(db, "d", true).await.unwrap().enabled);
         assert_eq!(enabled().await, ["a", "c", "d"]);
-        assert!(matches!(federation::set_enabled(db, "zz", true).await, Err(Error::NotFound { entity: "federation node", .. })));
+        assert!(matches!(federation::set_enabled(db, "zz", true).await, Err(Error::NotFound { entity: Entity::FederationNode, .. })));
     }
 
     async fn nodes_are_listed_with_days_left_and_the_expiring_enabled_ones_found(db: &DatabaseConnection) {
@@ -115,7 +116,7 @@ on_all! {
         assert_eq!(federation::set_rate_limit(db, "partner", 1).await.unwrap().rate_limit_per_hour, 1);
         assert_eq!(federation::get(db, "partner").await.unwrap().rate_limit_per_hour, 1);
         assert_eq!(federation::delete(db, "partner").await.unwrap().node_id, "partner", "returns the removed node");
-        assert!(matches!(federation::get(db, "partner").await, Err(Error::NotFound { entity: "federation node", .. })));
+        assert!(matches!(federation::get(db, "partner").await, Err(Error::NotFound { entity: Entity::FederationNode, .. })));
         assert!(matches!(federation::delete(db, "partner").await, Err(Error::NotFound { .. })));
         federation::register(db, &node("partner")).await.unwrap();
     }

@@ -7,7 +7,7 @@ use sark_db::entity::{Protocol, SensitivityLevel};
 use sark_db::registry::capabilities::{self, CapabilityPatch, NewCapability};
 use sark_db::registry::discovery::{self, SyncReport};
 use sark_db::registry::resources::{self, NewResource, ResourceFilter, ResourcePatch};
-use sark_db::{Conflict, Error, Page};
+use sark_db::{Conflict, Entity, Error, Page};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -41,7 +41,7 @@ on_all! {
         let search = capabilities::create(db, "r-1", &NewCapability::new("search")).await.unwrap();
         let index = capabilities::create(db, "r-1", &NewCapability::new("index")).await.unwrap();
         let taken = |r: sark_db::Result<_>| {
-            matches!(r, Err(Error::Conflict(Conflict::NameTaken { entity: "capability", parent, name }))
+            matches!(r, Err(Error::Conflict(Conflict::NameTaken { entity: Entity::Capability, parent, name }))
                 if parent == "r-1" && name == "search")
         };
         assert!(taken(capabilities::create(db, "r-1", &NewCapability::new("search")).await.map(drop)));
@@ -88,9 +88,9 @@ on_all! {
         assert_eq!(removed.resource.name, "one");
         let names: Vec<_> = removed.capabilities.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(names, ["list", "read", "write"], "the removed capabilities, by name");
-        assert!(matches!(resources::get(db, "r-1").await, Err(Error::NotFound { entity: "resource", .. })));
+        assert!(matches!(resources::get(db, "r-1").await, Err(Error::NotFound { entity: Entity::Resource, .. })));
         assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 1);
-        assert!(matches!(resources::delete(db, "r-1").await, Err(Error::NotFound { entity: "resource", .. })));
+        assert!(matches!(resources::delete(db, "r-1").await, Err(Error::NotFound { entity: Entity::Resource, .. })));
         assert_eq!(resources::delete(db, "r-2").await.unwrap().capabilities.len(), 1);
     }
 
@@ -179,10 +179,10 @@ on_all! {
         assert_eq!((updated.description, updated.metadata, updated.name), (None, json!({"owner": "ops"}), "read".to_owned()));
         assert_eq!(updated.input_schema, new.input_schema, "fields not in the patch stay");
         assert_eq!(capabilities::update(db, "c-1", &CapabilityPatch::default()).await.unwrap().id, "c-1");
-        assert!(matches!(capabilities::update(db, "gone", &patch).await, Err(Error::NotFound { entity: "capability", .. })));
+        assert!(matches!(capabilities::update(db, "gone", &patch).await, Err(Error::NotFound { entity: Entity::Capability, .. })));
 
         assert_eq!(capabilities::delete(db, "c-1").await.unwrap().id, "c-1", "returns the removed row");
-        assert!(matches!(capabilities::get(db, "c-1").await, Err(Error::NotFound { entity: "capability", .. })));
+        assert!(matches!(capabilities::get(db, "c-1").await, Err(Error::NotFound { entity: Entity::Capability, .. })));
         assert!(matches!(capabilities::delete(db, "c-1").await, Err(Error::NotFound { .. })));
         assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 2);
     }
@@ -230,7 +230,7 @@ on_all! {
             NewCapability { description: Some("changed".into()), ..NewCapability::new("read") },
             NewCapability { id: Some("taken".into()), ..NewCapability::new("new") },
         ];
-        assert!(matches!(discovery::sync(db, "r-1", &clash).await, Err(Error::Conflict(Conflict::Exists { entity: "capability", id })) if id == "taken"));
+        assert!(matches!(discovery::sync(db, "r-1", &clash).await, Err(Error::Conflict(Conflict::Exists { entity: Entity::Capability, id })) if id == "taken"));
         assert_eq!(capabilities::list_by_resource(db, "r-1").await.unwrap(), before);
     }
 

@@ -389,6 +389,22 @@ on_all! {
         assert!(orphan.is_err(), "a capability without its resource was accepted");
     }
 
+    async fn the_names_the_library_recognises_refusals_by_exist(db: &DatabaseConnection) {
+        use migration::names::{AUDIT_EVENTS_UNSEALED, UQ_CAPABILITIES_RESOURCE_NAME};
+        let (index, trigger) = if is_pg(db) {
+            (
+                format!("SELECT count(*) FROM pg_class WHERE relname = '{UQ_CAPABILITIES_RESOURCE_NAME}'"),
+                format!("SELECT count(*) FROM pg_trigger WHERE tgname = '{AUDIT_EVENTS_UNSEALED}' AND tgrelid = 'audit_events'::regclass"),
+            )
+        } else {
+            (
+                format!("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = '{UQ_CAPABILITIES_RESOURCE_NAME}'"),
+                format!("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = '{AUDIT_EVENTS_UNSEALED}'"),
+            )
+        };
+        assert_eq!((scalar(db, &index).await, scalar(db, &trigger).await), (1, 1));
+    }
+
     async fn the_database_refuses_to_change_audit_events(db: &DatabaseConnection) {
         db.execute_unprepared("INSERT INTO audit_events (id, event_type) VALUES ('e1', 'tool_invoked')")
             .await

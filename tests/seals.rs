@@ -39,15 +39,26 @@ async fn as_superuser(db: &DatabaseConnection, sql: &str) {
         txn.commit().await.unwrap();
         return;
     }
-    let triggers = strings(db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").await;
-    let names = strings(db, "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").await;
+    // One transaction, so one connection of the pool sees the schema change from start to end.
+    let txn = sark_db::begin_write(db).await.unwrap();
+    let rows = |sql: &'static str| {
+        let txn = &txn;
+        async move {
+            let stmt = sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql);
+            let rows = txn.query_all_raw(stmt).await.unwrap();
+            rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap()).collect::<Vec<_>>()
+        }
+    };
+    let triggers = rows("SELECT sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name").await;
+    let names = rows("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").await;
     for name in &names {
-        db.execute_unprepared(&format!("DROP TRIGGER \"{name}\"")).await.unwrap();
+        txn.execute_unprepared(&format!("DROP TRIGGER \"{name}\"")).await.unwrap();
     }
-    db.execute_unprepared(sql).await.unwrap();
+    txn.execute_unprepared(sql).await.unwrap();
     for trigger in triggers {
-        db.execute_unprepared(&trigger).await.unwrap();
+        txn.execute_unprepared(&trigger).await.unwrap();
     }
+    txn.commit().await.unwrap();
 }
 
 /// 30 events an hour apart from `T0`, `e-00` to `e-29`.

@@ -31,6 +31,7 @@ mod m20261128_000017_create_retention_log;
 mod m20261128_000018_create_audit_seals;
 mod m20261129_000019_distribute_on_citus;
 mod m20261206_000020_chain_removals_into_seals;
+pub mod names;
 mod offenders;
 pub mod partitions;
 mod rules;

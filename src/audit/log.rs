@@ -1,13 +1,13 @@
 //! `audit_events`: the append-only audit log. Events are appended and read, never changed.
 
 use crate::db::begin_write;
-use crate::error::write_error;
+use crate::error::{refused_by_rule_trigger, write_error};
 use crate::ledger::money::to_micros;
 use crate::page::{self, Page};
 use crate::timestamp::stored;
 use crate::trace::{self, operation, traced};
-use crate::{Clock, Conflict, Error, Result, id, timestamp, validate};
-use entity::{Protocol, audit_event};
+use crate::{Clock, Conflict, Entity, Error, Result, id, timestamp, validate};
+use entity::{Protocol, audit_event, audit_seal};
 use rust_decimal::Decimal;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -268,14 +268,21 @@ pub async fn append_many_with<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<u64> {
     traced(operation!(INFO, "audit::append_many", events = events.len()), async {
         let rows = events.iter().map(|e| e.row(clock)).collect::<Result<Vec<_>>>()?;
+        let mut keys = std::collections::HashSet::new();
+        if let Some(twice) = rows.iter().find(|r| !keys.insert((r.id.as_ref(), r.timestamp.as_ref()))) {
+            return Err(Error::exists(Entity::AuditEvent, twice.id.as_ref()));
+        }
         let txn = begin_write(db).await?;
         let tx = &stored(&txn);
         let mut appended = 0;
         for chunk in rows.chunks(CHUNK_ROWS) {
-            appended += audit_event::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(tx)
-                .await
-                .map_err(|e| append_error(e, "(an event of the batch)"))?;
+            match audit_event::Entity::insert_many(chunk.to_vec()).exec_without_returning(tx).await {
+                Ok(n) => appended += n,
+                Err(e) => {
+                    drop(txn);
+                    return Err(batch_error(&stored(db), e, chunk).await);
+                }
+            }
         }
         txn.commit().await?;
         trace::rows(appended);
@@ -284,13 +291,45 @@ pub async fn append_many_with<C: ConnectionTrait + TransactionTrait>(
     .await
 }
 
-/// Translates the error of an append: the database's refusal of an event stamped in a sealed
-/// range is [`Conflict::Sealed`], the rest as for any write.
+/// Translates the error of an append: the sealed-range trigger's refusal (the one rule trigger
+/// an event that passed validation can meet) is [`Conflict::Sealed`], the rest as for any write.
 fn append_error(e: DbErr, id: &str) -> Error {
-    if e.to_string().contains("sealed range") {
+    if refused_by_rule_trigger(&e) {
         Conflict::Sealed { id: id.to_owned() }.into()
     } else {
-        write_error(e, "audit event", id, None)
+        write_error(e, Entity::AuditEvent, id, None)
+    }
+}
+
+/// Translates the error of a chunk of a batch, naming the event it is about: the first one
+/// stamped inside a sealed range, or the first whose id and timestamp are taken. Read after the
+/// batch's transaction ended, on `db`.
+async fn batch_error<C: ConnectionTrait>(db: &C, e: DbErr, chunk: &[audit_event::ActiveModel]) -> Error {
+    let culprit = async {
+        if refused_by_rule_trigger(&e) {
+            let sealed_until = audit_seal::Entity::find()
+                .order_by_desc(audit_seal::Column::Seq)
+                .one(db)
+                .await?
+                .map(|s| s.range_end);
+            let sealed = chunk.iter().find(|r| sealed_until.is_some_and(|end| *r.timestamp.as_ref() < end));
+            return Ok::<_, DbErr>(sealed.map(|r| r.id.as_ref().clone()));
+        }
+        for row in chunk {
+            let found = audit_event::Entity::find()
+                .filter(audit_event::Column::Id.eq(row.id.as_ref().as_str()))
+                .filter(audit_event::Column::Timestamp.eq(*row.timestamp.as_ref()))
+                .one(db)
+                .await?;
+            if found.is_some() {
+                return Ok(Some(row.id.as_ref().clone()));
+            }
+        }
+        Ok(None)
+    };
+    match culprit.await {
+        Ok(Some(id)) => append_error(e, &id),
+        Ok(None) | Err(_) => e.into(),
     }
 }
 
@@ -304,7 +343,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<audit_event::Mo
             .order_by_asc(audit_event::Column::Timestamp)
             .one(db)
             .await?
-            .ok_or_else(|| Error::not_found("audit event", id))
+            .ok_or_else(|| Error::not_found(Entity::AuditEvent, id))
     })
     .await
 }

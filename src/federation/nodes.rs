@@ -4,7 +4,7 @@ use super::trust_anchor;
 use crate::error::write_error;
 use crate::timestamp::stored;
 use crate::trace::{operation, traced};
-use crate::{Error, Result, id, timestamp, validate};
+use crate::{Entity, Error, Result, id, timestamp, validate};
 use entity::federation_node;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -85,7 +85,7 @@ pub async fn register<C: ConnectionTrait>(db: &C, new: &NewNode) -> Result<feder
         }
         .insert(db)
         .await
-        .map_err(|e| write_error(e, "federation node", &new.node_id, None))
+        .map_err(|e| write_error(e, Entity::FederationNode, &new.node_id, None))
     })
     .await
 }
@@ -99,7 +99,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation
             .filter(federation_node::Column::NodeId.eq(node_id))
             .one(db)
             .await?
-            .ok_or_else(|| Error::not_found("federation node", node_id))
+            .ok_or_else(|| Error::not_found(Entity::FederationNode, node_id))
     })
     .await
 }
@@ -235,7 +235,7 @@ pub async fn delete<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federat
             .exec_with_returning(db)
             .await?
             .pop()
-            .ok_or_else(|| Error::not_found("federation node", node_id))
+            .ok_or_else(|| Error::not_found(Entity::FederationNode, node_id))
     })
     .await
 }
@@ -255,5 +255,5 @@ async fn change<C: ConnectionTrait>(
         .exec_with_returning(db)
         .await?
         .pop()
-        .ok_or_else(|| Error::not_found("federation node", node_id))
+        .ok_or_else(|| Error::not_found(Entity::FederationNode, node_id))
 }

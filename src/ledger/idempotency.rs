@@ -45,7 +45,7 @@ pub(crate) async fn claim<C: ConnectionTrait>(
     let existing = Entity::find_by_id((principal_id.to_owned(), key.to_owned()))
         .one(db)
         .await?
-        .ok_or_else(|| Error::not_found("idempotency key", key))?;
+        .ok_or_else(|| Error::not_found(crate::Entity::IdempotencyKey, key))?;
     replay(key, payload, &existing.payload, existing.outcome.as_deref()).map(Claim::Replay)
 }
 

@@ -11,7 +11,7 @@
 use super::money::from_micros;
 use super::summaries::{self, CostFilter};
 use crate::Window;
-use crate::{Error, Result};
+use crate::{Entity, Error, Result};
 use entity::principal_budget::{self, Column};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryResult, QuerySelect, Statement, Value};
@@ -245,7 +245,7 @@ async fn lock<C: ConnectionTrait>(
         .lock_exclusive()
         .one(txn)
         .await?
-        .ok_or_else(|| Error::not_found("budget", principal_id))
+        .ok_or_else(|| Error::not_found(Entity::Budget, principal_id))
 }
 
 #[cfg(test)]

@@ -1,13 +1,11 @@
 //! `capabilities`: the tools, endpoints and methods a resource offers.
 
-use crate::error::write_error;
+use crate::error::{violates_unique_key, write_error};
 use crate::trace::{operation, traced};
-use crate::{Conflict, Error, Result, id, validate};
+use crate::{Conflict, Entity, Error, Result, id, validate};
 use entity::{SensitivityLevel, capability};
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -132,28 +130,30 @@ pub async fn create<C: ConnectionTrait>(
         let id = row.id.as_ref().clone();
         row.insert(db).await.map_err(|e| match name_taken(&e) {
             true => name_conflict(resource_id, &new.name),
-            false => write_error(e, "capability", &id, Some(("resource", resource_id))),
+            false => write_error(e, Entity::Capability, &id, Some((Entity::Resource, resource_id))),
         })
     })
     .await
 }
 
-/// Whether `e` is a violation of the one-name-per-resource key (`uq_capabilities_resource_name`,
-/// which SQLite reports by its columns).
+/// Whether `e` is a violation of the one-name-per-resource key.
 fn name_taken(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(msg))
-        if msg.contains("uq_capabilities_resource_name") || msg.contains("capabilities.name"))
+    violates_unique_key(e, migration::names::UQ_CAPABILITIES_RESOURCE_NAME)
 }
 
 fn name_conflict(resource_id: &str, name: &str) -> Error {
-    Conflict::NameTaken { entity: "capability", parent: resource_id.to_owned(), name: name.to_owned() }.into()
+    Conflict::NameTaken { entity: Entity::Capability, parent: resource_id.to_owned(), name: name.to_owned() }
+        .into()
 }
 
 /// The capability with `id`.
 pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::Model> {
     traced(operation!(DEBUG, "capabilities::get", capability_id = id), async {
         validate::key("id", id)?;
-        capability::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found("capability", id))
+        capability::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .ok_or_else(|| Error::not_found(Entity::Capability, id))
     })
     .await
 }
@@ -227,7 +227,7 @@ pub async fn update<C: ConnectionTrait>(
             None => None,
         };
         row.update(db).await.map_err(|e| match (e, &patch.name, parent) {
-            (DbErr::RecordNotUpdated, ..) => Error::not_found("capability", id),
+            (DbErr::RecordNotUpdated, ..) => Error::not_found(Entity::Capability, id),
             (e, Some(name), Some(parent)) if name_taken(&e) => name_conflict(&parent, name),
             (e, ..) => e.into(),
         })
@@ -242,7 +242,7 @@ pub async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::
         capability::Entity::delete_by_id(id)
             .exec_with_returning(db)
             .await?
-            .ok_or_else(|| Error::not_found("capability", id))
+            .ok_or_else(|| Error::not_found(Entity::Capability, id))
     })
     .await
 }

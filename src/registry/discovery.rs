@@ -2,10 +2,9 @@
 
 use super::resources;
 use crate::db::begin_write;
-use crate::error::write_error;
 use crate::registry::capabilities::NewCapability;
 use crate::trace::{self, operation, traced};
-use crate::{Error, Result, validate};
+use crate::{Entity, Error, Result, validate};
 use entity::capability;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
@@ -43,6 +42,7 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
     traced(operation!(INFO, "discovery::sync", resource_id), async {
         validate::key("resource_id", resource_id)?;
         let mut wanted = BTreeMap::new();
+        let mut ids = std::collections::HashSet::new();
         for capability in found {
             capability.validate()?;
             if wanted.insert(capability.name.as_str(), capability).is_some() {
@@ -50,6 +50,9 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
                     "name",
                     format!("{:?} appears more than once", capability.name),
                 ));
+            }
+            if let Some(id) = capability.id.as_deref().filter(|id| !ids.insert(*id)) {
+                return Err(Error::validation("id", format!("{id:?} appears more than once")));
             }
         }
         let txn = begin_write(db).await?;
@@ -78,10 +81,15 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
         let fresh: Vec<_> = wanted.into_values().collect();
         for chunk in fresh.chunks(CHUNK_ROWS) {
             refuse_taken_ids(&txn, chunk).await?;
-            capability::Entity::insert_many(chunk.iter().map(|c| c.row(resource_id)))
+            let inserted = capability::Entity::insert_many(chunk.iter().map(|c| c.row(resource_id)))
                 .exec_without_returning(&txn)
-                .await
-                .map_err(|e| write_error(e, "capability", "(a discovered id)", None))?;
+                .await;
+            if let Err(e) = inserted {
+                // Taken meanwhile by another writer: name the id, read after this transaction.
+                drop(txn);
+                refuse_taken_ids(db, chunk).await?;
+                return Err(e.into());
+            }
         }
         for chunk in stale.chunks(CHUNK_ROWS) {
             let ids = chunk.iter().map(|row| row.id.clone());
@@ -111,7 +119,7 @@ async fn refuse_taken_ids<C: ConnectionTrait>(txn: &C, fresh: &[&NewCapability])
         .order_by_asc(capability::Column::Id)
         .one(txn)
         .await?;
-    taken.map_or(Ok(()), |row| Err(Error::exists("capability", row.id)))
+    taken.map_or(Ok(()), |row| Err(Error::exists(Entity::Capability, row.id)))
 }
 
 fn differs(row: &capability::Model, new: &NewCapability) -> bool {

@@ -6,7 +6,7 @@ use crate::limits::{MAX_ENDPOINT_CHARS, MAX_NAME_CHARS};
 use crate::page::{self, Page};
 use crate::timestamp::stored;
 use crate::trace::{self, operation, traced};
-use crate::{Error, Result, id, timestamp, validate};
+use crate::{Entity, Error, Result, id, timestamp, validate};
 use entity::{Protocol, SensitivityLevel, capability, resource};
 use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{ExprTrait, Func};
@@ -139,7 +139,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: &NewResource) -> Result<res
         }
         .insert(db)
         .await
-        .map_err(|e| write_error(e, "resource", &id, None))
+        .map_err(|e| write_error(e, Entity::Resource, &id, None))
     })
     .await
 }
@@ -149,7 +149,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<resource::Model
     traced(operation!(DEBUG, "resources::get", resource_id = id), async {
         let db = &stored(db);
         validate::key("id", id)?;
-        resource::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found("resource", id))
+        resource::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found(Entity::Resource, id))
     })
     .await
 }
@@ -161,7 +161,7 @@ pub async fn get_with_capabilities<C: ConnectionTrait>(db: &C, id: &str) -> Resu
         validate::key("id", id)?;
         let found = resource::Entity::find_by_id(id).find_with_related(capability::Entity).all(db).await?;
         let (resource, mut capabilities) =
-            found.into_iter().next().ok_or_else(|| Error::not_found("resource", id))?;
+            found.into_iter().next().ok_or_else(|| Error::not_found(Entity::Resource, id))?;
         capabilities.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         Ok(ResourceWithCapabilities { resource, capabilities })
     })
@@ -229,7 +229,7 @@ pub async fn update<C: ConnectionTrait>(db: &C, id: &str, patch: &ResourcePatch)
             row.metadata = Set(metadata.clone());
         }
         row.update(db).await.map_err(|e| match e {
-            sea_orm::DbErr::RecordNotUpdated => Error::not_found("resource", id),
+            sea_orm::DbErr::RecordNotUpdated => Error::not_found(Entity::Resource, id),
             e => e.into(),
         })
     })
@@ -265,5 +265,5 @@ pub(crate) async fn lock<C: ConnectionTrait>(txn: &C, id: &str) -> Result<resour
         .lock_exclusive()
         .one(txn)
         .await?
-        .ok_or_else(|| Error::not_found("resource", id))
+        .ok_or_else(|| Error::not_found(Entity::Resource, id))
 }
