@@ -12,7 +12,7 @@ use sark_db::Window;
 use sark_db::audit::{self, NewAuditEvent};
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, NewCost};
-use sark_db::ledger::statements::{PG_CHARGE, pg_keyed_charge};
+use sark_db::ledger::statements::{PG_CHARGE, PG_KEYED_CHARGE};
 use sark_db::ledger::summaries::{self, CostFilter};
 use sark_db::ledger::{GroupCommit, Ledger};
 use sea_orm::sqlx::postgres::{PgArguments, PgPoolOptions};
@@ -636,7 +636,7 @@ fn bind_charge(
 
 /// The keyed charge statement through sqlx: whether it charged (a replay does not).
 async fn raw_keyed(pool: &PgPool, p: usize, key: &str) -> Res<bool> {
-    let row = bind_charge(sqlx::query(pg_keyed_charge()), p, true)
+    let row = bind_charge(sqlx::query(PG_KEYED_CHARGE), p, true)
         .bind(key)
         .bind(payload(p))
         .bind(sark_db::timestamp::now())
@@ -676,7 +676,7 @@ fn charge_script(principals: usize, keyed: bool) -> String {
         params.push("('k-' || CAST(:client_id AS text) || '-' || CAST(:k AS text))".into());
         params.push(format!("translate('{before}bench-' || CAST(:p AS text) || '{after}', '~', ':')"));
         params.push(instant(now));
-        pg_keyed_charge()
+        PG_KEYED_CHARGE
     } else {
         PG_CHARGE
     };

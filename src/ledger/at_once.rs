@@ -11,33 +11,19 @@
 //! than the row's, costs in two days, a charge that does not fit) are left to the locked
 //! path ([`grouped`](super::grouped)), which judges them one by one.
 
-use super::costs::{CostOutcome, PG_INSERT_UNNEST, Valid, sorted_ids, unnest_values};
+use super::costs::{CostOutcome, Valid, sorted_ids, unnest_values};
 use super::grouped::Call;
-use super::spend::{Spent, replace_once};
+use super::spend::Spent;
 use crate::{Error, Result, Window};
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, RuntimeErr, Statement, Value, sqlx};
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 use time::OffsetDateTime;
 
-/// The budget changes ([`sql/spend_many.pg.sql`](self)) and the cost rows of the principals
-/// they applied to, in one statement: a row per changed budget (its principal, counters and
+/// The budget changes and the cost rows of the principals they applied to, in one statement
+/// ([`sql/charge_many.pg.sql`](self)): a row per changed budget (its principal, counters and
 /// limits), then a row per inserted cost (its id alone).
-static SPEND_AND_INSERT_MANY: LazyLock<String> = LazyLock::new(|| {
-    let insert = replace_once(
-        PG_INSERT_UNNEST,
-        "ORDER BY n",
-        "WHERE p IN (SELECT principal_id FROM budget)\nORDER BY n",
-    );
-    format!(
-        "{}, cost AS (\n{insert})\n\
-         SELECT principal_id, daily_spent_micros, monthly_spent_micros, daily_budget_micros,\n    \
-         monthly_budget_micros, NULL::int8 AS id FROM budget\n\
-         UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, id FROM cost",
-        include_str!("sql/spend_many.pg.sql")
-    )
-});
+const SPEND_AND_INSERT_MANY: &str = include_str!("sql/charge_many.pg.sql");
 
 /// One principal's calls in the group: what they add, what its charges need, their windows.
 #[derive(Debug)]
@@ -109,8 +95,7 @@ pub(super) async fn settle(
     }
     let mut values = unnest_values(&sent);
     values.extend(budget_values(&principals, now));
-    let stmt =
-        Statement::from_sql_and_values(db.get_database_backend(), SPEND_AND_INSERT_MANY.as_str(), values);
+    let stmt = Statement::from_sql_and_values(db.get_database_backend(), SPEND_AND_INSERT_MANY, values);
     let written = db.query_all_raw(stmt).await.map_err(Error::from);
     match written.and_then(|rows| Applied::read(&rows)).and_then(|applied| applied.answers(calls)) {
         Ok(answers) => answers,
@@ -206,9 +191,16 @@ fn not_applied(e: &DbErr) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use crate::ledger::spend::tests::folded;
+
+    /// The statement's insert is the bulk insert, restricted to the changed budgets.
     #[test]
     fn the_cost_rows_follow_only_the_changed_budgets() {
-        let sql = super::SPEND_AND_INSERT_MANY.as_str();
-        assert_eq!(sql.matches("WHERE p IN (SELECT principal_id FROM budget)").count(), 1, "{sql}");
+        let insert = folded(crate::ledger::costs::PG_INSERT_UNNEST).replacen(
+            "ORDER BY n",
+            "WHERE p IN (SELECT principal_id FROM budget) ORDER BY n",
+            1,
+        );
+        assert!(folded(super::SPEND_AND_INSERT_MANY).contains(&insert));
     }
 }

@@ -37,16 +37,11 @@ const CHUNK_ROWS: usize = 4_000;
 /// Rows per `INSERT … SELECT FROM UNNEST` on PostgreSQL, which binds one array per column.
 const PG_CHUNK_ROWS: usize = 50_000;
 
-/// PostgreSQL bulk insert: one array parameter per column, whatever the number of rows, the
-/// rows inserted in their order. The driver binds no NULL array elements, so a missing amount
-/// travels as [`NO_AMOUNT`] (amounts are never negative).
-pub(super) const PG_INSERT_UNNEST: &str = r#"INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
-    estimated_cost_micros, actual_cost_micros, metadata)
-SELECT t, p, r, c, NULLIF(e, -1), NULLIF(a, -1), m
-FROM UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
-    $5::int8[], $6::int8[], $7::jsonb[]) WITH ORDINALITY AS u(t, p, r, c, e, a, m, n)
-ORDER BY n
-RETURNING id"#;
+/// PostgreSQL bulk insert ([`sql/insert_costs.pg.sql`](self)): one array parameter per
+/// column, whatever the number of rows, the rows inserted in their order. The driver binds no
+/// NULL array elements, so a missing amount travels as [`NO_AMOUNT`] (amounts are never
+/// negative).
+pub(super) const PG_INSERT_UNNEST: &str = include_str!("sql/insert_costs.pg.sql");
 
 /// Stands for a missing amount in [`PG_INSERT_UNNEST`].
 const NO_AMOUNT: i64 = -1;
@@ -424,8 +419,7 @@ async fn fast_keyed<C: ConnectionTrait>(
     let mut values = spend.values(true);
     values.extend(v.cost_values());
     values.extend::<[Value; 3]>([key.into(), payload.clone().into(), timestamp::now().into()]);
-    let stmt =
-        Statement::from_sql_and_values(db.get_database_backend(), PG_KEYED_SPEND_AND_INSERT.as_str(), values);
+    let stmt = Statement::from_sql_and_values(db.get_database_backend(), PG_KEYED_SPEND_AND_INSERT, values);
     let row = match db.query_one_raw(stmt).await {
         Ok(row) => row,
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => return Ok(None),

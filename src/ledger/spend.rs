@@ -15,48 +15,20 @@ use crate::{Entity, Error, Result};
 use entity::principal_budget::{self, Column};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryResult, QuerySelect, Statement, Value};
-use std::sync::LazyLock;
 use time::OffsetDateTime;
 
 /// The spend statement, for both backends (sqlx binds `$n` on SQLite too).
 pub(crate) const SPEND: &str = include_str!("sql/spend.sql");
 
-/// PostgreSQL: [`SPEND`] and the insert of the cost row in one statement; `$8`–`$13` are
-/// the cost's ([`sql/insert_cost.pg.sql`](self)). Returns no row when the spend did not apply.
-pub(crate) const PG_SPEND_AND_INSERT: &str = concat!(
-    "WITH budget AS (\n",
-    include_str!("sql/spend.sql"),
-    ")\n",
-    include_str!("sql/insert_cost.pg.sql"),
-    "SELECT cost.id, budget.* FROM budget, cost"
-);
+/// PostgreSQL: [`SPEND`] and the insert of the cost row in one statement
+/// ([`sql/charge.pg.sql`](self), whole, its parameters documented there). Returns no row when
+/// the spend did not apply.
+pub(crate) const PG_SPEND_AND_INSERT: &str = include_str!("sql/charge.pg.sql");
 
-/// PostgreSQL: a keyed cost in one statement. `existing` finds a committed use of the key;
-/// only without one does the [`SPEND`] apply (the insert and the update are both guarded),
-/// then the cost row, its outcome and the key are inserted.
-pub(crate) static PG_KEYED_SPEND_AND_INSERT: LazyLock<String> = LazyLock::new(|| {
-    let guarded = replace_once(
-        SPEND,
-        "VALUES ($1, $2, $2, $3, $4, $5, $5)",
-        &format!("SELECT $1, $2, $2, $3, $4, $5, $5 WHERE {NO_KEY}"),
-    );
-    let guarded = replace_once(&guarded, "WHERE (NOT $6 OR", &format!("WHERE {NO_KEY} AND (NOT $6 OR"));
-    format!(
-        "WITH existing AS (SELECT payload, outcome FROM cost_idempotency_keys WHERE principal_id = $1 AND key = $14),\n\
-         budget AS (\n{guarded})\n{}{}",
-        include_str!("sql/insert_cost.pg.sql"),
-        include_str!("sql/keyed_outcome.pg.sql")
-    )
-});
-
-/// The guard of [`PG_KEYED_SPEND_AND_INSERT`]: the key is not used yet.
-const NO_KEY: &str = "NOT EXISTS (SELECT FROM existing)";
-
-/// `text` with `from`, which must occur exactly once, replaced by `to`.
-pub(super) fn replace_once(text: &str, from: &str, to: &str) -> String {
-    assert_eq!(text.matches(from).count(), 1, "{from:?} must occur once in the spend statement");
-    text.replacen(from, to, 1)
-}
+/// PostgreSQL: a keyed cost in one statement ([`sql/charge_keyed.pg.sql`](self)): the key's
+/// first use spends and inserts the cost row, its outcome and the key; a committed key returns
+/// its first payload and outcome and spends nothing.
+pub(crate) const PG_KEYED_SPEND_AND_INSERT: &str = include_str!("sql/charge_keyed.pg.sql");
 
 /// Which amount a spend adds and when, and whether limits bind it.
 #[derive(Debug, Clone, Copy)]
@@ -249,10 +221,30 @@ async fn lock<C: ConnectionTrait>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
+    use super::{PG_KEYED_SPEND_AND_INSERT, PG_SPEND_AND_INSERT, SPEND};
+
+    /// `sql` without its comments, its white space folded.
+    pub(in crate::ledger) fn folded(sql: &str) -> String {
+        let code: Vec<&str> = sql.lines().map(|l| l.split("--").next().unwrap_or("")).collect();
+        code.join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The whole statements carry the spend statement's rule as it is: the charge verbatim,
+    /// the keyed charge with the key's guard on both its insert and its update.
     #[test]
-    fn the_keyed_statement_guards_both_the_insert_and_the_update() {
-        let sql = super::PG_KEYED_SPEND_AND_INSERT.as_str();
-        assert_eq!(sql.matches(super::NO_KEY).count(), 2, "{sql}");
+    fn the_whole_statements_hold_the_spend_statement() {
+        let spend = folded(SPEND);
+        assert!(folded(PG_SPEND_AND_INSERT).contains(&spend));
+        let no_key = "NOT EXISTS (SELECT FROM existing)";
+        let guarded = spend
+            .replacen(
+                "VALUES ($1, $2, $2, $3, $4, $5, $5)",
+                &format!("SELECT $1, $2, $2, $3, $4, $5, $5 WHERE {no_key}"),
+                1,
+            )
+            .replacen("WHERE (NOT $6 OR", &format!("WHERE {no_key} AND (NOT $6 OR"), 1);
+        assert_eq!(folded(PG_KEYED_SPEND_AND_INSERT).matches(no_key).count(), 2);
+        assert!(folded(PG_KEYED_SPEND_AND_INSERT).contains(&guarded));
     }
 }

@@ -20,6 +20,4 @@ pub const SPEND: &str = spend::SPEND;
 pub const PG_CHARGE: &str = spend::PG_SPEND_AND_INSERT;
 
 /// PostgreSQL: a keyed charge in one statement (the key's first outcome when it was used).
-pub fn pg_keyed_charge() -> &'static str {
-    spend::PG_KEYED_SPEND_AND_INSERT.as_str()
-}
+pub const PG_KEYED_CHARGE: &str = spend::PG_KEYED_SPEND_AND_INSERT;

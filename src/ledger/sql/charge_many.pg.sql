@@ -1,12 +1,17 @@
 -- PostgreSQL: the budget changes of a group of unkeyed costs, principal by principal all or
--- nothing, in one statement with the insert of their cost rows (the CTE `cost` follows).
+-- nothing, and the cost rows of the principals they applied to, in one statement. Returns a
+-- row per changed budget (its principal, counters and limits; id NULL), then a row per
+-- inserted cost (its id alone).
+-- $1–$7 the cost rows, one array per column, in order: timestamps, principals, resources,
+-- capabilities, estimated and actual amounts (micro-units; -1 for none), metadata (jsonb).
 -- One element of $8–$13 per principal: $8 the principal, $9 the sum of its costs' amounts,
 -- $10 the most its charges need (the largest sum of its amounts up to and including a
 -- charge), $11/$12 the UTC day and month all its costs fall in, $13 whether any is a charge;
 -- $14 now.
 -- A principal's costs apply only when its row exists and counts their windows or older ones,
 -- no counter passes i64::MAX counting $9, and (with a charge) both limits hold counting $10:
--- then its counters gain $9 (a newer window starts at $9). Otherwise its row is left alone.
+-- then its counters gain $9 (a newer window starts at $9). Otherwise its row is left alone,
+-- and its costs are not inserted.
 WITH v AS (
     SELECT * FROM UNNEST($8::varchar[], $9::int8[], $10::int8[], $11::timestamptz[],
         $12::timestamptz[], $13::bool[]) AS v(principal_id, total, need, day, month, enforce)
@@ -35,3 +40,15 @@ WITH v AS (
     RETURNING b.principal_id, b.daily_spent_micros, b.monthly_spent_micros,
         b.daily_budget_micros, b.monthly_budget_micros
 )
+, cost AS (
+INSERT INTO cost_tracking ("timestamp", principal_id, resource_id, capability_id,
+    estimated_cost_micros, actual_cost_micros, metadata)
+SELECT t, p, r, c, NULLIF(e, -1), NULLIF(a, -1), m
+FROM UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
+    $5::int8[], $6::int8[], $7::jsonb[]) WITH ORDINALITY AS u(t, p, r, c, e, a, m, n)
+WHERE p IN (SELECT principal_id FROM budget)
+ORDER BY n
+RETURNING id)
+SELECT principal_id, daily_spent_micros, monthly_spent_micros, daily_budget_micros,
+    monthly_budget_micros, NULL::int8 AS id FROM budget
+UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, id FROM cost
