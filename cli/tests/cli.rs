@@ -1,8 +1,9 @@
 //! The built `sark-db` binary, end to end, against a SQLite file and a PostgreSQL database.
 
-#[path = "../../tests/common/certs.rs"]
-#[allow(dead_code)] // the library's helper; these tests use part of it
-mod certs;
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use common::certs;
 
 use rust_decimal::{Decimal, dec};
 use sark_db::ConnectionTrait;
@@ -193,6 +194,8 @@ async fn operator_session(url: &str) {
     let (code, _, stderr) = run(url, &["privileges", "grant", &app_role()]);
     if url.starts_with("postgres") {
         assert_eq!(code, Some(0), "{stderr}");
+        let role = app_role();
+        db.execute_unprepared(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).await.unwrap();
     } else {
         assert_eq!(code, Some(3));
         assert!(stderr.contains("SQLite has no roles"), "{stderr}");
@@ -441,18 +444,6 @@ async fn registry_and_federation(url: &str) {
     }
 }
 
-#[tokio::test]
-async fn registry_and_federation_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    registry_and_federation(&format!("sqlite://{}?mode=rwc", dir.path().join("sark.db").display())).await;
-}
-
-#[tokio::test]
-#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
-async fn registry_and_federation_on_postgres() {
-    on_postgres("federation", &[], |url| async move { registry_and_federation(&url).await }).await;
-}
-
 #[test]
 fn the_registry_and_federation_commands_explain_themselves() {
     for (args, says) in [
@@ -479,55 +470,30 @@ fn a_url_of_another_scheme_is_refused_naming_it() {
     assert!(!stderr.contains("lookup"), "{stderr}");
 }
 
-#[tokio::test]
-async fn sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    operator_session(&format!("sqlite://{}?mode=rwc", dir.path().join("sark.db").display())).await;
+/// Each session as a `sqlite` and a `postgres` test, on a fresh empty database of the
+/// library's test harness (dropped when the test ends, also when it fails).
+macro_rules! sessions {
+    ($($session:ident),*) => {$(
+        mod $session {
+            use super::common::{Backend, Schema, TestDb};
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let t = TestDb::new(Backend::Sqlite, Schema::Empty).await;
+                super::$session(&t.url).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
+            async fn postgres() {
+                let t = TestDb::new(Backend::Postgres, Schema::Empty).await;
+                super::$session(&t.url).await;
+            }
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn retention_then_seal_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    retention_then_seal(&format!("sqlite://{}?mode=rwc", dir.path().join("sark.db").display())).await;
-}
-
-#[tokio::test]
-#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
-async fn retention_then_seal_on_postgres() {
-    on_postgres("seams", &[], |url| async move { retention_then_seal(&url).await }).await;
-}
-
-#[tokio::test]
-#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
-async fn postgres() {
-    on_postgres("session", &[app_role()], |url| async move { operator_session(&url).await }).await;
-}
-
-/// Runs `session` on a fresh PostgreSQL database (`SARK_TEST_PG`) named after `what`, dropped
-/// afterwards with the `roles` the session made, also when the session failed.
-async fn on_postgres<F>(what: &str, roles: &[String], session: impl FnOnce(String) -> F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let admin_url = std::env::var("SARK_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let admin = sark_db::connect(&admin_url)
-        .await
-        .expect("PostgreSQL at SARK_TEST_PG (default 127.0.0.1:5432) must be reachable");
-    let name = format!("sark_cli_test_{what}_{}", std::process::id());
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}")).await.unwrap();
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-    let url = match admin_url.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => panic!("SARK_TEST_PG has no database part: {admin_url}"),
-    };
-    let outcome = tokio::spawn(session(url)).await;
-    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
-    for role in roles {
-        admin.execute_unprepared(&format!("DROP ROLE IF EXISTS {role}")).await.unwrap();
-    }
-    outcome.unwrap();
-}
+sessions!(operator_session, registry_and_federation, retention_then_seal);
 
 #[test]
 fn an_unreachable_database_fails_at_once_with_its_cause() {

@@ -77,6 +77,8 @@ enum Place {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+/// The migrated SQLite file of this test process, copied for each test.
+static SQLITE_TEMPLATE: OnceCell<(tempfile::TempDir, std::path::PathBuf)> = OnceCell::const_new();
 
 /// Databases of this harness older than this, with nobody connected, are leftovers.
 const LEFTOVER_AFTER_SECS: u64 = 3_600;
@@ -165,6 +167,24 @@ async fn template(admin_url: &str) -> &'static str {
         .await
 }
 
+/// The migrated SQLite file of this test process, made on first use: migrated, then closed, so
+/// that its write-ahead log is checkpointed into the one file that each test copies.
+async fn sqlite_template() -> &'static std::path::Path {
+    let (_, path) = SQLITE_TEMPLATE
+        .get_or_init(|| async {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("template.db");
+            let db = sark_db::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+                .await
+                .expect("open sqlite");
+            sark_db::migrate(&db).await.expect("migrate the SQLite template");
+            db.close().await.expect("close the SQLite template");
+            (dir, path)
+        })
+        .await;
+    path
+}
+
 impl TestDb {
     /// A fresh database on `backend` with `schema`.
     pub async fn new(backend: Backend, schema: Schema) -> TestDb {
@@ -178,11 +198,12 @@ impl TestDb {
 
     async fn sqlite(schema: Schema) -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("sark.db").display());
-        let db = sark_db::connect(&url).await.expect("open sqlite");
+        let path = dir.path().join("sark.db");
         if schema == Schema::Migrated {
-            sark_db::migrate(&db).await.expect("migrate sqlite");
+            std::fs::copy(sqlite_template().await, &path).expect("copy the migrated SQLite file");
         }
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let db = sark_db::connect(&url).await.expect("open sqlite");
         TestDb { db, url, place: Place::Sqlite(dir) }
     }
 
@@ -196,7 +217,8 @@ impl TestDb {
         let admin = admin(&admin_url).await;
         // Two clones of one template at the same instant can collide; retry briefly.
         for attempt in 0.. {
-            let sql = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{source}\"");
+            // FILE_COPY copies the template's files instead of writing every page to the WAL.
+            let sql = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{source}\" STRATEGY FILE_COPY");
             match admin.execute_unprepared(&sql).await {
                 Ok(_) => break,
                 Err(e) if attempt < 50 && e.to_string().contains("being accessed by other users") => {
