@@ -1,0 +1,4 @@
+DROP INDEX IF EXISTS "idx_cost_principal";
+
+COMMIT;
+

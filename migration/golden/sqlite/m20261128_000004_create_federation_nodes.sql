@@ -1,0 +1,2 @@
+CREATE TABLE "federation_nodes" ( "id" varchar NOT NULL PRIMARY KEY, "node_id" varchar NOT NULL UNIQUE, "name" varchar NOT NULL, "endpoint" varchar NOT NULL, "trust_anchor_cert" text NOT NULL, "enabled" boolean NOT NULL DEFAULT TRUE, "trusted_since" timestamp_with_timezone_text NOT NULL DEFAULT CURRENT_TIMESTAMP, "rate_limit_per_hour" integer NOT NULL DEFAULT 10000, "metadata" jsonb_text NOT NULL DEFAULT '{}', "created_at" timestamp_with_timezone_text NOT NULL DEFAULT CURRENT_TIMESTAMP, "updated_at" timestamp_with_timezone_text NOT NULL DEFAULT CURRENT_TIMESTAMP );
+

@@ -1,0 +1,2 @@
+CREATE TABLE "principal_budgets" ( "principal_id" varchar NOT NULL PRIMARY KEY, "daily_budget_micros" integer NULL, "monthly_budget_micros" integer NULL, "daily_spent_micros" integer NOT NULL DEFAULT 0, "monthly_spent_micros" integer NOT NULL DEFAULT 0, "last_daily_reset" timestamp_with_timezone_text NULL, "last_monthly_reset" timestamp_with_timezone_text NULL, "currency" varchar NOT NULL DEFAULT 'USD', "created_at" timestamp_with_timezone_text NOT NULL DEFAULT CURRENT_TIMESTAMP, "updated_at" timestamp_with_timezone_text NOT NULL DEFAULT CURRENT_TIMESTAMP );
+
