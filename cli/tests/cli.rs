@@ -386,53 +386,23 @@ async fn registry_and_federation(url: &str) {
     assert_eq!(anchor["fingerprint_sha256"].as_str().map(str::len), Some(64));
 
     // Refusals: exit 3 (2 for usage), nothing written.
+    let register = |node: &'static str, endpoint: &'static str, cert: &str| {
+        vec!["federation", "register", node, "--name", "X", "--endpoint", endpoint, "--cert"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain([cert.to_owned()])
+            .collect::<Vec<String>>()
+    };
+    let words = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<String>>();
     for (args, says) in [
-        (
-            vec![
-                "federation",
-                "register",
-                "x",
-                "--name",
-                "X",
-                "--endpoint",
-                "http://example.com",
-                "--cert",
-                &year,
-            ],
-            "endpoint",
-        ),
-        (
-            vec![
-                "federation",
-                "register",
-                "x",
-                "--name",
-                "X",
-                "--endpoint",
-                "https://x.example",
-                "--cert",
-                &key,
-            ],
-            "PRIVATE KEY",
-        ),
-        (
-            vec![
-                "federation",
-                "register",
-                "globex",
-                "--name",
-                "X",
-                "--endpoint",
-                "https://x.example",
-                "--cert",
-                &year,
-            ],
-            "exists",
-        ),
-        (vec!["federation", "rotate", "globex", "--cert", &key], "PRIVATE KEY"),
-        (vec!["federation", "enable", "nobody"], "not found"),
-        (vec!["federation", "show", "nobody"], "not found"),
+        (register("x", "http://example.com", &year), "endpoint"),
+        (register("x", "https://x.example", &key), "PRIVATE KEY"),
+        (register("globex", "https://x.example", &year), "exists"),
+        (words(&["federation", "rotate", "globex", "--cert", &key]), "PRIVATE KEY"),
+        (words(&["federation", "enable", "nobody"]), "not found"),
+        (words(&["federation", "show", "nobody"]), "not found"),
     ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, _, stderr) = run(url, &args);
         assert_eq!(code, Some(3), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
