@@ -156,9 +156,11 @@ fn refusal(e: &DbErr) -> Option<(String, Option<String>)> {
     Some((e.code()?.into_owned(), e.constraint().map(str::to_owned)))
 }
 
-/// SQLite's extended result code of a `UNIQUE` index violation (the primary key has its own,
-/// 1555).
+/// SQLite's extended result code of a `UNIQUE` index violation.
 const SQLITE_CONSTRAINT_UNIQUE: &str = "2067";
+
+/// SQLite's extended result code of a primary key violation.
+const SQLITE_CONSTRAINT_PRIMARYKEY: &str = "1555";
 
 /// SQLite's extended result code of a trigger's `RAISE(ABORT, …)`.
 const SQLITE_CONSTRAINT_TRIGGER: &str = "1811";
@@ -169,15 +171,25 @@ const PG_RESTRICT_VIOLATION: &str = "23001";
 /// PostgreSQL's SQLSTATE `unique_violation`.
 const PG_UNIQUE_VIOLATION: &str = "23505";
 
-/// Whether `e` is a violation of the unique key named `constraint` (see
-/// [`migration::names`]); SQLite names no constraint, so there: of a unique index other than
-/// the primary key.
-pub(crate) fn violates_unique_key(e: &DbErr, constraint: &str) -> bool {
-    match refusal(e) {
-        Some((code, name)) if code == PG_UNIQUE_VIOLATION => name.as_deref() == Some(constraint),
-        Some((code, _)) => code == SQLITE_CONSTRAINT_UNIQUE,
-        None => false,
+/// Which unique key a unique violation `e` names: `Some(true)` the key named `constraint`
+/// (see [`migration::names`]; on Citus a shard's copy, `<constraint>_<shard id>`), `Some(false)`
+/// another key, `None` when the server did not say (SQLite names no constraint; Citus relays a
+/// worker's error without it) or `e` is no unique violation.
+pub(crate) fn unique_key_is(e: &DbErr, constraint: &str) -> Option<bool> {
+    let (code, name) = refusal(e)?;
+    if code != PG_UNIQUE_VIOLATION && code != SQLITE_CONSTRAINT_UNIQUE && code != SQLITE_CONSTRAINT_PRIMARYKEY
+    {
+        return None;
     }
+    if code == SQLITE_CONSTRAINT_PRIMARYKEY {
+        return Some(false);
+    }
+    let name = name?;
+    let shard = name.strip_prefix(constraint).and_then(|rest| rest.strip_prefix('_'));
+    Some(
+        name == constraint
+            || shard.is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())),
+    )
 }
 
 /// Whether one of sark-db's rule triggers refused `e`'s write (`restrict_violation` on

@@ -625,6 +625,7 @@ async fn citus_spreads_budgets_by_principal_and_the_audit_log_by_event() {
     let expected = [
         "audit_events distributed id 8",
         "audit_seal_entries distributed event_id 8",
+        "audit_seal_removals reference <none> 1",
         "audit_seals reference <none> 1",
         "capabilities reference <none> 1",
         "cost_idempotency_keys distributed principal_id 32",

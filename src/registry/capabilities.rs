@@ -1,11 +1,14 @@
 //! `capabilities`: the tools, endpoints and methods a resource offers.
 
-use crate::error::{violates_unique_key, write_error};
+use crate::error::{unique_key_is, write_error};
 use crate::trace::{operation, traced};
 use crate::{Conflict, Entity, Error, Result, id, validate};
 use entity::{SensitivityLevel, capability};
+use migration::names::UQ_CAPABILITIES_RESOURCE_NAME;
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -128,17 +131,31 @@ pub async fn create<C: ConnectionTrait>(
         new.validate()?;
         let row = new.row(resource_id);
         let id = row.id.as_ref().clone();
-        row.insert(db).await.map_err(|e| match name_taken(&e) {
-            true => name_conflict(resource_id, &new.name),
-            false => write_error(e, Entity::Capability, &id, Some((Entity::Resource, resource_id))),
-        })
+        let e = match row.insert(db).await {
+            Ok(created) => return Ok(created),
+            Err(e) => e,
+        };
+        // Which unique key was taken: as the server names it, else (SQLite, Citus) the name's
+        // unless a capability has this id.
+        let unique = matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
+        let name_taken = unique
+            && match unique_key_is(&e, UQ_CAPABILITIES_RESOURCE_NAME) {
+                Some(taken) => taken,
+                None => capability::Entity::find_by_id(&id).one(db).await.ok().flatten().is_none(),
+            };
+        if name_taken {
+            return Err(name_conflict(resource_id, &new.name));
+        }
+        Err(write_error(e, Entity::Capability, &id, Some((Entity::Resource, resource_id))))
     })
     .await
 }
 
-/// Whether `e` is a violation of the one-name-per-resource key.
+/// Whether the unique violation `e` of an update is the one-name-per-resource key: an update
+/// changes no id, so a unique violation whose key the server does not name is that one.
 fn name_taken(e: &DbErr) -> bool {
-    violates_unique_key(e, migration::names::UQ_CAPABILITIES_RESOURCE_NAME)
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+        && unique_key_is(e, UQ_CAPABILITIES_RESOURCE_NAME).unwrap_or(true)
 }
 
 fn name_conflict(resource_id: &str, name: &str) -> Error {
