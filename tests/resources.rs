@@ -231,6 +231,12 @@ on_all! {
             NewCapability { id: Some("taken".into()), ..NewCapability::new("new") },
         ];
         assert!(matches!(discovery::sync(db, "r-1", &clash).await, Err(Error::Conflict(Conflict::Exists { entity: Entity::Capability, id })) if id == "taken"));
+        // Two discovered capabilities with one id: refused before anything is written.
+        let twice = [
+            NewCapability { id: Some("same".into()), ..NewCapability::new("a") },
+            NewCapability { id: Some("same".into()), ..NewCapability::new("b") },
+        ];
+        assert!(matches!(discovery::sync(db, "r-1", &twice).await, Err(Error::Validation { field: "id", .. })));
         assert_eq!(capabilities::list_by_resource(db, "r-1").await.unwrap(), before);
     }
 
