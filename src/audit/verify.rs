@@ -201,8 +201,8 @@ fn links(previous: Option<&audit_seal::Model>, seal: &audit_seal::Model) -> bool
 struct Removals {
     /// Every `retention_log` entry, by id.
     recorded: HashMap<String, retention_entry::Model>,
-    /// Every chained removal: its seal and its hash then.
-    chained: Vec<audit_seal_removal::Model>,
+    /// Every chained removal, by removal id (chained once): its seal and its hash then.
+    chained: HashMap<String, audit_seal_removal::Model>,
     /// Entries each removal may still account for (its row count, less what earlier seals
     /// used).
     room: HashMap<String, i64>,
@@ -212,14 +212,19 @@ impl Removals {
     async fn load<C: ConnectionTrait>(db: &C) -> Result<Removals> {
         let recorded: HashMap<_, _> =
             retention_entry::Entity::find().all(db).await?.into_iter().map(|r| (r.id.clone(), r)).collect();
-        let chained = audit_seal_removal::Entity::find().all(db).await?;
+        let chained = audit_seal_removal::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| (c.removal_id.clone(), c))
+            .collect();
         let room = recorded.values().map(|r| (r.id.clone(), r.row_count)).collect();
         Ok(Removals { recorded, chained, room })
     }
 
     /// The seal that chains removal `id`, if any.
     fn chained_by(&self, id: &str) -> Option<i64> {
-        self.chained.iter().find(|c| c.removal_id == id).map(|c| c.seal_seq)
+        self.chained.get(id).map(|c| c.seal_seq)
     }
 
     /// Removals that no seal chains though they are dated before `newest` was made.
@@ -261,7 +266,7 @@ impl Removals {
     /// The hashes `seal` chains, in id order; names the chained removals changed or gone.
     fn of_seal(&self, seal: &audit_seal::Model, check: &mut SealCheck) -> Vec<String> {
         let mut chained: Vec<&audit_seal_removal::Model> =
-            self.chained.iter().filter(|c| c.seal_seq == seal.seq).collect();
+            self.chained.values().filter(|c| c.seal_seq == seal.seq).collect();
         chained.sort_by(|a, b| a.removal_id.cmp(&b.removal_id));
         for c in &chained {
             match self.recorded.get(&c.removal_id) {
