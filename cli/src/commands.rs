@@ -97,7 +97,7 @@ pub enum Privileges {
     Grant { role: String },
 }
 
-/// `migrate …`: what `cargo run -p migration` does.
+/// `migrate …`: what `cargo run -p sark-db-migration` does.
 #[derive(Debug, Subcommand)]
 pub enum Migrate {
     /// Apply pending migrations (all, or the next N).

@@ -1,4 +1,4 @@
-//! `cargo run -p migration -- <up|down|status|fresh|refresh|…>`: the sea-orm migration CLI.
+//! `cargo run -p sark-db-migration -- <up|down|status|fresh|refresh|…>`: the sea-orm migration CLI.
 //! Without `DATABASE_URL` (or `-u`) it migrates the embedded SQLite default `./sark.db`.
 
 use sea_orm_migration::prelude::*;
@@ -15,5 +15,5 @@ fn main() {
         .enable_all()
         .build()
         .expect("cannot start the tokio runtime")
-        .block_on(cli::run_cli(migration::Migrator));
+        .block_on(cli::run_cli(sark_db_migration::Migrator));
 }
