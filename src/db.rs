@@ -1,12 +1,10 @@
 //! Opening connections and applying migrations.
 
 use crate::Result;
+use crate::handle::Db;
 use crate::trace::{operation, traced};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DbErr, RuntimeErr, Statement};
 use std::time::Duration;
 
 /// How [`connect_with`] opens a pool. `PoolOptions::default()` is what [`connect`] uses.
@@ -57,7 +55,8 @@ impl Default for PoolOptions {
 /// Connections in a SQLite pool unless [`PoolOptions::max_connections`] says otherwise.
 const SQLITE_POOL_SIZE: u32 = 4;
 
-/// Opens a pool for `url` (`sqlite://…` or `postgres://…`) with [`PoolOptions::default`].
+/// Opens a pool for `url` (`sqlite://…` or `postgres://…`) with [`PoolOptions::default`], and
+/// its handle with the system clock.
 ///
 /// SQLite gets WAL, foreign keys on, `synchronous = NORMAL` and a busy timeout;
 /// PostgreSQL gets a pool of 10.
@@ -70,7 +69,7 @@ const SQLITE_POOL_SIZE: u32 = 4;
 /// # Ok(())
 /// # }
 /// ```
-pub async fn connect(url: &str) -> Result<DatabaseConnection> {
+pub async fn connect(url: &str) -> Result<Db> {
     connect_with(url, &PoolOptions::default()).await
 }
 
@@ -80,7 +79,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection> {
 ///
 /// A URL whose scheme is not one of [`SCHEMES`] is [`crate::Error::Validation`] before anything
 /// is opened.
-pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<DatabaseConnection> {
+pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<Db> {
     check_scheme(url)?;
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url);
@@ -107,7 +106,7 @@ pub async fn connect_with(url: &str, pool: &PoolOptions) -> Result<DatabaseConne
         });
     }
     match tokio::time::timeout(pool.connect_timeout, first_connection(url)).await {
-        Ok(Ok(())) => Ok(Database::connect(options).await?),
+        Ok(Ok(())) => Db::new(Database::connect(options).await?).await,
         Ok(Err(e)) => Err(e),
         Err(_) => Err(DbErr::Conn(RuntimeErr::Internal(format!(
             "no connection to the database within {:?}",
@@ -191,19 +190,19 @@ mod open_once {
 /// # Ok(())
 /// # }
 /// ```
-pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
+pub async fn migrate(db: &Db) -> Result<()> {
     traced(operation!(INFO, "migrate"), async {
         if !pending(db).await? {
             return Ok(());
         }
-        Ok(Migrator::up(db, None).await?)
+        Ok(Migrator::up(db.pool(), None).await?)
     })
     .await
 }
 
 /// Whether a migration of this build is not applied yet, read with a plain `SELECT`, so that a
 /// role without DDL rights (see [`crate::privileges`]) may call [`migrate`] when all is applied.
-async fn pending(db: &DatabaseConnection) -> Result<bool> {
+async fn pending(db: &Db) -> Result<bool> {
     let sql = Statement::from_string(db.get_database_backend(), "SELECT version FROM seaql_migrations");
     let Ok(rows) = db.query_all_raw(sql).await else {
         return Ok(true); // no migration table yet
@@ -213,89 +212,7 @@ async fn pending(db: &DatabaseConnection) -> Result<bool> {
     Ok(Migrator::migrations().iter().any(|m| !applied.contains(m.name())))
 }
 
-/// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite, so that it takes the
-/// write lock up front (waiting under the busy timeout) instead of failing with `database is
-/// locked` when it first reads and then writes while another writer holds the lock; an ordinary
-/// `BEGIN` on PostgreSQL. Compose several calls atomically in it, then `commit`:
-///
-/// ```no_run
-/// # async fn example(db: &sark_db::DatabaseConnection) -> sark_db::Result<()> {
-/// let txn = sark_db::begin_write(db).await?;
-/// // … sark_db calls on &txn …
-/// txn.commit().await?;
-/// # Ok(())
-/// # }
-/// ```
-pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction> {
-    let options = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    };
-    Ok(db.begin_with_options(options).await?)
-}
-
 /// Whether `db` talks to PostgreSQL.
 pub(crate) fn is_postgres<C: ConnectionTrait>(db: &C) -> bool {
     db.get_database_backend() == sea_orm::DbBackend::Postgres
-}
-
-/// `db` when it is the pool, where each statement is its own transaction (so a failed one
-/// fails only itself); `None` for a transaction.
-pub(crate) fn as_pool<C: 'static>(db: &C) -> Option<&DatabaseConnection> {
-    (db as &dyn std::any::Any).downcast_ref()
-}
-
-/// What runs the statements, which decides the forms the ledger's statements take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Server {
-    /// SQLite.
-    Sqlite,
-    /// PostgreSQL: a statement with modifying CTEs runs whole, at one snapshot.
-    Postgres,
-    /// A Citus coordinator: it plans a statement with modifying CTEs as separate steps, and a
-    /// statement over many principals as many shards' work, so the ledger goes statement by
-    /// statement there, each statement on one principal's shard.
-    Citus,
-}
-
-/// What `db` runs on: asked once per pool, and each time for a transaction (whose pool is
-/// not known).
-pub(crate) async fn server<C: ConnectionTrait + 'static>(db: &C) -> Result<Server> {
-    if !is_postgres(db) {
-        return Ok(Server::Sqlite);
-    }
-    #[cfg(feature = "postgres")]
-    if let Some(pool) = as_pool(db) {
-        return Ok(citus_pools::server(pool).await?);
-    }
-    Ok(if migration::citus::installed(db).await? { Server::Citus } else { Server::Postgres })
-}
-
-#[cfg(feature = "postgres")]
-mod citus_pools {
-    use super::Server;
-    use sea_orm::sqlx::postgres::PgConnectOptions;
-    use sea_orm::{DatabaseConnection, DbErr};
-    use std::collections::HashMap;
-    use std::sync::{Arc, LazyLock, Mutex};
-
-    /// A pool asked before: its connect options (held, so that their address, the key, is not
-    /// reused by another pool) and its answer.
-    type Known = (Arc<PgConnectOptions>, Server);
-
-    /// The pools asked so far, by the address of their connect options.
-    static KNOWN: LazyLock<Mutex<HashMap<usize, Known>>> = LazyLock::new(Mutex::default);
-
-    /// What the PostgreSQL pool `db` runs on, asked on first use.
-    pub(super) async fn server(db: &DatabaseConnection) -> Result<Server, DbErr> {
-        let options = db.get_postgres_connection_pool().connect_options();
-        let key = Arc::as_ptr(&options) as usize;
-        let known = KNOWN.lock().unwrap_or_else(|e| e.into_inner()).get(&key).map(|(_, server)| *server);
-        if let Some(server) = known {
-            return Ok(server);
-        }
-        let server = if migration::citus::installed(db).await? { Server::Citus } else { Server::Postgres };
-        KNOWN.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (options, server));
-        Ok(server)
-    }
 }

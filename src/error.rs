@@ -145,6 +145,11 @@ pub(crate) fn write_error(e: DbErr, entity: Entity, id: &str, parent: Option<(En
     }
 }
 
+/// Whether `e` is a unique violation (of any key).
+pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
 /// The code a server gave a refused statement — SQLSTATE on PostgreSQL, the extended result
 /// code on SQLite — and the constraint it names (PostgreSQL only). Refusals are told apart by
 /// these, never by message text.

@@ -1,8 +1,9 @@
 //! sark-db: the typed data layer of SARK v2.0.
 //!
-//! Every repository function takes `&C where C: ConnectionTrait` — a pool or an open
-//! transaction — validates its input before any SQL runs, and returns [`Error`]. Open a
-//! transaction that composes several calls with [`begin_write`] (`BEGIN IMMEDIATE` on SQLite).
+//! Every repository function takes `&C where C: `[`Conn`] — the handle [`Db`] that [`connect`]
+//! opens, or a transaction [`Tx`] opened from it with [`Conn::begin_write`] (`BEGIN IMMEDIATE`
+//! on SQLite) to compose several calls atomically — validates its input before any SQL runs,
+//! and returns [`Error`].
 //!
 //! | module | holds |
 //! |---|---|
@@ -21,6 +22,7 @@ mod clock;
 mod db;
 mod error;
 pub mod federation;
+mod handle;
 mod id;
 pub mod ledger;
 pub mod limits;
@@ -34,16 +36,15 @@ pub mod v1;
 mod validate;
 
 pub use clock::Clock;
-pub use db::{PoolOptions, SCHEMES, begin_write, connect, connect_with, migrate};
+pub use db::{PoolOptions, SCHEMES, connect, connect_with, migrate};
 pub use entity;
 pub use error::{Conflict, Entity, Error, Result};
+pub use handle::{Conn, Db, Server, Tx};
 pub use ledger::window::Window;
 pub use migration::{Migrator, MigratorTrait};
 pub use page::Page;
 pub use sea_orm;
-pub use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, TransactionSession, TransactionTrait,
-};
+pub use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 /// The README's Rust examples, compiled with the doctests so that they cannot drift.
 #[cfg(doctest)]

@@ -9,15 +9,13 @@
 //! to the append-only `retention_log`. Concurrent runs take turns on an advisory lock (SQLite's
 //! write lock), so none fails and no work is done twice.
 
-use crate::db::{begin_write, is_postgres};
-use crate::timestamp::stored;
+use crate::Conn;
+use crate::db::is_postgres;
 use crate::trace::{self, operation, traced};
-use crate::{Clock, Error, Result, id};
+use crate::{Error, Result, id};
 use entity::retention_entry;
 use migration::partitions::{self, Month, TABLES};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Statement, TransactionSession, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Statement};
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
 
@@ -88,16 +86,8 @@ pub(crate) const LOCK_KEY: i64 = 0x5341_524B;
 /// # Ok(())
 /// # }
 /// ```
-pub async fn run<C: ConnectionTrait + TransactionTrait>(db: &C, policy: &Policy) -> Result<Report> {
-    run_with(db, policy, &Clock::default()).await
-}
-
-/// [`run`] with the cut-offs taken from `clock`'s now.
-pub async fn run_with<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    policy: &Policy,
-    clock: &Clock,
-) -> Result<Report> {
+pub async fn run<C: Conn>(db: &C, policy: &Policy) -> Result<Report> {
+    let clock = db.clock();
     traced(operation!(INFO, "maintenance::run"), async {
         if [policy.keep_audit_events, policy.keep_costs, policy.compress_after]
             .iter()
@@ -108,8 +98,8 @@ pub async fn run_with<C: ConnectionTrait + TransactionTrait>(
         if policy.ahead_months > MAX_AHEAD_MONTHS {
             return Err(Error::validation("ahead_months", format!("is more than {MAX_AHEAD_MONTHS}")));
         }
-        let txn = begin_write(db).await?;
-        let tx = &stored(&txn);
+        let txn = db.begin_write().await?;
+        let tx = &txn;
         let mut report = Report::default();
         let postgres = is_postgres(tx);
         if postgres {

@@ -22,10 +22,10 @@
 //! too — and still no `UPDATE`, `DELETE` or `TRUNCATE`, which nobody has on a chunk (the row
 //! triggers refuse the first two, migration 20 revoked `TRUNCATE` from every role).
 
+use crate::Conn;
 use crate::db::is_postgres;
 use crate::trace::{operation, traced};
 use crate::{Error, Result};
-use sea_orm::ConnectionTrait;
 
 /// Tables and what the application role may do on them.
 const GRANTS: [(&str, &str); 15] = [
@@ -53,13 +53,13 @@ const GRANTS: [(&str, &str); 15] = [
 /// [`Error::Validation`]; on SQLite, which has no roles, so is any call.
 ///
 /// ```no_run
-/// # async fn example(owner: &sark_db::DatabaseConnection) -> sark_db::Result<()> {
+/// # async fn example(owner: &sark_db::Db) -> sark_db::Result<()> {
 /// sark_db::privileges::grant_application(owner, "sark_app").await?;
 /// // then, as the owner: ALTER ROLE sark_app LOGIN PASSWORD '…';
 /// # Ok(())
 /// # }
 /// ```
-pub async fn grant_application<C: ConnectionTrait>(db: &C, role: &str) -> Result<()> {
+pub async fn grant_application<C: Conn>(db: &C, role: &str) -> Result<()> {
     traced(operation!(INFO, "privileges::grant_application", role), async {
         if !is_postgres(db) {
             return Err(Error::validation("backend", "SQLite has no roles: privileges apply to PostgreSQL"));

@@ -4,10 +4,10 @@ mod common;
 
 use common::{CLOCK, scalar};
 use rust_decimal::dec;
+use sark_db::Db;
 use sark_db::audit::{self, AuditCursor, AuditFilter, NewAuditEvent};
 use sark_db::entity::Protocol;
 use sark_db::{Conflict, Entity, Error, Page};
-use sea_orm::DatabaseConnection;
 use serde_json::json;
 use std::collections::BTreeSet;
 use time::macros::datetime;
@@ -16,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 const T0: OffsetDateTime = datetime!(2026-11-28 12:00 UTC);
 
 /// Walks every page of `q` and returns the `(timestamp, id)` keys in the order seen.
-async fn walk(db: &DatabaseConnection, mut q: AuditFilter) -> Vec<(OffsetDateTime, String)> {
+async fn walk(db: &Db, mut q: AuditFilter) -> Vec<(OffsetDateTime, String)> {
     let mut keys = Vec::new();
     loop {
         let Page { items, next } = audit::query(db, &q).await.unwrap();
@@ -29,7 +29,7 @@ async fn walk(db: &DatabaseConnection, mut q: AuditFilter) -> Vec<(OffsetDateTim
 }
 
 on_all! {
-    async fn an_event_round_trips_with_every_field(db: &DatabaseConnection) {
+    async fn an_event_round_trips_with_every_field(db: &Db) {
         let event = NewAuditEvent {
             id: Some("ev-1".into()),
             timestamp: datetime!(2026-11-28 13:14:15.123456789 +02:00),
@@ -54,55 +54,55 @@ on_all! {
             actual_cost: Some(dec!(1.000001)),
             ..NewAuditEvent::new("tool_invoked")
         };
-        let stored = audit::append_with(db, &event, &CLOCK).await.unwrap();
+        let stored = audit::append(&db.with_clock(CLOCK), &event).await.unwrap();
         assert_eq!(audit::get(db, "ev-1").await.unwrap(), stored);
         assert_eq!(stored.timestamp, datetime!(2026-11-28 11:14:15.123456 UTC), "UTC, microseconds");
         assert_eq!((stored.estimated_cost_micros, stored.actual_cost_micros), (Some(300), Some(1_000_001)));
         assert_eq!(stored.resource_protocol, Some(Protocol::Grpc));
         assert_eq!(stored.details, event.details);
         assert_eq!((stored.user_agent.as_deref(), stored.target_node.as_deref()), (Some("claude/1.0"), Some("globex")));
-        assert!(matches!(audit::append_with(db, &event, &CLOCK).await, Err(Error::Conflict(Conflict::Exists { entity: Entity::AuditEvent, id })) if id == "ev-1"));
+        assert!(matches!(audit::append(&db.with_clock(CLOCK), &event).await, Err(Error::Conflict(Conflict::Exists { entity: Entity::AuditEvent, id })) if id == "ev-1"));
         assert!(matches!(audit::get(db, "ev-2").await, Err(Error::NotFound { entity: Entity::AuditEvent, .. })));
-        let generated = audit::append_with(db, &NewAuditEvent::new("login"), &CLOCK).await.unwrap();
+        let generated = audit::append(&db.with_clock(CLOCK), &NewAuditEvent::new("login")).await.unwrap();
         assert_eq!(uuid::Uuid::parse_str(&generated.id).unwrap().get_version_num(), 7);
     }
 
-    async fn a_batch_is_chunked_and_all_or_nothing(db: &DatabaseConnection) {
+    async fn a_batch_is_chunked_and_all_or_nothing(db: &Db) {
         let batch: Vec<_> = (0..4_321)
             .map(|i| NewAuditEvent { timestamp: T0 + Duration::milliseconds(i), ..NewAuditEvent::new("tool_invoked") })
             .collect();
-        assert_eq!(audit::append_many_with(db, &batch, &CLOCK).await.unwrap(), 4_321);
+        assert_eq!(audit::append_many(&db.with_clock(CLOCK), &batch).await.unwrap(), 4_321);
         assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 4_321);
         // A clash in the last chunk rolls back the chunks before it.
         let mut clash: Vec<_> = (0..2_500).map(|_| NewAuditEvent::new("x")).collect();
         clash.push(NewAuditEvent { id: Some("dup".into()), timestamp: T0, ..NewAuditEvent::new("x") });
         clash.push(NewAuditEvent { id: Some("dup".into()), timestamp: T0, ..NewAuditEvent::new("x") });
-        let refused = audit::append_many_with(db, &clash, &CLOCK).await;
+        let refused = audit::append_many(&db.with_clock(CLOCK), &clash).await;
         assert!(matches!(&refused, Err(Error::Conflict(Conflict::Exists { entity: Entity::AuditEvent, id })) if id == "dup"), "{refused:?}");
         assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 4_321);
-        assert_eq!(audit::append_many_with(db, &[], &CLOCK).await.unwrap(), 0);
+        assert_eq!(audit::append_many(&db.with_clock(CLOCK), &[]).await.unwrap(), 0);
     }
 
-    async fn a_refused_batch_names_the_event_it_is_refused_for(db: &DatabaseConnection) {
+    async fn a_refused_batch_names_the_event_it_is_refused_for(db: &Db) {
         let at = |i: i64| T0 + Duration::minutes(i);
         let event = |id: &str, i| NewAuditEvent { id: Some(id.into()), timestamp: at(i), ..NewAuditEvent::new("x") };
-        audit::append_with(db, &event("kept", 10), &CLOCK).await.unwrap();
+        audit::append(&db.with_clock(CLOCK), &event("kept", 10)).await.unwrap();
         // The clash is with a stored event, in the second chunk: the database refuses it, the
         // first chunk is rolled back, and the error names the event.
         let mut batch: Vec<_> = (0..1_500).map(|i| event(&format!("b-{i}"), 100 + i)).collect();
         batch.push(event("kept", 10));
-        let refused = audit::append_many_with(db, &batch, &CLOCK).await;
+        let refused = audit::append_many(&db.with_clock(CLOCK), &batch).await;
         assert!(matches!(&refused, Err(Error::Conflict(Conflict::Exists { entity: Entity::AuditEvent, id })) if id == "kept"), "{refused:?}");
         assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 1);
         // An event stamped inside a sealed range, among others after it.
-        audit::seal_with(db, at(60), &CLOCK).await.unwrap();
+        audit::seal(&db.with_clock(CLOCK), at(60)).await.unwrap();
         let batch = [event("late-1", 70), event("early", 30), event("late-2", 80)];
-        let refused = audit::append_many_with(db, &batch, &CLOCK).await;
+        let refused = audit::append_many(&db.with_clock(CLOCK), &batch).await;
         assert!(matches!(&refused, Err(Error::Conflict(Conflict::Sealed { id })) if id == "early"), "{refused:?}");
         assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 1);
     }
 
-    async fn a_trace_follows_one_request_across_organisations_in_time_order(db: &DatabaseConnection) {
+    async fn a_trace_follows_one_request_across_organisations_in_time_order(db: &Db) {
         let hop = |org: &str, minutes: i64, corr: &str| NewAuditEvent {
             principal_org: Some(org.into()),
             correlation_id: Some(corr.into()),
@@ -110,13 +110,13 @@ on_all! {
             ..NewAuditEvent::new("federated_call")
         };
         let events = [hop("globex", 2, "c-1"), hop("acme", 0, "c-1"), hop("initech", 1, "c-1"), hop("acme", 1, "c-2")];
-        audit::append_many_with(db, &events, &CLOCK).await.unwrap();
+        audit::append_many(&db.with_clock(CLOCK), &events).await.unwrap();
         let orgs: Vec<_> = audit::trace(db, "c-1").await.unwrap().into_iter().map(|e| e.principal_org.unwrap()).collect();
         assert_eq!(orgs, ["acme", "initech", "globex"]);
         assert!(audit::trace(db, "c-3").await.unwrap().is_empty());
     }
 
-    async fn queries_narrow_by_range_and_every_filter(db: &DatabaseConnection) {
+    async fn queries_narrow_by_range_and_every_filter(db: &Db) {
         let mut events = Vec::new();
         for i in 0..240i64 {
             events.push(NewAuditEvent {
@@ -129,7 +129,7 @@ on_all! {
                 ..NewAuditEvent::new(["tool_invoked", "policy_denied"][i as usize % 6 / 5])
             });
         }
-        audit::append_many_with(db, &events, &CLOCK).await.unwrap();
+        audit::append_many(&db.with_clock(CLOCK), &events).await.unwrap();
         let all = AuditFilter { limit: Some(1_000), ..AuditFilter::between(T0, T0 + Duration::hours(1)) };
         let count = async |q: AuditFilter| walk(db, q).await.len();
         assert_eq!(count(all.clone()).await, 240);
@@ -146,12 +146,12 @@ on_all! {
         assert_eq!(count(narrow).await, 20, "filters combine");
     }
 
-    async fn pages_walk_thousands_of_events_with_equal_timestamps(db: &DatabaseConnection) {
+    async fn pages_walk_thousands_of_events_with_equal_timestamps(db: &Db) {
         // 3,000 events on 7 distinct timestamps: most pages start and end inside a tie.
         let batch: Vec<_> = (0..3_000)
             .map(|i| NewAuditEvent { timestamp: T0 + Duration::microseconds(i % 7), ..NewAuditEvent::new("tick") })
             .collect();
-        audit::append_many_with(db, &batch, &CLOCK).await.unwrap();
+        audit::append_many(&db.with_clock(CLOCK), &batch).await.unwrap();
         let seen = walk(db, AuditFilter { limit: Some(101), ..AuditFilter::between(T0, T0 + Duration::seconds(1)) }).await;
         assert_eq!(seen.len(), 3_000, "no repeats, no gaps");
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "strictly increasing (timestamp, id)");

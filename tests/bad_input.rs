@@ -5,6 +5,7 @@ mod common;
 
 use common::{CLOCK, certs, scalar};
 use rust_decimal::dec;
+use sark_db::Db;
 use sark_db::audit::{self, AuditFilter, NewAuditEvent};
 use sark_db::entity::Protocol;
 use sark_db::federation::{self, NewNode};
@@ -12,7 +13,6 @@ use sark_db::registry::capabilities::{self, CapabilityPatch, NewCapability};
 use sark_db::registry::resources::{self, NewResource, ResourceFilter, ResourcePatch};
 use sark_db::registry::{self, discovery};
 use sark_db::{Conflict, Entity, Error};
-use sea_orm::DatabaseConnection;
 use serde_json::json;
 use time::macros::datetime;
 
@@ -39,7 +39,7 @@ fn d<T>(result: Result<T, Error>) -> Result<(), Error> {
     result.map(drop)
 }
 
-async fn counts(db: &DatabaseConnection) -> Vec<i64> {
+async fn counts(db: &Db) -> Vec<i64> {
     let mut counts = Vec::new();
     for table in ["resources", "capabilities", "federation_nodes", "audit_events"] {
         counts.push(scalar(db, &format!("SELECT count(*) FROM {table}")).await);
@@ -56,7 +56,7 @@ fn node(node_id: &str, endpoint: &str, pem: &str) -> NewNode {
 }
 
 on_all! {
-    async fn bad_input_is_refused_by_field_and_writes_nothing(db: &DatabaseConnection) {
+    async fn bad_input_is_refused_by_field_and_writes_nothing(db: &Db) {
         use Expect::*;
         let (pem, _) = certs::certificate("partner.example.org");
         let (other_pem, _) = certs::certificate("other.example.org");
@@ -66,7 +66,7 @@ on_all! {
         resources::create(db, &NewResource { id: Some("r-1".into()), ..mcp("one") }).await.unwrap();
         capabilities::create(db, "r-1", &NewCapability { id: Some("c-1".into()), ..NewCapability::new("read") }).await.unwrap();
         federation::register(db, &node("partner", url, &pem)).await.unwrap();
-        audit::append_with(db, &NewAuditEvent::new("seed"), &CLOCK).await.unwrap();
+        audit::append(&db.with_clock(CLOCK), &NewAuditEvent::new("seed")).await.unwrap();
         let before = counts(db).await;
         let long = "x".repeat(256);
 
@@ -115,17 +115,17 @@ on_all! {
             ("negative rate limit change", Validation("rate_limit_per_hour"), d(federation::set_rate_limit(db, "partner", -5).await)),
             ("rotation to a private key", Validation("trust_anchor_cert"), d(federation::rotate_trust_anchor(db, "partner", &key).await)),
             ("get of a missing node", NotFound(Entity::FederationNode), d(federation::get(db, "nope").await)),
-            ("empty event type", Validation("event_type"), d(audit::append_with(db, &NewAuditEvent::new(""), &CLOCK).await)),
-            ("details array", Validation("details"), d(audit::append_with(db, &NewAuditEvent { details: json!([]), ..NewAuditEvent::new("x") }, &CLOCK).await)),
-            ("negative estimated cost", Validation("estimated_cost"), d(audit::append_with(db, &NewAuditEvent { estimated_cost: Some(dec!(-0.01)), ..NewAuditEvent::new("x") }, &CLOCK).await)),
-            ("actual cost with 7 decimals", Validation("actual_cost"), d(audit::append_with(db, &NewAuditEvent { actual_cost: Some(dec!(0.0000001)), ..NewAuditEvent::new("x") }, &CLOCK).await)),
-            ("user agent of 256 characters", Validation("user_agent"), d(audit::append_with(db, &NewAuditEvent { user_agent: Some(long.clone()), ..NewAuditEvent::new("x") }, &CLOCK).await)),
-            ("batch with one bad event", Validation("correlation_id"), d(audit::append_many_with(db, &[NewAuditEvent::new("ok"), NewAuditEvent { correlation_id: Some(String::new()), ..NewAuditEvent::new("x") }], &CLOCK).await)),
+            ("empty event type", Validation("event_type"), d(audit::append(&db.with_clock(CLOCK), &NewAuditEvent::new("")).await)),
+            ("details array", Validation("details"), d(audit::append(&db.with_clock(CLOCK), &NewAuditEvent { details: json!([]), ..NewAuditEvent::new("x") }).await)),
+            ("negative estimated cost", Validation("estimated_cost"), d(audit::append(&db.with_clock(CLOCK), &NewAuditEvent { estimated_cost: Some(dec!(-0.01)), ..NewAuditEvent::new("x") }).await)),
+            ("actual cost with 7 decimals", Validation("actual_cost"), d(audit::append(&db.with_clock(CLOCK), &NewAuditEvent { actual_cost: Some(dec!(0.0000001)), ..NewAuditEvent::new("x") }).await)),
+            ("user agent of 256 characters", Validation("user_agent"), d(audit::append(&db.with_clock(CLOCK), &NewAuditEvent { user_agent: Some(long.clone()), ..NewAuditEvent::new("x") }).await)),
+            ("batch with one bad event", Validation("correlation_id"), d(audit::append_many(&db.with_clock(CLOCK), &[NewAuditEvent::new("ok"), NewAuditEvent { correlation_id: Some(String::new()), ..NewAuditEvent::new("x") }]).await)),
             ("range ending before it starts", Validation("to"), d(audit::query(db, &AuditFilter::between(datetime!(2026-02-01 0:00 UTC), datetime!(2026-01-01 0:00 UTC))).await)),
             ("NUL in a capability description", Validation("description"), d(capabilities::create(db, "r-1", &NewCapability { description: Some("a\0".into()), ..NewCapability::new("d") }).await)),
             ("NUL in a name prefix", Validation("name_prefix"), d(resources::list(db, &ResourceFilter { name_prefix: Some("\0".into()), ..Default::default() }).await)),
             ("NUL in a trace id", Validation("correlation_id"), d(audit::trace(db, "a\0").await)),
-            ("timestamp before the year 1", Validation("timestamp"), d(audit::append_with(db, &NewAuditEvent { timestamp: datetime!(-0001-06-01 0:00 UTC), ..NewAuditEvent::new("x") }, &CLOCK).await)),
+            ("timestamp before the year 1", Validation("timestamp"), d(audit::append(&db.with_clock(CLOCK), &NewAuditEvent { timestamp: datetime!(-0001-06-01 0:00 UTC), ..NewAuditEvent::new("x") }).await)),
         ];
         for (case, expect, result) in &cases {
             check(case, result, expect);
@@ -134,7 +134,7 @@ on_all! {
         assert_eq!(federation::get(db, "partner").await.unwrap().trust_anchor_cert, pem, "the refused rotation left the anchor");
     }
 
-    async fn odd_strings_are_stored_verbatim(db: &DatabaseConnection) {
+    async fn odd_strings_are_stored_verbatim(db: &Db) {
         let names = [
             "'; DROP TABLE resources; --".to_owned(),
             "Robert\"); DELETE FROM capabilities WHERE ('1'='1".to_owned(),

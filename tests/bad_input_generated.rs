@@ -9,6 +9,7 @@ use common::{Backend, CLOCK, Schema, TestDb, certs, scalar};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 use rust_decimal::Decimal;
+use sark_db::Db;
 use sark_db::audit::{self, NewAuditEvent};
 use sark_db::entity::{Protocol, cost_record};
 use sark_db::federation::{self, NewNode};
@@ -19,7 +20,7 @@ use sark_db::registry::capabilities::{self, NewCapability};
 use sark_db::registry::discovery;
 use sark_db::registry::resources::{self, NewResource};
 use sark_db::{Conflict, Error, Result};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::EntityTrait;
 use serde_json::{Map, Value as Json, json};
 use time::macros::datetime;
 
@@ -141,7 +142,7 @@ fn inputs() -> impl Strategy<Value = Input> {
     })
 }
 
-async fn counts(db: &DatabaseConnection) -> Vec<i64> {
+async fn counts(db: &Db) -> Vec<i64> {
     let mut counts = Vec::new();
     for table in TABLES {
         counts.push(scalar(db, &format!("SELECT count(*) FROM {table}")).await);
@@ -152,7 +153,7 @@ async fn counts(db: &DatabaseConnection) -> Vec<i64> {
 /// Runs one write; a refusal must be a `Validation` that left every table as it was, and a
 /// success must read back equal through `read_back`.
 async fn judge<T>(
-    db: &DatabaseConnection,
+    db: &Db,
     what: &str,
     write: impl AsyncFnOnce() -> Result<T>,
     read_back: impl AsyncFnOnce(T) -> std::result::Result<(), String>,
@@ -186,11 +187,7 @@ fn same<T: PartialEq + std::fmt::Debug>(
 }
 
 /// Every write function on `db` with `input`; one outcome each.
-async fn write_all(
-    db: &DatabaseConnection,
-    input: &Input,
-    pem: &str,
-) -> std::result::Result<Vec<Outcome>, TestCaseError> {
+async fn write_all(db: &Db, input: &Input, pem: &str) -> std::result::Result<Vec<Outcome>, TestCaseError> {
     let Input { a, b, json, amount } = input;
     let mut out = Vec::new();
     let resource =
@@ -271,7 +268,7 @@ async fn write_all(
         judge(
             db,
             "audit::append",
-            async || audit::append_with(db, &event, &CLOCK).await,
+            async || audit::append(&db.with_clock(CLOCK), &event).await,
             async |e| {
                 let read = audit::get(db, &e.id).await.map_err(|e| e.to_string())?;
                 same("event_type", a, &read.event_type)?;
@@ -288,7 +285,7 @@ async fn write_all(
         judge(
             db,
             "audit::append_many",
-            async || audit::append_many_with(db, &batch, &CLOCK).await,
+            async || audit::append_many(&db.with_clock(CLOCK), &batch).await,
             async |_| Ok(()),
         )
         .await?,
@@ -300,9 +297,9 @@ async fn write_all(
     for (name, enforce) in [("costs::charge", true), ("costs::record", false)] {
         let write = async || {
             if enforce {
-                costs::charge_with(db, &cost, &CLOCK).await
+                costs::charge(&db.with_clock(CLOCK), &cost).await
             } else {
-                costs::record_with(db, &cost, &CLOCK).await
+                costs::record(&db.with_clock(CLOCK), &cost).await
             }
         };
         out.push(
@@ -329,7 +326,7 @@ async fn write_all(
         judge(
             db,
             "costs::record_many",
-            async || costs::record_many_with(db, std::slice::from_ref(&cost), &CLOCK).await,
+            async || costs::record_many(&db.with_clock(CLOCK), std::slice::from_ref(&cost)).await,
             async |_| Ok(()),
         )
         .await?,
@@ -408,10 +405,7 @@ type WithJson<T> = tokio::task::JoinHandle<(Result<T>, Json)>;
 
 /// Runs `write` with `cost`, built and dropped on a thread with a large stack (dropping a
 /// 100,000-deep `serde_json::Value` recurses), from an ordinary tokio task.
-async fn with_deep_json<T: Send + 'static>(
-    db: &DatabaseConnection,
-    write: fn(DatabaseConnection, Json) -> WithJson<T>,
-) -> Result<T> {
+async fn with_deep_json<T: Send + 'static>(db: &Db, write: fn(Db, Json) -> WithJson<T>) -> Result<T> {
     let big = || std::thread::Builder::new().stack_size(1 << 30);
     let deep = big().spawn(|| nested(100_000)).unwrap().join().unwrap();
     let (result, deep) = write(db.clone(), deep).await.unwrap();
@@ -420,16 +414,16 @@ async fn with_deep_json<T: Send + 'static>(
 }
 
 on_all! {
-    async fn json_100000_levels_deep_is_refused_without_crashing(db: &DatabaseConnection) {
+    async fn json_100000_levels_deep_is_refused_without_crashing(db: &Db) {
         let refused = |r: &Result<_>, field| matches!(r, Err(Error::Validation { field: f, .. }) if *f == field);
         let charge = with_deep_json(db, |db, deep| tokio::spawn(async move {
             let cost = NewCost::new("p", "r", "c").actual(Decimal::ONE).metadata(deep);
-            (costs::charge_with(&db, &cost, &CLOCK).await, cost.metadata)
+            (costs::charge(&db.with_clock(CLOCK), &cost).await, cost.metadata)
         })).await;
         assert!(refused(&charge.map(drop), "metadata"));
         let record = with_deep_json(db, |db, deep| tokio::spawn(async move {
             let cost = NewCost::new("p", "r", "c").actual(Decimal::ONE).metadata(deep);
-            (costs::record_with(&db, &cost, &CLOCK).await, cost.metadata)
+            (costs::record(&db.with_clock(CLOCK), &cost).await, cost.metadata)
         })).await;
         assert!(refused(&record.map(drop), "metadata"));
         let resource = with_deep_json(db, |db, deep| tokio::spawn(async move {
@@ -445,7 +439,7 @@ on_all! {
         assert_eq!(counts(db).await, vec![0; TABLES.len()]);
     }
 
-    async fn json_200_levels_deep_is_refused_before_anything_is_written(db: &DatabaseConnection) {
+    async fn json_200_levels_deep_is_refused_before_anything_is_written(db: &Db) {
         let deep = nested(200);
         let resource = NewResource { metadata: deep.clone(), ..NewResource::new("r", Protocol::Mcp, "npx r") };
         assert!(matches!(resources::create(db, &resource).await, Err(Error::Validation { field: "metadata", .. })));
@@ -460,7 +454,7 @@ on_all! {
         assert_eq!(resources::get(db, &stored.id).await.unwrap().metadata, nested(64));
     }
 
-    async fn nul_is_refused_by_field_on_both_backends(db: &DatabaseConnection) {
+    async fn nul_is_refused_by_field_on_both_backends(db: &Db) {
         let field = |r: Result<()>| match r {
             Err(Error::Validation { field, .. }) => field,
             other => panic!("expected a validation error, got {other:?}"),
@@ -479,7 +473,7 @@ on_all! {
         assert_eq!(counts(db).await, vec![0; TABLES.len()]);
     }
 
-    async fn a_float_postgres_would_return_as_an_integer_is_refused(db: &DatabaseConnection) {
+    async fn a_float_postgres_would_return_as_an_integer_is_refused(db: &Db) {
         let refused = NewResource { metadata: json!({"n": 1e16}), ..NewResource::new("r", Protocol::Mcp, "npx r") };
         assert!(matches!(resources::create(db, &refused).await, Err(Error::Validation { field: "metadata", .. })));
         let kept = json!({"small": 0.1, "big": 1.5e300, "int": u64::MAX, "neg": i64::MIN, "tiny": 5e-324, "just_below": 9.0e15});

@@ -11,13 +11,14 @@ mod common;
 
 use common::{from_micros, micros, scalar};
 use rust_decimal::{Decimal, dec};
+use sark_db::Db;
 use sark_db::entity::{cost_record, principal_budget};
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, CostOutcome, NewCost};
 use sark_db::ledger::idempotency;
 use sark_db::ledger::{GroupCommit, Ledger};
 use sark_db::{Clock, Conflict, Error, Window};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,7 +50,7 @@ fn month_of(t: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// The ledger as plain rows: (id, principal, timestamp, micro-units that count).
-async fn ledger(db: &DatabaseConnection) -> Vec<(i64, String, OffsetDateTime, i64)> {
+async fn ledger(db: &Db) -> Vec<(i64, String, OffsetDateTime, i64)> {
     let mut rows: Vec<_> = cost_record::Entity::find()
         .all(db)
         .await
@@ -109,7 +110,7 @@ fn assert_charges_within_limits(ledger: &[(i64, String, OffsetDateTime, i64)], c
 }
 
 /// Rule 3: every counter equals its window's ledger sum.
-async fn assert_counters_match_ledger(db: &DatabaseConnection) {
+async fn assert_counters_match_ledger(db: &Db) {
     let ledger = ledger(db).await;
     for b in principal_budget::Entity::find().all(db).await.unwrap() {
         if let Some(day) = b.last_daily_reset {
@@ -126,7 +127,7 @@ async fn assert_counters_match_ledger(db: &DatabaseConnection) {
 }
 
 /// `status` of every window the ledger touches equals the oracle's sum.
-async fn assert_status_matches_ledger(db: &DatabaseConnection, principal: &str) {
+async fn assert_status_matches_ledger(db: &Db, principal: &str) {
     let ledger = ledger(db).await;
     let mut instants: Vec<_> = ledger.iter().filter(|r| r.1 == principal).map(|r| r.2).collect();
     instants.dedup();
@@ -149,7 +150,7 @@ async fn assert_status_matches_ledger(db: &DatabaseConnection, principal: &str) 
 /// Runs `n` charges of `amount` for `principal` at the given stamps (round robin) from
 /// `tasks` concurrent tasks; returns the successful ones. Every failure must be a refusal.
 async fn charge_concurrently(
-    db: &DatabaseConnection,
+    db: &Db,
     clock: Clock,
     principal: &str,
     amount: Decimal,
@@ -164,7 +165,7 @@ async fn charge_concurrently(
                 let mut ok = Vec::new();
                 for i in 0..per_task {
                     let at = stamps[(task + i) % stamps.len()];
-                    match costs::charge_with(&db, &cost(&principal, amount, at), &clock).await {
+                    match costs::charge(&db.with_clock(clock), &cost(&principal, amount, at)).await {
                         Ok(out) => ok.push((out.cost_id, at)),
                         Err(Error::BudgetExceeded { .. }) => {}
                         Err(e) => panic!("unexpected error: {e}"),
@@ -192,10 +193,10 @@ async fn charge_concurrently(
 }
 
 on_all! {
-    async fn a_charge_stamped_tomorrow_does_not_switch_today_off(db: &DatabaseConnection) {
+    async fn a_charge_stamped_tomorrow_does_not_switch_today_off(db: &Db) {
         let clock = Clock::fixed(datetime!(2026-11-28 12:00 UTC)).with_tolerance(Duration::days(2));
         budgets::set_limits(db, "u1", &limits(Some(dec!(1.00)), None)).await.unwrap();
-        costs::charge_with(db, &cost("u1", dec!(0.01), datetime!(2026-11-29 12:00 UTC)), &clock).await.unwrap();
+        costs::charge(&db.with_clock(clock), &cost("u1", dec!(0.01), datetime!(2026-11-29 12:00 UTC))).await.unwrap();
         let now = datetime!(2026-11-28 12:00 UTC);
         let ok = charge_concurrently(db, clock, "u1", dec!(0.01), &[now], 8, 25).await;
         assert_eq!(ok.len(), 100, "exactly today's limit of 1.00 in charges of 0.01");
@@ -204,10 +205,10 @@ on_all! {
         assert_counters_match_ledger(db).await;
     }
 
-    async fn a_full_day_does_not_open_yesterday_beyond_its_limit(db: &DatabaseConnection) {
+    async fn a_full_day_does_not_open_yesterday_beyond_its_limit(db: &Db) {
         let clock = Clock::fixed(datetime!(2026-11-28 12:00 UTC));
         budgets::set_limits(db, "u2", &limits(Some(dec!(1.00)), None)).await.unwrap();
-        costs::charge_with(db, &cost("u2", dec!(1.00), datetime!(2026-11-28 11:00 UTC)), &clock).await.unwrap();
+        costs::charge(&db.with_clock(clock), &cost("u2", dec!(1.00), datetime!(2026-11-28 11:00 UTC))).await.unwrap();
         let yesterday = datetime!(2026-11-27 15:00 UTC);
         let ok = charge_concurrently(db, clock, "u2", dec!(0.01), &[yesterday], 8, 25).await;
         assert_eq!(ok.len(), 100, "yesterday had 1.00 of room, no more");
@@ -216,16 +217,16 @@ on_all! {
         assert_counters_match_ledger(db).await;
     }
 
-    async fn a_stamp_in_year_9999_is_refused_and_cannot_switch_limits_off(db: &DatabaseConnection) {
+    async fn a_stamp_in_year_9999_is_refused_and_cannot_switch_limits_off(db: &Db) {
         budgets::set_limits(db, "u3", &limits(Some(dec!(1.00)), Some(dec!(1.50)))).await.unwrap();
         let far = datetime!(9999-12-31 23:59:59 UTC);
         let clock = Clock::fixed(datetime!(2026-11-28 12:00 UTC));
-        let refused = costs::charge_with(db, &cost("u3", dec!(0.01), far), &clock).await;
+        let refused = costs::charge(&db.with_clock(clock), &cost("u3", dec!(0.01), far)).await;
         assert!(matches!(refused, Err(Error::Validation { field: "timestamp", .. })), "{refused:?}");
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 0);
         // Even a clock that tolerated it would not switch enforcement off.
         let lenient = clock.with_tolerance(Duration::days(3_000_000));
-        costs::charge_with(db, &cost("u3", dec!(0.01), far), &lenient).await.unwrap();
+        costs::charge(&db.with_clock(lenient), &cost("u3", dec!(0.01), far)).await.unwrap();
         let now = datetime!(2026-11-28 12:00 UTC);
         let ok = charge_concurrently(db, lenient, "u3", dec!(0.01), &[now, now + Duration::days(1)], 8, 25).await;
         assert_eq!(ok.len(), 150, "today 1.00, tomorrow 0.50 more until November's 1.50");
@@ -233,27 +234,27 @@ on_all! {
         assert_counters_match_ledger(db).await;
     }
 
-    async fn yesterday_over_its_limit_is_refused_while_today_is_free(db: &DatabaseConnection) {
+    async fn yesterday_over_its_limit_is_refused_while_today_is_free(db: &Db) {
         let clock = Clock::fixed(datetime!(2026-11-28 12:00 UTC));
         budgets::set_limits(db, "u4", &limits(Some(dec!(1.00)), None)).await.unwrap();
         let yesterday = datetime!(2026-11-27 20:00 UTC);
-        costs::charge_with(db, &cost("u4", dec!(0.90), yesterday), &clock).await.unwrap();
-        costs::charge_with(db, &cost("u4", dec!(0.10), datetime!(2026-11-28 08:00 UTC)), &clock).await.unwrap();
-        match costs::charge_with(db, &cost("u4", dec!(0.20), yesterday), &clock).await {
+        costs::charge(&db.with_clock(clock), &cost("u4", dec!(0.90), yesterday)).await.unwrap();
+        costs::charge(&db.with_clock(clock), &cost("u4", dec!(0.10), datetime!(2026-11-28 08:00 UTC))).await.unwrap();
+        match costs::charge(&db.with_clock(clock), &cost("u4", dec!(0.20), yesterday)).await {
             Err(Error::BudgetExceeded { window, limit, spent, requested }) => {
                 assert_eq!((window, limit, spent, requested), (Window::Daily, dec!(1.00), dec!(0.90), dec!(0.20)));
             }
             other => panic!("expected a daily refusal for yesterday, got {other:?}"),
         }
-        let out = costs::charge_with(db, &cost("u4", dec!(0.90), datetime!(2026-11-28 11:00 UTC)), &clock).await.unwrap();
+        let out = costs::charge(&db.with_clock(clock), &cost("u4", dec!(0.90), datetime!(2026-11-28 11:00 UTC))).await.unwrap();
         assert_eq!((out.daily_spent, out.monthly_spent), (dec!(1.00), dec!(1.90)), "its own windows after it");
-        let late = costs::record_with(db, &cost("u4", dec!(0.20), yesterday), &clock).await.unwrap();
+        let late = costs::record(&db.with_clock(clock), &cost("u4", dec!(0.20), yesterday)).await.unwrap();
         assert_eq!((late.daily_spent, late.over_limit), (dec!(1.10), Some(Window::Daily)), "a record names a window of its own stamp");
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 4);
         assert_counters_match_ledger(db).await;
     }
 
-    async fn charges_racing_across_midnight_and_a_month_end_hold_both_days(db: &DatabaseConnection) {
+    async fn charges_racing_across_midnight_and_a_month_end_hold_both_days(db: &Db) {
         let clock = Clock::fixed(NOW);
         budgets::set_limits(db, "u5", &limits(Some(dec!(0.50)), Some(dec!(100)))).await.unwrap();
         let edge = [datetime!(2027-02-28 23:59:59.999999 UTC), datetime!(2027-03-01 00:00 UTC)];
@@ -270,7 +271,7 @@ on_all! {
         assert_status_matches_ledger(db, "u6").await;
     }
 
-    async fn records_racing_charges_leave_no_charge_over_its_limit(db: &DatabaseConnection) {
+    async fn records_racing_charges_leave_no_charge_over_its_limit(db: &Db) {
         let clock = Clock::fixed(NOW);
         budgets::set_limits(db, "u7", &limits(Some(dec!(1.00)), None)).await.unwrap();
         let at = datetime!(2027-02-28 12:00 UTC);
@@ -278,7 +279,7 @@ on_all! {
             let db = db.clone();
             tokio::spawn(async move {
                 for _ in 0..40 {
-                    costs::record_with(&db, &cost("u7", dec!(0.02), at), &clock).await.unwrap();
+                    costs::record(&db.with_clock(clock), &cost("u7", dec!(0.02), at)).await.unwrap();
                 }
             })
         };
@@ -291,7 +292,7 @@ on_all! {
         assert_counters_match_ledger(db).await;
     }
 
-    async fn lowering_a_limit_during_a_run_binds_every_later_charge(db: &DatabaseConnection) {
+    async fn lowering_a_limit_during_a_run_binds_every_later_charge(db: &Db) {
         let clock = Clock::fixed(NOW);
         budgets::set_limits(db, "u8", &limits(Some(dec!(10)), None)).await.unwrap();
         let at = datetime!(2027-02-28 12:00 UTC);
@@ -305,7 +306,7 @@ on_all! {
                     for _ in 0..30 {
                         let started = seq.fetch_add(1, Ordering::SeqCst);
                         let lowered_before = lowered.load(Ordering::SeqCst) < started;
-                        match costs::charge_with(&db, &cost("u8", dec!(0.05), at), &clock).await {
+                        match costs::charge(&db.with_clock(clock), &cost("u8", dec!(0.05), at)).await {
                             Ok(out) if lowered_before => after_lowering.push(out.cost_id),
                             Ok(_) | Err(Error::BudgetExceeded { .. }) => {}
                             Err(e) => panic!("{e}"),
@@ -331,10 +332,10 @@ on_all! {
         assert_counters_match_ledger(db).await;
     }
 
-    async fn reconcile_finds_tampered_counters_in_past_and_monthly_windows(db: &DatabaseConnection) {
+    async fn reconcile_finds_tampered_counters_in_past_and_monthly_windows(db: &Db) {
         let clock = Clock::fixed(NOW);
-        costs::charge_with(db, &cost("v1", dec!(1.50), datetime!(2026-10-15 08:00 UTC)), &clock).await.unwrap();
-        costs::charge_with(db, &cost("v2", dec!(0.50), datetime!(2027-02-20 08:00 UTC)), &clock).await.unwrap();
+        costs::charge(&db.with_clock(clock), &cost("v1", dec!(1.50), datetime!(2026-10-15 08:00 UTC))).await.unwrap();
+        costs::charge(&db.with_clock(clock), &cost("v2", dec!(0.50), datetime!(2027-02-20 08:00 UTC))).await.unwrap();
         let (oct, nov) = (datetime!(2026-10-01 0:00 UTC), datetime!(2026-11-01 0:00 UTC));
         assert_eq!(budgets::reconcile(db, oct, nov).await.unwrap(), vec![]);
         db.execute_unprepared("UPDATE principal_budgets SET daily_spent_micros = 1 WHERE principal_id = 'v1'").await.unwrap();
@@ -349,46 +350,46 @@ on_all! {
         assert_eq!(budgets::reconcile(db, nov, datetime!(2027-02-01 0:00 UTC)).await.unwrap(), vec![], "no counter in between");
     }
 
-    async fn a_sum_past_i64_is_refused_and_writes_nothing(db: &DatabaseConnection) {
+    async fn a_sum_past_i64_is_refused_and_writes_nothing(db: &Db) {
         let clock = Clock::fixed(NOW);
         let at = datetime!(2027-02-10 12:00 UTC);
         let max = sark_db::ledger::MAX_AMOUNT;
         // 9,223 costs of the largest amount: 9.223e18 micro-units, just under i64::MAX.
         let batch: Vec<_> = (0..9_223).map(|_| cost("w", max, at)).collect();
-        assert_eq!(costs::record_many_with(db, &batch, &clock).await.unwrap(), 9_223);
+        assert_eq!(costs::record_many(&db.with_clock(clock), &batch).await.unwrap(), 9_223);
         let before = scalar(db, "SELECT count(*) FROM cost_tracking").await;
         fn over<T>(r: Result<T, Error>) -> bool {
             matches!(r, Err(Error::Validation { field: "actual", .. }))
         }
-        assert!(over(costs::record_with(db, &cost("w", max, at), &clock).await), "counter overflow (the row's own day)");
-        assert!(over(costs::charge_with(db, &cost("w", max, at), &clock).await), "a charge too");
-        costs::record_with(db, &cost("w", dec!(1), datetime!(2027-02-11 12:00 UTC)), &clock).await.unwrap();
-        assert!(over(costs::record_with(db, &cost("w", max, at), &clock).await), "ledger sum overflow (an older day, same month)");
-        assert!(over(costs::record_many_with(db, &[cost("x", max, at), cost("w", max, at)], &clock).await), "bulk");
+        assert!(over(costs::record(&db.with_clock(clock), &cost("w", max, at)).await), "counter overflow (the row's own day)");
+        assert!(over(costs::charge(&db.with_clock(clock), &cost("w", max, at)).await), "a charge too");
+        costs::record(&db.with_clock(clock), &cost("w", dec!(1), datetime!(2027-02-11 12:00 UTC))).await.unwrap();
+        assert!(over(costs::record(&db.with_clock(clock), &cost("w", max, at)).await), "ledger sum overflow (an older day, same month)");
+        assert!(over(costs::record_many(&db.with_clock(clock), &[cost("x", max, at), cost("w", max, at)]).await), "bulk");
         let two_halves: Vec<_> = (0..9_224).map(|_| cost("y", max, at)).collect();
-        assert!(over(costs::record_many_with(db, &two_halves, &clock).await), "a batch whose own sum overflows");
+        assert!(over(costs::record_many(&db.with_clock(clock), &two_halves).await), "a batch whose own sum overflows");
         // An older month holding half of i64, then a batch of two more days, each a quarter.
-        costs::record_with(db, &cost("v", dec!(1), at), &clock).await.unwrap();
+        costs::record(&db.with_clock(clock), &cost("v", dec!(1), at)).await.unwrap();
         let jan = |day: u8, n: usize| (0..n).map(move |_| cost("v", max, datetime!(2027-01-01 12:00 UTC).replace_day(day).unwrap()));
-        costs::record_many_with(db, &jan(1, 4_612).collect::<Vec<_>>(), &clock).await.unwrap();
+        costs::record_many(&db.with_clock(clock), &jan(1, 4_612).collect::<Vec<_>>()).await.unwrap();
         let batch: Vec<_> = jan(2, 2_306).chain(jan(3, 2_306)).collect();
-        assert!(over(costs::record_many_with(db, &batch, &clock).await), "a batch over an older month");
+        assert!(over(costs::record_many(&db.with_clock(clock), &batch).await), "a batch over an older month");
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, before + 2 + 4_612);
         assert_eq!(scalar(db, "SELECT daily_spent_micros FROM principal_budgets WHERE principal_id = 'w'").await, 1_000_000, "the row counts the 11th");
         assert_eq!(scalar(db, "SELECT count(*) FROM principal_budgets WHERE principal_id IN ('x', 'y')").await, 0);
-        assert!(over(costs::record_with(db, &cost("z", max + dec!(0.000001), at), &clock).await), "one amount over the maximum");
+        assert!(over(costs::record(&db.with_clock(clock), &cost("z", max + dec!(0.000001), at)).await), "one amount over the maximum");
         assert_counters_match_ledger(db).await;
     }
 
-    async fn writes_stamped_beyond_the_tolerance_are_refused(db: &DatabaseConnection) {
+    async fn writes_stamped_beyond_the_tolerance_are_refused(db: &Db) {
         let clock = Clock::fixed(NOW).with_tolerance(Duration::minutes(5));
         let (ok, late) = (NOW + Duration::minutes(5), NOW + Duration::minutes(5) + Duration::microseconds(1));
-        costs::charge_with(db, &cost("t", dec!(1), ok), &clock).await.unwrap();
+        costs::charge(&db.with_clock(clock), &cost("t", dec!(1), ok)).await.unwrap();
         for result in [
-            costs::charge_with(db, &cost("t", dec!(1), late), &clock).await.map(drop),
-            costs::record_with(db, &cost("t", dec!(1), late), &clock).await.map(drop),
-            costs::record_many_with(db, &[cost("t", dec!(1), NOW), cost("t", dec!(1), late)], &clock).await.map(drop),
-            sark_db::audit::append_with(db, &sark_db::audit::NewAuditEvent { timestamp: late, ..sark_db::audit::NewAuditEvent::new("x") }, &clock).await.map(drop),
+            costs::charge(&db.with_clock(clock), &cost("t", dec!(1), late)).await.map(drop),
+            costs::record(&db.with_clock(clock), &cost("t", dec!(1), late)).await.map(drop),
+            costs::record_many(&db.with_clock(clock), &[cost("t", dec!(1), NOW), cost("t", dec!(1), late)]).await.map(drop),
+            sark_db::audit::append(&db.with_clock(clock), &sark_db::audit::NewAuditEvent { timestamp: late, ..sark_db::audit::NewAuditEvent::new("x") }).await.map(drop),
         ] {
             assert!(matches!(result, Err(Error::Validation { field: "timestamp", .. })), "{result:?}");
         }
@@ -400,15 +401,15 @@ on_all! {
         costs::charge(db, &cost("t", dec!(1), OffsetDateTime::now_utc() - Duration::days(400))).await.unwrap();
     }
 
-    async fn idempotency_keys_are_per_principal_and_can_be_purged(db: &DatabaseConnection) {
+    async fn idempotency_keys_are_per_principal_and_can_be_purged(db: &Db) {
         let clock = Clock::fixed(NOW);
         let at = datetime!(2027-02-28 12:00 UTC);
-        let a = costs::charge_with(db, &cost("ann", dec!(1), at).idempotency_key("k"), &clock).await.unwrap();
-        let b = costs::charge_with(db, &cost("ben", dec!(2), at).idempotency_key("k"), &clock).await.unwrap();
+        let a = costs::charge(&db.with_clock(clock), &cost("ann", dec!(1), at).idempotency_key("k")).await.unwrap();
+        let b = costs::charge(&db.with_clock(clock), &cost("ben", dec!(2), at).idempotency_key("k")).await.unwrap();
         assert!(!a.replayed && !b.replayed && a.cost_id != b.cost_id, "two principals, one key, two charges");
-        let again = costs::charge_with(db, &cost("ben", dec!(2), at).idempotency_key("k"), &clock).await.unwrap();
+        let again = costs::charge(&db.with_clock(clock), &cost("ben", dec!(2), at).idempotency_key("k")).await.unwrap();
         assert!(again.replayed && again.cost_id == b.cost_id);
-        let reuse = costs::charge_with(db, &cost("ben", dec!(3), at).idempotency_key("k"), &clock).await;
+        let reuse = costs::charge(&db.with_clock(clock), &cost("ben", dec!(3), at).idempotency_key("k")).await;
         assert!(matches!(reuse, Err(Error::Conflict(Conflict::IdempotencyKeyReused { .. }))), "{reuse:?}");
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_idempotency_keys").await, 2);
         assert_eq!(idempotency::purge_before(db, OffsetDateTime::now_utc() - Duration::hours(1)).await.unwrap(), 0, "keys are new");
@@ -417,20 +418,20 @@ on_all! {
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 2, "purging keys keeps the ledger");
     }
 
-    async fn randomized_concurrent_runs_keep_the_rule(db: &DatabaseConnection) {
+    async fn randomized_concurrent_runs_keep_the_rule(db: &Db) {
         randomized_runs(db, Mix::AroundEdges, || Via::Alone).await;
     }
 
-    async fn randomized_concurrent_runs_keep_the_rule_through_group_commit(db: &DatabaseConnection) {
+    async fn randomized_concurrent_runs_keep_the_rule_through_group_commit(db: &Db) {
         // Small groups and a short wait: groups form, fill up and are cut.
-        let options = GroupCommit { max_calls: 5, max_wait: std::time::Duration::from_millis(2), clock: Clock::fixed(NOW), ..GroupCommit::default() };
-        randomized_runs(db, Mix::AroundEdges, || Via::Grouped(Ledger::new(db.clone(), options))).await;
+        let options = GroupCommit { max_calls: 5, max_wait: std::time::Duration::from_millis(2), ..GroupCommit::default() };
+        randomized_runs(db, Mix::AroundEdges, || Via::Grouped(Ledger::new(db.with_clock(Clock::fixed(NOW)), options))).await;
     }
 
-    async fn randomized_runs_within_one_day_keep_the_rule_through_group_commit(db: &DatabaseConnection) {
+    async fn randomized_runs_within_one_day_keep_the_rule_through_group_commit(db: &Db) {
         // Unkeyed calls in one day: a group's calls of one principal can be settled together.
-        let options = GroupCommit { max_calls: 8, max_wait: std::time::Duration::from_millis(2), clock: Clock::fixed(NOW), ..GroupCommit::default() };
-        randomized_runs(db, Mix::OneDay, || Via::Grouped(Ledger::new(db.clone(), options))).await;
+        let options = GroupCommit { max_calls: 8, max_wait: std::time::Duration::from_millis(2), ..GroupCommit::default() };
+        randomized_runs(db, Mix::OneDay, || Via::Grouped(Ledger::new(db.with_clock(Clock::fixed(NOW)), options))).await;
     }
 }
 
@@ -444,14 +445,14 @@ enum Via {
 impl Via {
     async fn settle(
         &self,
-        db: &DatabaseConnection,
+        db: &Db,
         cost: &NewCost,
         enforce: bool,
         clock: &Clock,
     ) -> Result<CostOutcome, Error> {
         match (self, enforce) {
-            (Via::Alone, true) => costs::charge_with(db, cost, clock).await,
-            (Via::Alone, false) => costs::record_with(db, cost, clock).await,
+            (Via::Alone, true) => costs::charge(&db.with_clock(*clock), cost).await,
+            (Via::Alone, false) => costs::record(&db.with_clock(*clock), cost).await,
             (Via::Grouped(ledger), true) => ledger.charge(cost).await,
             (Via::Grouped(ledger), false) => ledger.record(cost).await,
         }
@@ -482,7 +483,7 @@ impl Mix {
 }
 
 /// The randomized run with a fresh seed, then with the seeds of past failures.
-async fn randomized_runs(db: &DatabaseConnection, mix: Mix, via: impl Fn() -> Via) {
+async fn randomized_runs(db: &Db, mix: Mix, via: impl Fn() -> Via) {
     let fresh =
         std::env::var("SARK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
     for seed in std::iter::once(fresh).chain(PAST_FAILURES.iter().copied()) {
@@ -522,7 +523,7 @@ const PRINCIPALS: [&str; 3] = ["p0", "p1", "p2"];
 
 /// One randomized run: 8 tasks charge, record, retry with keys and bulk-record, at the stamps
 /// of `mix`, while a ninth changes limits; then the oracle checks the rule.
-async fn randomized_run(db: &DatabaseConnection, seed: u64, mix: Mix, via: Via) {
+async fn randomized_run(db: &Db, seed: u64, mix: Mix, via: Via) {
     let clock = Clock::fixed(NOW);
     let seq = Arc::new(AtomicU64::new(0));
     let limit_log: Arc<std::sync::Mutex<BTreeMap<&str, LimitLog>>> = Arc::default();
@@ -588,7 +589,7 @@ async fn randomized_run(db: &DatabaseConnection, seed: u64, mix: Mix, via: Via) 
                                 })
                                 .collect();
                             let any_beyond = batch.iter().any(|c| c.timestamp > NOW + clock.tolerance());
-                            match costs::record_many_with(&db, &batch, &clock).await {
+                            match costs::record_many(&db.with_clock(clock), &batch).await {
                                 Ok(n) => {
                                     assert!(
                                         !any_beyond,

@@ -4,10 +4,10 @@ mod common;
 
 use common::{CLOCK, scalar};
 use rust_decimal::{Decimal, dec};
+use sark_db::Db;
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, NewCost};
 use sark_db::{Error, Window};
-use sea_orm::DatabaseConnection;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -20,7 +20,7 @@ fn cost(principal: &str, amount: Decimal, at: OffsetDateTime) -> NewCost {
 }
 
 /// The ledger sum for `principal`, exact, via SQL.
-async fn ledger_micros(db: &DatabaseConnection, principal: &str) -> i64 {
+async fn ledger_micros(db: &Db, principal: &str) -> i64 {
     scalar(
         db,
         &format!(
@@ -33,13 +33,7 @@ async fn ledger_micros(db: &DatabaseConnection, principal: &str) -> i64 {
 
 /// Runs `tasks` × `per_task` charges of `amount` for `principal` at `at` concurrently and
 /// returns how many succeeded; every failure must be `BudgetExceeded`.
-async fn hammer(
-    db: &DatabaseConnection,
-    principal: &str,
-    tasks: usize,
-    per_task: usize,
-    amount: Decimal,
-) -> usize {
+async fn hammer(db: &Db, principal: &str, tasks: usize, per_task: usize, amount: Decimal) -> usize {
     let at = datetime!(2026-11-28 12:00 UTC);
     let handles: Vec<_> = (0..tasks)
         .map(|_| {
@@ -48,7 +42,7 @@ async fn hammer(
             tokio::spawn(async move {
                 let mut ok = 0;
                 for _ in 0..per_task {
-                    match costs::charge_with(&db, &cost(&principal, amount, at), &CLOCK).await {
+                    match costs::charge(&db.with_clock(CLOCK), &cost(&principal, amount, at)).await {
                         Ok(_) => ok += 1,
                         Err(Error::BudgetExceeded { .. }) => {}
                         Err(e) => panic!("unexpected error: {e}"),
@@ -66,7 +60,7 @@ async fn hammer(
 }
 
 on_all! {
-    async fn concurrent_charges_lose_no_update(db: &DatabaseConnection) {
+    async fn concurrent_charges_lose_no_update(db: &Db) {
         let ok = hammer(db, "alice", 32, 50, dec!(0.01)).await;
         assert_eq!(ok, 1600);
         let status = budgets::status(db, "alice", datetime!(2026-11-28 13:00 UTC)).await.unwrap();
@@ -75,7 +69,7 @@ on_all! {
         assert_eq!(ledger_micros(db, "alice").await, 16_000_000);
     }
 
-    async fn concurrent_charges_never_overspend(db: &DatabaseConnection) {
+    async fn concurrent_charges_never_overspend(db: &Db) {
         budgets::set_limits(db, "bob", &limits(Some(dec!(5.00)), None)).await.unwrap();
         let ok = hammer(db, "bob", 32, 50, dec!(0.01)).await;
         assert_eq!(ok, 500);
@@ -86,7 +80,7 @@ on_all! {
         assert_eq!(ledger_micros(db, "bob").await, 5_000_000);
     }
 
-    async fn concurrent_first_charges_of_a_new_principal_all_land(db: &DatabaseConnection) {
+    async fn concurrent_first_charges_of_a_new_principal_all_land(db: &Db) {
         let ok = hammer(db, "newcomer", 32, 1, dec!(0.25)).await;
         assert_eq!(ok, 32);
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking WHERE principal_id = 'newcomer'").await, 32);
@@ -96,11 +90,11 @@ on_all! {
         assert_eq!(status.daily.limit, None, "a principal without limits stays unlimited");
     }
 
-    async fn a_refused_charge_writes_nothing_and_says_why(db: &DatabaseConnection) {
+    async fn a_refused_charge_writes_nothing_and_says_why(db: &Db) {
         budgets::set_limits(db, "carol", &limits(Some(dec!(1.00)), Some(dec!(1.50)))).await.unwrap();
         let at = datetime!(2026-11-28 10:00 UTC);
-        costs::charge_with(db, &cost("carol", dec!(0.80), at), &CLOCK).await.unwrap();
-        let err = costs::charge_with(db, &cost("carol", dec!(0.30), at), &CLOCK).await.unwrap_err();
+        costs::charge(&db.with_clock(CLOCK), &cost("carol", dec!(0.80), at)).await.unwrap();
+        let err = costs::charge(&db.with_clock(CLOCK), &cost("carol", dec!(0.30), at)).await.unwrap_err();
         match err {
             Error::BudgetExceeded { window, limit, spent, requested } => {
                 assert_eq!((window, limit, spent, requested), (Window::Daily, dec!(1.00), dec!(0.80), dec!(0.30)));
@@ -109,19 +103,19 @@ on_all! {
         }
         // Next day the daily window is fresh, but the month only has 0.70 left.
         let next = datetime!(2026-11-29 10:00 UTC);
-        let err = costs::charge_with(db, &cost("carol", dec!(0.75), next), &CLOCK).await.unwrap_err();
+        let err = costs::charge(&db.with_clock(CLOCK), &cost("carol", dec!(0.75), next)).await.unwrap_err();
         assert!(matches!(err, Error::BudgetExceeded { window: Window::Monthly, .. }), "{err}");
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 1);
         let status = budgets::status(db, "carol", at).await.unwrap();
         assert_eq!(status.daily.spent, dec!(0.80));
     }
 
-    async fn record_always_records_and_reports_overspend(db: &DatabaseConnection) {
+    async fn record_always_records_and_reports_overspend(db: &Db) {
         budgets::set_limits(db, "dave", &limits(Some(dec!(1.00)), None)).await.unwrap();
         let at = datetime!(2026-11-28 10:00 UTC);
-        let first = costs::record_with(db, &cost("dave", dec!(0.60), at), &CLOCK).await.unwrap();
+        let first = costs::record(&db.with_clock(CLOCK), &cost("dave", dec!(0.60), at)).await.unwrap();
         assert_eq!(first.over_limit, None);
-        let second = costs::record_with(db, &cost("dave", dec!(0.60), at), &CLOCK).await.unwrap();
+        let second = costs::record(&db.with_clock(CLOCK), &cost("dave", dec!(0.60), at)).await.unwrap();
         assert_eq!(second.over_limit, Some(Window::Daily));
         assert_eq!(second.daily_spent, dec!(1.20));
         let status = budgets::status(db, "dave", at).await.unwrap();
@@ -129,27 +123,27 @@ on_all! {
         assert_eq!(status.daily.percent_used, Some(dec!(120)));
     }
 
-    async fn window_edges_are_utc_calendar_days_and_months(db: &DatabaseConnection) {
+    async fn window_edges_are_utc_calendar_days_and_months(db: &Db) {
         budgets::set_limits(db, "erin", &limits(Some(dec!(1.00)), Some(dec!(2.50)))).await.unwrap();
         let last_micro = datetime!(2028-02-28 23:59:59.999999 UTC);
-        costs::charge_with(db, &cost("erin", dec!(1.00), last_micro), &CLOCK).await.unwrap();
-        assert!(costs::charge_with(db, &cost("erin", dec!(0.000001), last_micro), &CLOCK).await.is_err());
+        costs::charge(&db.with_clock(CLOCK), &cost("erin", dec!(1.00), last_micro)).await.unwrap();
+        assert!(costs::charge(&db.with_clock(CLOCK), &cost("erin", dec!(0.000001), last_micro)).await.is_err());
         // Midnight opens a new day: 29 February of a leap year.
         let leap_day = datetime!(2028-02-29 00:00 UTC);
-        let out = costs::charge_with(db, &cost("erin", dec!(1.00), leap_day), &CLOCK).await.unwrap();
+        let out = costs::charge(&db.with_clock(CLOCK), &cost("erin", dec!(1.00), leap_day)).await.unwrap();
         assert_eq!((out.daily_spent, out.monthly_spent), (dec!(1.00), dec!(2.00)));
         // 1 March opens a new month.
         let march = datetime!(2028-03-01 00:00 UTC);
-        let out = costs::charge_with(db, &cost("erin", dec!(1.00), march), &CLOCK).await.unwrap();
+        let out = costs::charge(&db.with_clock(CLOCK), &cost("erin", dec!(1.00), march)).await.unwrap();
         assert_eq!((out.daily_spent, out.monthly_spent), (dec!(1.00), dec!(1.00)));
         // December → January.
-        costs::charge_with(db, &cost("erin", dec!(1.00), datetime!(2028-12-31 23:59:59.999999 UTC)), &CLOCK).await.unwrap();
-        let out = costs::charge_with(db, &cost("erin", dec!(1.00), datetime!(2029-01-01 00:00 UTC)), &CLOCK).await.unwrap();
+        costs::charge(&db.with_clock(CLOCK), &cost("erin", dec!(1.00), datetime!(2028-12-31 23:59:59.999999 UTC))).await.unwrap();
+        let out = costs::charge(&db.with_clock(CLOCK), &cost("erin", dec!(1.00), datetime!(2029-01-01 00:00 UTC))).await.unwrap();
         assert_eq!((out.daily_spent, out.monthly_spent), (dec!(1.00), dec!(1.00)));
     }
 
-    async fn reading_rolls_windows_over_without_writing(db: &DatabaseConnection) {
-        costs::charge_with(db, &cost("frank", dec!(3.00), datetime!(2026-11-28 08:00 UTC)), &CLOCK).await.unwrap();
+    async fn reading_rolls_windows_over_without_writing(db: &Db) {
+        costs::charge(&db.with_clock(CLOCK), &cost("frank", dec!(3.00), datetime!(2026-11-28 08:00 UTC))).await.unwrap();
         let tomorrow = budgets::status(db, "frank", datetime!(2026-11-29 08:00 UTC)).await.unwrap();
         assert_eq!(tomorrow.daily.spent, Decimal::ZERO);
         assert_eq!(tomorrow.monthly.spent, dec!(3.00));
@@ -158,19 +152,19 @@ on_all! {
         assert_eq!(scalar(db, "SELECT daily_spent_micros FROM principal_budgets").await, 3_000_000);
     }
 
-    async fn an_older_request_never_resets_a_newer_window(db: &DatabaseConnection) {
+    async fn an_older_request_never_resets_a_newer_window(db: &Db) {
         budgets::set_limits(db, "gina", &limits(Some(dec!(5.00)), None)).await.unwrap();
-        costs::charge_with(db, &cost("gina", dec!(4.00), datetime!(2026-11-28 08:00 UTC)), &CLOCK).await.unwrap();
-        costs::record_with(db, &cost("gina", dec!(2.00), datetime!(2026-11-27 23:00 UTC)), &CLOCK).await.unwrap();
+        costs::charge(&db.with_clock(CLOCK), &cost("gina", dec!(4.00), datetime!(2026-11-28 08:00 UTC))).await.unwrap();
+        costs::record(&db.with_clock(CLOCK), &cost("gina", dec!(2.00), datetime!(2026-11-27 23:00 UTC))).await.unwrap();
         let status = budgets::status(db, "gina", datetime!(2026-11-28 09:00 UTC)).await.unwrap();
         assert_eq!(status.daily.spent, dec!(4.00), "yesterday's cost must not reset today");
         assert_eq!(status.monthly.spent, dec!(6.00));
         assert!(budgets::reconcile(db, time::OffsetDateTime::UNIX_EPOCH, CLOCK.now()).await.unwrap().is_empty());
     }
 
-    async fn limits_can_change_and_status_reports_them(db: &DatabaseConnection) {
+    async fn limits_can_change_and_status_reports_them(db: &Db) {
         let at = datetime!(2026-11-28 08:00 UTC);
-        costs::charge_with(db, &cost("hank", dec!(2.00), at), &CLOCK).await.unwrap();
+        costs::charge(&db.with_clock(CLOCK), &cost("hank", dec!(2.00), at)).await.unwrap();
         budgets::set_limits(db, "hank", &Limits { daily: Some(dec!(8.00)), monthly: None, currency: "EUR".into() })
             .await
             .unwrap();
@@ -182,10 +176,10 @@ on_all! {
         assert_eq!(status.monthly.limit, None);
     }
 
-    async fn reconciliation_finds_a_tampered_counter(db: &DatabaseConnection) {
+    async fn reconciliation_finds_a_tampered_counter(db: &Db) {
         let at = datetime!(2026-11-28 08:00 UTC);
-        costs::charge_with(db, &cost("ivy", dec!(1.50), at), &CLOCK).await.unwrap();
-        costs::charge_with(db, &cost("jack", dec!(0.50), at), &CLOCK).await.unwrap();
+        costs::charge(&db.with_clock(CLOCK), &cost("ivy", dec!(1.50), at)).await.unwrap();
+        costs::charge(&db.with_clock(CLOCK), &cost("jack", dec!(0.50), at)).await.unwrap();
         assert!(budgets::reconcile(db, time::OffsetDateTime::UNIX_EPOCH, CLOCK.now()).await.unwrap().is_empty());
         use sea_orm::ConnectionTrait;
         db.execute_unprepared("UPDATE principal_budgets SET daily_spent_micros = 1 WHERE principal_id = 'ivy'")

@@ -28,9 +28,9 @@ async fn the_options_reach_the_pool(backend: Backend) {
     };
     let db = connect_with(&t.url, &options).await.unwrap();
     let max = match backend {
-        Backend::Sqlite => db.get_sqlite_connection_pool().options().get_max_connections(),
+        Backend::Sqlite => db.pool().get_sqlite_connection_pool().options().get_max_connections(),
         Backend::Postgres | Backend::Citus | Backend::Timescale => {
-            db.get_postgres_connection_pool().options().get_max_connections()
+            db.pool().get_postgres_connection_pool().options().get_max_connections()
         }
     };
     assert_eq!(max, 2, "{backend:?}");
@@ -39,10 +39,10 @@ async fn the_options_reach_the_pool(backend: Backend) {
         assert_eq!(scalar(&db, "PRAGMA busy_timeout").await, 1_500);
         let default = sark_db::connect(&t.url).await.unwrap();
         assert_eq!(scalar(&default, "PRAGMA synchronous").await, 1, "NORMAL by default");
-        assert_eq!(default.get_sqlite_connection_pool().options().get_max_connections(), 4);
+        assert_eq!(default.pool().get_sqlite_connection_pool().options().get_max_connections(), 4);
     } else {
         let default = sark_db::connect(&t.url).await.unwrap();
-        assert_eq!(default.get_postgres_connection_pool().options().get_max_connections(), 10);
+        assert_eq!(default.pool().get_postgres_connection_pool().options().get_max_connections(), 10);
     }
     db.close().await.unwrap();
 }
@@ -60,7 +60,10 @@ async fn a_connection_dropped_while_idle_is_replaced() {
         ..PoolOptions::default()
     };
     let db = connect_with(&url, &options).await.unwrap();
-    assert!(!db.get_postgres_connection_pool().options().get_test_before_acquire(), "no ping on every use");
+    assert!(
+        !db.pool().get_postgres_connection_pool().options().get_test_before_acquire(),
+        "no ping on every use"
+    );
     assert_eq!(scalar(&db, "SELECT 1::int8").await, 1);
     let kill =
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'sark_idle'";

@@ -22,7 +22,7 @@ fn node(node_id: &str) -> NewNode {
 }
 
 on_all! {
-    async fn a_node_registers_and_exposes_its_trust_anchor(db: &DatabaseConnection) {
+    async fn a_node_registers_and_exposes_its_trust_anchor(db: &Db) {
         let not_before = datetime!(2026-01-01 0:00 UTC);
         let not_after = datetime!(2036-01-01 0:00 UTC);
         let (pem, der) = certs::certificate_valid("partner.example.org", not_before, not_after);
@@ -38,14 +38,14 @@ on_all! {
         assert_eq!(anchor.subject, "CN=partner.example.org");
     }
 
-    async fn loopback_http_is_accepted_for_local_nodes(db: &DatabaseConnection) {
+    async fn loopback_http_is_accepted_for_local_nodes(db: &Db) {
         for (i, endpoint) in ["http://localhost:9000", "http://127.0.0.1:8080/x", "http://127.8.9.1", "http://[::1]:7000", "https://10.0.0.7"].iter().enumerate() {
             let new = NewNode { endpoint: endpoint.to_string(), ..node(&format!("n{i}")) };
             assert_eq!(federation::register(db, &new).await.unwrap().endpoint, *endpoint);
         }
     }
 
-    async fn disabled_nodes_stay_but_are_not_listed(db: &DatabaseConnection) {
+    async fn disabled_nodes_stay_but_are_not_listed(db: &Db) {
         for id in ["c", "a", "b"] {
             federation::register(db, &node(id)).await.unwrap();
         }
@@ -61,7 +61,7 @@ on_all! {
         assert!(matches!(federation::set_enabled(db, "zz", true).await, Err(Error::NotFound { entity: Entity::FederationNode, .. })));
     }
 
-    async fn nodes_are_listed_with_days_left_and_the_expiring_enabled_ones_found(db: &DatabaseConnection) {
+    async fn nodes_are_listed_with_days_left_and_the_expiring_enabled_ones_found(db: &Db) {
         use time::{Duration, OffsetDateTime};
         let now = OffsetDateTime::now_utc();
         // (node, days its anchor is valid from now, enabled); the expired one is written past
@@ -96,7 +96,7 @@ on_all! {
         assert!(matches!(federation::expiring(db, Duration::days(-1), now).await, Err(Error::Validation { field: "within", .. })));
     }
 
-    async fn rotating_the_trust_anchor_restarts_trusted_since(db: &DatabaseConnection) {
+    async fn rotating_the_trust_anchor_restarts_trusted_since(db: &Db) {
         let first = federation::register(db, &node("partner")).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let (pem, der) = certs::certificate("partner-2027");
@@ -110,7 +110,7 @@ on_all! {
         assert!(matches!(federation::rotate_trust_anchor(db, "ghost", &pem).await, Err(Error::NotFound { .. })));
     }
 
-    async fn rate_limits_change_and_nodes_are_deleted(db: &DatabaseConnection) {
+    async fn rate_limits_change_and_nodes_are_deleted(db: &Db) {
         federation::register(db, &node("partner")).await.unwrap();
         assert_eq!(federation::get(db, "partner").await.unwrap().rate_limit_per_hour, federation::DEFAULT_RATE_LIMIT_PER_HOUR);
         assert_eq!(federation::set_rate_limit(db, "partner", 1).await.unwrap().rate_limit_per_hour, 1);

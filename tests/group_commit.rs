@@ -8,21 +8,17 @@ mod common;
 
 use common::{Backend, CLOCK, Schema, TestDb, is_pg, micros, scalar};
 use rust_decimal::{Decimal, dec};
+use sark_db::Db;
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{CostOutcome, NewCost};
 use sark_db::ledger::{GroupCommit, Ledger};
 use sark_db::{Conflict, Error, Window};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 use std::time::Duration;
 
-fn ledger(db: &DatabaseConnection, max_calls: usize) -> Ledger {
-    let options = GroupCommit {
-        max_calls,
-        max_wait: Duration::from_millis(20),
-        clock: CLOCK,
-        ..GroupCommit::default()
-    };
-    Ledger::new(db.clone(), options)
+fn ledger(db: &Db, max_calls: usize) -> Ledger {
+    let options = GroupCommit { max_calls, max_wait: Duration::from_millis(20), ..GroupCommit::default() };
+    Ledger::new(db.with_clock(CLOCK), options)
 }
 
 fn limit(daily: Decimal) -> Limits {
@@ -51,7 +47,7 @@ fn spent(r: &Result<CostOutcome, Error>) -> Decimal {
 }
 
 on_all! {
-    async fn calls_in_one_group_are_answered_as_if_run_one_by_one(db: &DatabaseConnection) {
+    async fn calls_in_one_group_are_answered_as_if_run_one_by_one(db: &Db) {
         budgets::set_limits(db, "p", &limit(dec!(1))).await.unwrap();
         let ledger = ledger(db, 64);
         let calls = [
@@ -81,7 +77,7 @@ on_all! {
         assert_eq!(scalar(db, "SELECT daily_spent_micros FROM principal_budgets WHERE principal_id = 'p'").await, micros(dec!(1.1)));
     }
 
-    async fn principals_that_fit_and_principals_that_do_not_share_a_group(db: &DatabaseConnection) {
+    async fn principals_that_fit_and_principals_that_do_not_share_a_group(db: &Db) {
         budgets::set_limits(db, "roomy", &limit(dec!(10))).await.unwrap();
         budgets::set_limits(db, "tight", &limit(dec!(1))).await.unwrap();
         let ledger = ledger(db, 64);
@@ -126,7 +122,7 @@ on_all! {
         }
     }
 
-    async fn keys_replay_conflict_and_stay_free_after_a_refusal_within_a_group(db: &DatabaseConnection) {
+    async fn keys_replay_conflict_and_stay_free_after_a_refusal_within_a_group(db: &Db) {
         budgets::set_limits(db, "p", &limit(dec!(1))).await.unwrap();
         let ledger = ledger(db, 64);
         let keyed = |amount, key| (cost("p", amount).idempotency_key(key), true);
@@ -150,7 +146,7 @@ on_all! {
         assert!(!big.replayed && big.daily_spent == dec!(2.5));
     }
 
-    async fn bad_input_is_refused_and_writes_nothing(db: &DatabaseConnection) {
+    async fn bad_input_is_refused_and_writes_nothing(db: &Db) {
         let ledger = ledger(db, 64);
         let bad = [
             cost("", dec!(1)),
@@ -181,7 +177,7 @@ on_all! {
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 2);
     }
 
-    async fn concurrent_charges_share_commits_and_never_overspend(db: &DatabaseConnection) {
+    async fn concurrent_charges_share_commits_and_never_overspend(db: &Db) {
         budgets::set_limits(db, "hot", &limit(dec!(1))).await.unwrap();
         let ledger = ledger(db, 4);
         let tasks: Vec<_> = (0..32)
@@ -222,7 +218,7 @@ async fn killed_connections_lose_or_double_no_charge() {
     budgets::set_limits(db, "hot", &limit(daily)).await.unwrap();
     let url = format!("{}?application_name=sark_killed", t.url);
     let pool = sark_db::connect(&url).await.unwrap();
-    let ledger = Ledger::new(pool, GroupCommit { clock: CLOCK, ..GroupCommit::default() });
+    let ledger = Ledger::new(pool.with_clock(CLOCK), GroupCommit::default());
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let killer = {
         let (db, done) = (db.clone(), done.clone());

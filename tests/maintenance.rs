@@ -8,6 +8,7 @@ mod common;
 
 use common::{CLOCK, is_pg, scalar, strings};
 use rust_decimal::dec;
+use sark_db::Db;
 use sark_db::audit::{self, AuditFilter, NewAuditEvent};
 use sark_db::entity::{audit_event, cost_record, retention_entry};
 use sark_db::ledger::budgets;
@@ -15,7 +16,7 @@ use sark_db::ledger::costs::{self, NewCost};
 use sark_db::ledger::summaries::{self, CostFilter, GroupBy};
 use sark_db::maintenance::{self, Policy};
 use sark_db::{Clock, Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryOrder};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use std::collections::{BTreeMap, BTreeSet};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -34,7 +35,7 @@ const STAMPS: [OffsetDateTime; 6] = [
 ];
 
 /// Costs and audit events at every stamp, for three principals and two requests.
-async fn fill(db: &DatabaseConnection) {
+async fn fill(db: &Db) {
     let mut costs_ = Vec::new();
     let mut events = Vec::new();
     for (i, at) in STAMPS.iter().enumerate() {
@@ -51,8 +52,8 @@ async fn fill(db: &DatabaseConnection) {
             ..NewAuditEvent::new(if i % 3 == 0 { "policy_denied" } else { "tool_invoked" })
         });
     }
-    costs::record_many_with(db, &costs_, &CLOCK).await.unwrap();
-    audit::append_many_with(db, &events, &CLOCK).await.unwrap();
+    costs::record_many(&db.with_clock(CLOCK), &costs_).await.unwrap();
+    audit::append_many(&db.with_clock(CLOCK), &events).await.unwrap();
 }
 
 /// Every row and every answer a service reads from the two tables.
@@ -67,7 +68,7 @@ struct Snapshot {
     trace: Vec<audit_event::Model>,
 }
 
-async fn snapshot(db: &DatabaseConnection) -> Snapshot {
+async fn snapshot(db: &Db) -> Snapshot {
     let range = CostFilter { from: Some(STAMPS[1]), to: Some(STAMPS[4]), ..Default::default() };
     let denied = AuditFilter {
         event_type: Some("policy_denied".into()),
@@ -85,7 +86,7 @@ async fn snapshot(db: &DatabaseConnection) -> Snapshot {
 }
 
 /// The names of `table`'s indexes, constraints and triggers (its own, not its partitions').
-async fn structure(db: &DatabaseConnection, table: &str) -> Vec<String> {
+async fn structure(db: &Db, table: &str) -> Vec<String> {
     let sql = if is_pg(db) {
         format!(
             "SELECT indexname FROM pg_indexes WHERE tablename = '{table}' \
@@ -99,17 +100,17 @@ async fn structure(db: &DatabaseConnection, table: &str) -> Vec<String> {
 }
 
 /// Whether `db` partitions by month natively (PostgreSQL without TimescaleDB, migration 16).
-async fn native(db: &DatabaseConnection) -> bool {
+async fn native(db: &Db) -> bool {
     is_pg(db) && !common::is_timescale(db).await
 }
 
 /// Runs `sql` and says whether the database refused it.
-async fn refused(db: &DatabaseConnection, sql: &str) -> bool {
+async fn refused(db: &Db, sql: &str) -> bool {
     db.execute_unprepared(sql).await.is_err()
 }
 
 /// The partitions of `table` (PostgreSQL), by name.
-async fn partitions_of(db: &DatabaseConnection, table: &str) -> BTreeSet<String> {
+async fn partitions_of(db: &Db, table: &str) -> BTreeSet<String> {
     let sql = format!(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
          WHERE i.inhparent = '{table}'::regclass"
@@ -118,12 +119,12 @@ async fn partitions_of(db: &DatabaseConnection, table: &str) -> BTreeSet<String>
 }
 
 on_all! {
-    empty: async fn converting_tables_with_rows_keeps_every_row_answer_key_and_rule(db: &DatabaseConnection) {
-        Migrator::up(db, Some(BEFORE_PARTITIONS)).await.unwrap();
+    empty: async fn converting_tables_with_rows_keeps_every_row_answer_key_and_rule(db: &Db) {
+        Migrator::up(db.pool(), Some(BEFORE_PARTITIONS)).await.unwrap();
         fill(db).await;
         let before = snapshot(db).await;
         let shapes = [structure(db, "audit_events").await, structure(db, "cost_tracking").await];
-        Migrator::up(db, Some(1)).await.unwrap(); // migration 16 alone
+        Migrator::up(db.pool(), Some(1)).await.unwrap(); // migration 16 alone
 
         assert_eq!(snapshot(db).await, before);
         assert_eq!([structure(db, "audit_events").await, structure(db, "cost_tracking").await], shapes);
@@ -154,7 +155,7 @@ on_all! {
         assert!(scalar(db, "SELECT max(id) FROM cost_tracking").await > last);
 
         // And back: migration 16's down restores plain tables with every row.
-        Migrator::down(db, Some(1)).await.unwrap();
+        Migrator::down(db.pool(), Some(1)).await.unwrap();
         if native(db).await {
             let plain = "SELECT count(*) FROM pg_class WHERE relname IN ('audit_events', 'cost_tracking') AND relkind = 'r'";
             assert_eq!(scalar(db, plain).await, 2);
@@ -165,7 +166,7 @@ on_all! {
         assert_eq!([structure(db, "audit_events").await, structure(db, "cost_tracking").await], shapes);
     }
 
-    async fn rows_outside_the_premade_partitions_land_and_maintenance_moves_them(db: &DatabaseConnection) {
+    async fn rows_outside_the_premade_partitions_land_and_maintenance_moves_them(db: &Db) {
         let far_past = datetime!(2019-03-10 10:00 UTC);
         let now = OffsetDateTime::now_utc();
         // The premade partitions end where the fourth month after the current one starts.
@@ -182,8 +183,8 @@ on_all! {
         let ahead = now + Duration::days(155);
         let future = Clock::fixed(ahead);
         for at in [far_past, last_premade, edge, ahead] {
-            audit::append_with(db, &NewAuditEvent { timestamp: at, ..NewAuditEvent::new("late") }, &future).await.unwrap();
-            costs::record_with(db, &NewCost::new("ann", "r", "c").actual(dec!(1)).at(at), &future).await.unwrap();
+            audit::append(&db.with_clock(future), &NewAuditEvent { timestamp: at, ..NewAuditEvent::new("late") }).await.unwrap();
+            costs::record(&db.with_clock(future), &NewCost::new("ann", "r", "c").actual(dec!(1)).at(at)).await.unwrap();
         }
         let partition = |table: &str, t: OffsetDateTime| format!("{table}_p{:04}_{:02}", t.year(), u8::from(t.month()));
         let native = native(db).await;
@@ -214,7 +215,7 @@ on_all! {
         assert_eq!((again.moved, again.created.len()), (0, 0), "a second run has nothing to do");
     }
 
-    async fn retention_removes_exactly_the_months_entirely_before_the_cutoff_and_logs_them(db: &DatabaseConnection) {
+    async fn retention_removes_exactly_the_months_entirely_before_the_cutoff_and_logs_them(db: &Db) {
         let now = OffsetDateTime::now_utc();
         let keep = Duration::days(365);
         let cutoff = now - keep;
@@ -281,7 +282,7 @@ on_all! {
         assert_eq!(scalar(db, "SELECT count(*) FROM retention_log").await, stored.len() as i64);
     }
 
-    async fn concurrent_maintenance_runs_neither_fail_nor_repeat_work(db: &DatabaseConnection) {
+    async fn concurrent_maintenance_runs_neither_fail_nor_repeat_work(db: &Db) {
         let old = OffsetDateTime::now_utc() - Duration::days(800);
         for i in 0..20 {
             audit::append(db, &NewAuditEvent { timestamp: old + Duration::days(i * 3), ..NewAuditEvent::new("old") }).await.unwrap();
@@ -322,7 +323,7 @@ on_all! {
 }
 
 on_all! {
-    async fn a_policy_out_of_bounds_is_refused_before_anything_changes(db: &DatabaseConnection) {
+    async fn a_policy_out_of_bounds_is_refused_before_anything_changes(db: &Db) {
         audit::append(db, &NewAuditEvent { timestamp: datetime!(2001-01-01 00:00 UTC), ..NewAuditEvent::new("old") }).await.unwrap();
         for (policy, field) in [
             (Policy { keep_audit_events: Some(Duration::days(-1)), ..Policy::default() }, "policy"),

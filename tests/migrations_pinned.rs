@@ -108,7 +108,7 @@ async fn differing(backend: Backend, folder: &str) -> Vec<String> {
     let mut differ = Vec::new();
     take();
     for migration in Migrator::migrations() {
-        Migrator::up(&db, Some(1)).await.unwrap_or_else(|e| panic!("{}: {e}", migration.name()));
+        Migrator::up(db.pool(), Some(1)).await.unwrap_or_else(|e| panic!("{}: {e}", migration.name()));
         let executed = take();
         let file = dir.join(format!("{}.sql", migration.name()));
         match std::fs::read_to_string(&file) {

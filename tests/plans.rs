@@ -9,7 +9,8 @@ use rust_decimal::dec;
 use sark_db::audit::{self, AuditFilter, NewAuditEvent};
 use sark_db::ledger::costs::{self, NewCost};
 use sark_db::ledger::summaries::{self, CostFilter};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sark_db::{Conn, Db};
+use sea_orm::{ConnectionTrait, Statement};
 use std::sync::{Arc, Mutex};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -21,7 +22,7 @@ const EVENTS: i64 = 40_000;
 
 /// 40,000 costs of 400 principals over 100 days and 40,000 audit events over 40 days, then
 /// fresh planner statistics.
-async fn fill(db: &DatabaseConnection) {
+async fn fill(db: &Db) {
     let costs: Vec<_> = (0..PRINCIPALS * COSTS_PER_PRINCIPAL)
         .map(|i| {
             NewCost::new(format!("p-{}", i % PRINCIPALS), format!("r-{}", i % 37), "c")
@@ -29,7 +30,7 @@ async fn fill(db: &DatabaseConnection) {
                 .at(T0 + Duration::minutes(i * 3 + i % 7))
         })
         .collect();
-    costs::record_many_with(db, &costs, &CLOCK).await.unwrap();
+    costs::record_many(&db.with_clock(CLOCK), &costs).await.unwrap();
     let events: Vec<_> = (0..EVENTS)
         .map(|i| NewAuditEvent {
             timestamp: T0 + Duration::seconds(i * 86),
@@ -37,16 +38,18 @@ async fn fill(db: &DatabaseConnection) {
             ..NewAuditEvent::new("tool_invoked")
         })
         .collect();
-    audit::append_many_with(db, &events, &CLOCK).await.unwrap();
+    audit::append_many(&db.with_clock(CLOCK), &events).await.unwrap();
     db.execute_unprepared("ANALYZE").await.unwrap();
 }
 
 /// The statements `call` runs on `db`, as sea-orm hands them to the driver.
-async fn statements(db: &DatabaseConnection, call: impl AsyncFnOnce(&DatabaseConnection)) -> Vec<Statement> {
+async fn statements(db: &Db, call: impl AsyncFnOnce(&Db)) -> Vec<Statement> {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut spy = db.clone();
+    let mut pool = db.pool().clone();
     let sink = Arc::clone(&seen);
-    spy.set_metric_callback(move |info| sink.lock().unwrap().push(info.statement.clone()));
+    pool.set_metric_callback(move |info| sink.lock().unwrap().push(info.statement.clone()));
+    let spy = Db::new(pool).await.unwrap().with_clock(*db.clock());
+    seen.lock().unwrap().clear(); // the handle's one question at connect: which server
     call(&spy).await;
     let seen = seen.lock().unwrap().clone();
     assert!(!seen.is_empty(), "the call ran no statement");
@@ -54,7 +57,7 @@ async fn statements(db: &DatabaseConnection, call: impl AsyncFnOnce(&DatabaseCon
 }
 
 /// The plan of `statement` with its own bound values, one line per step.
-async fn plan(db: &DatabaseConnection, statement: &Statement) -> String {
+async fn plan(db: &Db, statement: &Statement) -> String {
     let (prefix, column) = if common::is_pg(db) { ("EXPLAIN ", 0) } else { ("EXPLAIN QUERY PLAN ", 3) };
     let explain = Statement {
         sql: format!("{prefix}{}", statement.sql),
@@ -67,11 +70,7 @@ async fn plan(db: &DatabaseConnection, statement: &Statement) -> String {
 }
 
 /// Every statement `call` runs is planned with `index`; returns the plans.
-async fn served_by(
-    db: &DatabaseConnection,
-    index: &str,
-    call: impl AsyncFnOnce(&DatabaseConnection),
-) -> Vec<String> {
+async fn served_by(db: &Db, index: &str, call: impl AsyncFnOnce(&Db)) -> Vec<String> {
     let mut plans = Vec::new();
     for statement in statements(db, call).await {
         let plan = plan(db, &statement).await;
@@ -87,7 +86,7 @@ fn searches_by_time(plan: &str) -> bool {
 }
 
 on_both! {
-    async fn the_library_s_lookups_use_their_indexes(db: &DatabaseConnection) {
+    async fn the_library_s_lookups_use_their_indexes(db: &Db) {
         fill(db).await;
         let month = CostFilter {
             principal_id: Some("p-7".into()),
@@ -129,7 +128,7 @@ fn partitions_read(plan: &str) -> std::collections::BTreeSet<String> {
 }
 
 on_both! {
-    async fn a_query_for_a_time_range_reads_only_the_partitions_of_that_range(db: &DatabaseConnection) {
+    async fn a_query_for_a_time_range_reads_only_the_partitions_of_that_range(db: &Db) {
         fill(db).await;
         // The rows of September and October landed in the default partitions; move them.
         sark_db::maintenance::run(db, &Default::default()).await.unwrap();
@@ -218,11 +217,28 @@ fn ledger_statements() -> Vec<(&'static str, &'static str, Vec<sea_orm::Value>)>
             [rows.clone(), principals].concat(),
         ),
         ("insert_costs.pg.sql", include_str!("../src/ledger/sql/insert_costs.pg.sql"), rows),
+        (
+            "create_budgets.pg.sql",
+            include_str!("../src/ledger/sql/create_budgets.pg.sql"),
+            vec![array(ArrayType::String, vec!["p-1".into()]), now.into()],
+        ),
+        (
+            "add_to_budgets.pg.sql",
+            include_str!("../src/ledger/sql/add_to_budgets.pg.sql"),
+            vec![
+                array(ArrayType::String, vec!["p-1".into()]),
+                array(ArrayType::TimeDateTimeWithTimeZone, vec![day.into()]),
+                array(ArrayType::BigInt, vec![2_500i64.into()]),
+                array(ArrayType::TimeDateTimeWithTimeZone, vec![month.into()]),
+                array(ArrayType::BigInt, vec![2_500i64.into()]),
+                now.into(),
+            ],
+        ),
     ]
 }
 
 on_both! {
-    async fn every_whole_statement_plans_with_its_own_values(db: &DatabaseConnection) {
+    async fn every_whole_statement_plans_with_its_own_values(db: &Db) {
         let statements = ledger_statements();
         let mut files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/ledger/sql"))
             .unwrap()

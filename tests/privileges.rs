@@ -5,6 +5,7 @@ mod common;
 
 use common::{Backend, Schema, TestDb, certs};
 use rust_decimal::dec;
+use sark_db::Conn;
 use sark_db::audit::{self, AuditFilter, NewAuditEvent};
 use sark_db::entity::Protocol;
 use sark_db::federation::{self, NewNode};
@@ -17,12 +18,12 @@ use sark_db::privileges::grant_application;
 use sark_db::registry::capabilities::{self, CapabilityPatch, NewCapability};
 use sark_db::registry::discovery;
 use sark_db::registry::resources::{self, NewResource, ResourceFilter, ResourcePatch};
-use sark_db::{DatabaseConnection, Error};
+use sark_db::{Db, Error};
 use sea_orm::ConnectionTrait;
 use time::{Duration, OffsetDateTime};
 
 /// Every repository function a service uses, as `app`.
-async fn a_service_day(app: &DatabaseConnection) {
+async fn a_service_day(app: &Db) {
     let now = OffsetDateTime::now_utc();
     let files = resources::create(app, &NewResource::new("Files", Protocol::Mcp, "npx files")).await.unwrap();
     resources::update(app, &files.id, &ResourcePatch { name: Some("Files 2".into()), ..Default::default() })
@@ -66,7 +67,7 @@ async fn a_service_day(app: &DatabaseConnection) {
     )
     .await
     .unwrap();
-    let txn = sark_db::begin_write(app).await.unwrap();
+    let txn = app.begin_write().await.unwrap();
     costs::record_many(&txn, &[NewCost::new("bob", "r", "c").actual(dec!(1))]).await.unwrap();
     txn.commit().await.unwrap();
     let ledger = Ledger::new(app.clone(), GroupCommit::default());

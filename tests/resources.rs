@@ -3,12 +3,12 @@
 mod common;
 
 use common::scalar;
+use sark_db::Db;
 use sark_db::entity::{Protocol, SensitivityLevel};
 use sark_db::registry::capabilities::{self, CapabilityPatch, NewCapability};
 use sark_db::registry::discovery::{self, SyncReport};
 use sark_db::registry::resources::{self, NewResource, ResourceFilter, ResourcePatch};
 use sark_db::{Conflict, Entity, Error, Page};
-use sea_orm::DatabaseConnection;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -21,7 +21,7 @@ fn named(id: &str, name: &str) -> NewResource {
 }
 
 /// Walks every page of `filter` and returns the ids in the order seen.
-async fn walk(db: &DatabaseConnection, mut filter: ResourceFilter) -> Vec<String> {
+async fn walk(db: &Db, mut filter: ResourceFilter) -> Vec<String> {
     let mut ids = Vec::new();
     loop {
         let Page { items, next } = resources::list(db, &filter).await.unwrap();
@@ -35,7 +35,7 @@ async fn walk(db: &DatabaseConnection, mut filter: ResourceFilter) -> Vec<String
 }
 
 on_all! {
-    async fn a_resource_has_one_capability_per_name(db: &DatabaseConnection) {
+    async fn a_resource_has_one_capability_per_name(db: &Db) {
         resources::create(db, &named("r-1", "one")).await.unwrap();
         resources::create(db, &named("r-2", "two")).await.unwrap();
         let search = capabilities::create(db, "r-1", &NewCapability::new("search")).await.unwrap();
@@ -53,7 +53,7 @@ on_all! {
         assert_ne!(elsewhere.id, search.id, "another resource may use the name");
     }
 
-    async fn a_resource_round_trips_and_updates_partially(db: &DatabaseConnection) {
+    async fn a_resource_round_trips_and_updates_partially(db: &Db) {
         let new = NewResource {
             sensitivity_level: SensitivityLevel::High,
             metadata: json!({"transport": "stdio", "nested": {"list": [1, 2.5, "x"]}}),
@@ -77,7 +77,7 @@ on_all! {
         assert_eq!(uuid.get_version_num(), 7);
     }
 
-    async fn deleting_a_resource_takes_its_capabilities_and_says_how_many(db: &DatabaseConnection) {
+    async fn deleting_a_resource_takes_its_capabilities_and_says_how_many(db: &Db) {
         resources::create(db, &named("r-1", "one")).await.unwrap();
         resources::create(db, &named("r-2", "two")).await.unwrap();
         for name in ["read", "write", "list"] {
@@ -94,7 +94,7 @@ on_all! {
         assert_eq!(resources::delete(db, "r-2").await.unwrap().capabilities.len(), 1);
     }
 
-    async fn a_resource_comes_with_its_capabilities_by_name(db: &DatabaseConnection) {
+    async fn a_resource_comes_with_its_capabilities_by_name(db: &Db) {
         resources::create(db, &named("r-1", "one")).await.unwrap();
         resources::create(db, &named("empty", "none")).await.unwrap();
         for name in ["write", "admin", "read"] {
@@ -108,7 +108,7 @@ on_all! {
         assert!(matches!(resources::get_with_capabilities(db, "nope").await, Err(Error::NotFound { .. })));
     }
 
-    async fn filters_select_by_protocol_sensitivity_and_literal_name_prefix(db: &DatabaseConnection) {
+    async fn filters_select_by_protocol_sensitivity_and_literal_name_prefix(db: &Db) {
         let rows = [
             ("a", "100% files", Protocol::Mcp, SensitivityLevel::Low),
             ("b", "100x files", Protocol::Http, SensitivityLevel::Low),
@@ -136,7 +136,7 @@ on_all! {
         assert!(ids(prefix("zzz")).await.is_empty());
     }
 
-    async fn pages_walk_thousands_of_resources_without_gaps_or_repeats(db: &DatabaseConnection) {
+    async fn pages_walk_thousands_of_resources_without_gaps_or_repeats(db: &Db) {
         let mut expected = BTreeSet::new();
         for i in 0..2_500 {
             let protocol = [Protocol::Mcp, Protocol::Http, Protocol::Grpc][i % 3];
@@ -153,7 +153,7 @@ on_all! {
         assert_eq!((page.items.len(), page.next), (0, None));
     }
 
-    async fn capabilities_are_listed_found_updated_and_deleted(db: &DatabaseConnection) {
+    async fn capabilities_are_listed_found_updated_and_deleted(db: &Db) {
         resources::create(db, &named("r-1", "one")).await.unwrap();
         resources::create(db, &named("r-2", "two")).await.unwrap();
         let new = NewCapability {
@@ -187,7 +187,7 @@ on_all! {
         assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 2);
     }
 
-    async fn discovery_sync_inserts_updates_and_deletes_by_name(db: &DatabaseConnection) {
+    async fn discovery_sync_inserts_updates_and_deletes_by_name(db: &Db) {
         resources::create(db, &named("r-1", "one")).await.unwrap();
         let first = [NewCapability::new("read"), NewCapability::new("write"), NewCapability::new("list")];
         let report = discovery::sync(db, "r-1", &first).await.unwrap();
@@ -219,7 +219,7 @@ on_all! {
         assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 0);
     }
 
-    async fn a_failing_sync_changes_nothing(db: &DatabaseConnection) {
+    async fn a_failing_sync_changes_nothing(db: &Db) {
         resources::create(db, &named("r-1", "one")).await.unwrap();
         resources::create(db, &named("r-2", "two")).await.unwrap();
         capabilities::create(db, "r-2", &NewCapability { id: Some("taken".into()), ..NewCapability::new("x") }).await.unwrap();
@@ -240,7 +240,7 @@ on_all! {
         assert_eq!(capabilities::list_by_resource(db, "r-1").await.unwrap(), before);
     }
 
-    async fn concurrent_syncs_of_one_resource_leave_one_whole_set(db: &DatabaseConnection) {
+    async fn concurrent_syncs_of_one_resource_leave_one_whole_set(db: &Db) {
         resources::create(db, &named("r-1", "one")).await.unwrap();
         let sets: Vec<Vec<String>> = (0..12).map(|t| (0..20).map(|i| format!("tool-{}", (t * 7 + i) % 40)).collect()).collect();
         let handles: Vec<_> = sets

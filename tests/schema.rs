@@ -4,11 +4,9 @@ mod common;
 
 use common::{is_pg, scalar, strings};
 use migration::{MigrationName, Migrator, MigratorTrait};
+use sark_db::{Conn, Db};
 use sea_orm::sea_query::ColumnType;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Iden, Iterable, PrimaryKeyToColumn,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, Iden, Iterable, PrimaryKeyToColumn};
 use std::collections::BTreeSet;
 
 const V2_TABLES: [&str; 6] =
@@ -23,7 +21,7 @@ const EXTENSION_OWNED: &str =
 /// Everything schema-shaped in the database except the migration bookkeeping and extensions:
 /// tables and their columns (type, nullability, default), indexes, constraints, triggers,
 /// functions.
-async fn snapshot(db: &DatabaseConnection) -> BTreeSet<String> {
+async fn snapshot(db: &Db) -> BTreeSet<String> {
     let queries: Vec<String> = if is_pg(db) {
         vec![
             format!(
@@ -76,7 +74,7 @@ fn without_casts(line: &str) -> String {
         .fold(line.to_owned(), |s, c| s.replace(c, ""))
 }
 
-async fn tables(db: &DatabaseConnection) -> BTreeSet<String> {
+async fn tables(db: &Db) -> BTreeSet<String> {
     let sql = if is_pg(db) {
         "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'"
     } else {
@@ -86,7 +84,7 @@ async fn tables(db: &DatabaseConnection) -> BTreeSet<String> {
 }
 
 /// Column `name`, type, nullability of `table` as the database reports them.
-async fn columns(db: &DatabaseConnection, table: &str) -> Vec<(String, String, bool)> {
+async fn columns(db: &Db, table: &str) -> Vec<(String, String, bool)> {
     let sql = if is_pg(db) {
         format!(
             "SELECT column_name::text || '|' || data_type || '|' || is_nullable FROM information_schema.columns \
@@ -108,7 +106,7 @@ async fn columns(db: &DatabaseConnection, table: &str) -> Vec<(String, String, b
         .collect()
 }
 
-async fn primary_key(db: &DatabaseConnection, table: &str) -> BTreeSet<String> {
+async fn primary_key(db: &Db, table: &str) -> BTreeSet<String> {
     let sql = if is_pg(db) {
         format!(
             "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid \
@@ -140,7 +138,7 @@ fn db_type(pg: bool, ty: &ColumnType) -> &'static str {
 
 /// Every column `E` declares exists with a matching type and nullability, and `E`'s primary key
 /// lies within the table's.
-async fn assert_entity_matches<E: EntityTrait + Default>(db: &DatabaseConnection) {
+async fn assert_entity_matches<E: EntityTrait + Default>(db: &Db) {
     let table = E::default().table_name().to_owned();
     let actual = columns(db, &table).await;
     for col in E::Column::iter() {
@@ -161,17 +159,17 @@ async fn assert_entity_matches<E: EntityTrait + Default>(db: &DatabaseConnection
 }
 
 on_all! {
-    empty: async fn upgrade_from_empty(db: &DatabaseConnection) {
+    empty: async fn upgrade_from_empty(db: &Db) {
         sark_db::migrate(db).await.unwrap();
-        assert!(Migrator::get_pending_migrations(db).await.unwrap().is_empty());
+        assert!(Migrator::get_pending_migrations(db.pool()).await.unwrap().is_empty());
         let tables = tables(db).await;
         for table in V2_TABLES.iter().chain(&V1_TABLES) {
             assert!(tables.contains(*table), "{table} missing from {tables:?}");
         }
     }
 
-    empty: async fn the_first_two_migrations_yield_a_v1_database(db: &DatabaseConnection) {
-        Migrator::up(db, Some(2)).await.unwrap();
+    empty: async fn the_first_two_migrations_yield_a_v1_database(db: &Db) {
+        Migrator::up(db.pool(), Some(2)).await.unwrap();
         let tables = tables(db).await;
         for table in V1_TABLES {
             assert!(tables.contains(table), "{table} missing");
@@ -179,38 +177,38 @@ on_all! {
         assert!(!tables.contains("resources"));
     }
 
-    async fn fresh_twice_refresh_and_reset_then_up_rebuild_the_same_schema(db: &DatabaseConnection) {
+    async fn fresh_twice_refresh_and_reset_then_up_rebuild_the_same_schema(db: &Db) {
         let migrated = snapshot(db).await;
         for round in ["first fresh", "second fresh"] {
-            Migrator::fresh(db).await.unwrap_or_else(|e| panic!("{round}: {e}"));
+            Migrator::fresh(db.pool()).await.unwrap_or_else(|e| panic!("{round}: {e}"));
             assert_eq!(snapshot(db).await, migrated, "{round}");
         }
-        Migrator::refresh(db).await.unwrap();
+        Migrator::refresh(db.pool()).await.unwrap();
         assert_eq!(snapshot(db).await, migrated, "refresh");
-        Migrator::reset(db).await.unwrap();
-        Migrator::up(db, None).await.unwrap();
+        Migrator::reset(db.pool()).await.unwrap();
+        Migrator::up(db.pool(), None).await.unwrap();
         assert_eq!(snapshot(db).await, migrated, "reset then up");
-        assert!(Migrator::get_pending_migrations(db).await.unwrap().is_empty());
+        assert!(Migrator::get_pending_migrations(db.pool()).await.unwrap().is_empty());
     }
 
-    empty: async fn up_down_up_restores_each_schema(db: &DatabaseConnection) {
+    empty: async fn up_down_up_restores_each_schema(db: &Db) {
         let count = Migrator::migrations().len();
         for n in 0..count {
             let before = snapshot(db).await;
-            Migrator::up(db, Some(1)).await.unwrap();
+            Migrator::up(db.pool(), Some(1)).await.unwrap();
             let after = snapshot(db).await;
-            Migrator::down(db, Some(1)).await.unwrap();
+            Migrator::down(db.pool(), Some(1)).await.unwrap();
             // Migration 7 (the eighth) makes hypertables, which its down keeps, as it documents.
             let expected = if n == 7 && common::is_timescale(db).await { &after } else { &before };
             assert_eq!(&snapshot(db).await, expected, "down of migration {} differs from before its up", n + 1);
-            Migrator::up(db, Some(1)).await.unwrap();
+            Migrator::up(db.pool(), Some(1)).await.unwrap();
             assert_eq!(snapshot(db).await, after, "second up of migration {} differs", n + 1);
         }
-        Migrator::down(db, None).await.unwrap();
+        Migrator::down(db.pool(), None).await.unwrap();
         assert!(snapshot(db).await.is_empty(), "down to zero left {:?}", snapshot(db).await);
     }
 
-    empty: async fn an_existing_v1_database_is_adopted_with_its_rows(db: &DatabaseConnection) {
+    empty: async fn an_existing_v1_database_is_adopted_with_its_rows(db: &Db) {
         v1_with_rows(db).await;
         sark_db::migrate(db).await.unwrap();
         assert_v1_rows_intact(db).await;
@@ -218,37 +216,37 @@ on_all! {
         assert_eq!(strings(db, "SELECT table_name FROM sark_adopted_tables ORDER BY 1").await, V1_SORTED);
     }
 
-    empty: async fn adopted_v1_tables_survive_a_full_down_and_refresh_and_stop_fresh(db: &DatabaseConnection) {
+    empty: async fn adopted_v1_tables_survive_a_full_down_and_refresh_and_stop_fresh(db: &Db) {
         v1_with_rows(db).await;
         sark_db::migrate(db).await.unwrap();
-        Migrator::down(db, None).await.unwrap();
+        Migrator::down(db.pool(), None).await.unwrap();
         let left = tables(db).await;
         assert!(V1_TABLES.iter().all(|t| left.contains(*t)), "a full down keeps adopted tables: {left:?}");
         assert!(!left.contains("resources"), "and drops what sark-db created: {left:?}");
         assert_v1_rows_intact(db).await;
 
         sark_db::migrate(db).await.unwrap();
-        Migrator::refresh(db).await.unwrap();
+        Migrator::refresh(db.pool()).await.unwrap();
         assert_v1_rows_intact(db).await;
 
         let before = snapshot(db).await;
-        let err = Migrator::fresh(db).await.unwrap_err().to_string();
+        let err = Migrator::fresh(db.pool()).await.unwrap_err().to_string();
         assert!(err.contains("fresh refused") && err.contains("mcp_tools, mcp_servers, audit_events"), "{err}");
         assert_eq!(snapshot(db).await, before, "a refused fresh drops nothing");
         assert_v1_rows_intact(db).await;
     }
 
-    empty: async fn a_database_migrated_before_adoption_was_recorded_keeps_its_v1_tables(db: &DatabaseConnection) {
+    empty: async fn a_database_migrated_before_adoption_was_recorded_keeps_its_v1_tables(db: &Db) {
         // Migrations 1–12 as they ran before migration 0 existed.
-        Before0::up(db, None).await.unwrap();
+        Before0::up(db.pool(), None).await.unwrap();
         db.execute_unprepared("INSERT INTO audit_events (id, event_type) VALUES ('e1', 'tool_invoked')").await.unwrap();
         sark_db::migrate(db).await.unwrap();
         assert_eq!(strings(db, "SELECT table_name FROM sark_adopted_tables ORDER BY 1").await, V1_SORTED, "origin unknown: kept");
-        Migrator::down(db, None).await.unwrap();
+        Migrator::down(db.pool(), None).await.unwrap();
         assert_eq!(strings(db, "SELECT id FROM audit_events").await, ["e1"]);
     }
 
-    empty: async fn a_function_left_by_an_interrupted_fresh_does_not_stop_up(db: &DatabaseConnection) {
+    empty: async fn a_function_left_by_an_interrupted_fresh_does_not_stop_up(db: &Db) {
         if is_pg(db) {
             // What sea-orm's own fresh left behind: tables gone, the trigger function still there.
             db.execute_unprepared(
@@ -262,7 +260,7 @@ on_all! {
         assert!(refused.await.unwrap_err().to_string().contains("append-only"), "the trigger is the real one");
     }
 
-    async fn the_database_refuses_rows_that_break_its_rules(db: &DatabaseConnection) {
+    async fn the_database_refuses_rows_that_break_its_rules(db: &Db) {
         db.execute_unprepared(
             "INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r1', 'one', 'mcp', 'x');
              INSERT INTO capabilities (id, resource_id, name) VALUES ('c1', 'r1', 'search');",
@@ -290,9 +288,9 @@ on_all! {
         db.execute_unprepared("INSERT INTO capabilities (id, resource_id, name) VALUES ('c2', 'r1', 'other')").await.unwrap();
     }
 
-    empty: async fn rows_that_break_a_new_rule_stop_its_migration_by_id(db: &DatabaseConnection) {
+    empty: async fn rows_that_break_a_new_rule_stop_its_migration_by_id(db: &Db) {
         let rules = Migrator::migrations().iter().position(|m| m.name().contains("guard_invariants")).unwrap();
-        Migrator::up(db, Some(rules as u32)).await.unwrap();
+        Migrator::up(db.pool(), Some(rules as u32)).await.unwrap();
         let mut sql = String::from("INSERT INTO resources (id, name, protocol, endpoint) VALUES ('ok', 'ok', 'mcp', 'x');");
         for i in 0..25 {
             sql += &format!("INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r{i:02}', 'n', 'ftp', 'x');");
@@ -301,17 +299,17 @@ on_all! {
                 INSERT INTO cost_tracking (principal_id, resource_id, capability_id, actual_cost_micros) VALUES ('p', 'r', 'c', -3);";
         db.execute_unprepared(&sql).await.unwrap();
         let before = snapshot(db).await;
-        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        let err = Migrator::up(db.pool(), None).await.unwrap_err().to_string();
         let first_20: Vec<String> = (0..20).map(|i| format!("\"r{i:02}\"")).collect();
         assert!(err.contains(&format!("ck_resources_protocol broken by: {} and 5 more", first_20.join(", "))), "{err}");
         assert!(err.contains("uq_capabilities_resource_name broken by capabilities: \"c1\", \"c2\""), "{err}");
         assert!(err.contains("ck_cost_tracking_micros broken by: \"1\""), "{err}");
         assert_eq!(snapshot(db).await, before, "nothing changed");
         assert_eq!(scalar(db, "SELECT count(*) FROM resources WHERE protocol = 'ftp'").await, 25);
-        assert_eq!(Migrator::get_pending_migrations(db).await.unwrap()[0].name(), Migrator::migrations()[rules].name());
+        assert_eq!(Migrator::get_pending_migrations(db.pool()).await.unwrap()[0].name(), Migrator::migrations()[rules].name());
     }
 
-    empty: async fn an_adopted_v1_audit_log_gets_the_key_every_deployment_has(db: &DatabaseConnection) {
+    empty: async fn an_adopted_v1_audit_log_gets_the_key_every_deployment_has(db: &Db) {
         // The v1 table as v1 made it: keyed by id alone.
         db.execute_unprepared(
             "CREATE TABLE audit_events (id VARCHAR(255) PRIMARY KEY, \"timestamp\" TIMESTAMP WITH TIME ZONE NOT NULL \
@@ -331,7 +329,7 @@ on_all! {
         }
     }
 
-    async fn entities_match_the_schema(db: &DatabaseConnection) {
+    async fn entities_match_the_schema(db: &Db) {
         use entity::prelude::*;
         assert_entity_matches::<Resource>(db).await;
         assert_entity_matches::<Capability>(db).await;
@@ -344,7 +342,7 @@ on_all! {
         assert_entity_matches::<McpTool>(db).await;
     }
 
-    async fn seed_indexes_and_foreign_keys_exist(db: &DatabaseConnection) {
+    async fn seed_indexes_and_foreign_keys_exist(db: &Db) {
         let sql = if is_pg(db) {
             "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'"
         } else {
@@ -374,7 +372,7 @@ on_all! {
         assert_eq!(scalar(db, fk).await, 1);
     }
 
-    async fn deleting_a_resource_deletes_its_capabilities(db: &DatabaseConnection) {
+    async fn deleting_a_resource_deletes_its_capabilities(db: &Db) {
         db.execute_unprepared(
             "INSERT INTO resources (id, name, protocol, endpoint) VALUES ('r1', 'one', 'mcp', 'x'), ('r2', 'two', 'http', 'y');
              INSERT INTO capabilities (id, resource_id, name) VALUES ('c1', 'r1', 'a'), ('c2', 'r1', 'b'), ('c3', 'r2', 'c');",
@@ -389,7 +387,7 @@ on_all! {
         assert!(orphan.is_err(), "a capability without its resource was accepted");
     }
 
-    async fn the_names_the_library_recognises_refusals_by_exist(db: &DatabaseConnection) {
+    async fn the_names_the_library_recognises_refusals_by_exist(db: &Db) {
         use migration::names::{AUDIT_EVENTS_UNSEALED, UQ_CAPABILITIES_RESOURCE_NAME};
         let (index, trigger) = if is_pg(db) {
             (
@@ -405,7 +403,7 @@ on_all! {
         assert_eq!((scalar(db, &index).await, scalar(db, &trigger).await), (1, 1));
     }
 
-    async fn the_database_refuses_to_change_audit_events(db: &DatabaseConnection) {
+    async fn the_database_refuses_to_change_audit_events(db: &Db) {
         db.execute_unprepared("INSERT INTO audit_events (id, event_type) VALUES ('e1', 'tool_invoked')")
             .await
             .unwrap();
@@ -423,21 +421,21 @@ on_all! {
         assert_eq!(strings(db, "SELECT event_type FROM audit_events").await, ["tool_invoked"]);
     }
 
-    empty: async fn a_failing_migration_leaves_nothing_behind(db: &DatabaseConnection) {
-        Migrator::up(db, Some(2)).await.unwrap();
+    empty: async fn a_failing_migration_leaves_nothing_behind(db: &Db) {
+        Migrator::up(db.pool(), Some(2)).await.unwrap();
         let before = snapshot(db).await;
-        let err = FailingMigrator::up(db, None).await.unwrap_err();
+        let err = FailingMigrator::up(db.pool(), None).await.unwrap_err();
         assert!(err.to_string().contains("deliberate failure"), "{err}");
         assert_eq!(snapshot(db).await, before);
-        assert_eq!(Migrator::get_applied_migrations(db).await.unwrap().len(), 2);
+        assert_eq!(Migrator::get_applied_migrations(db.pool()).await.unwrap().len(), 2);
     }
 }
 
 on_both! {
-    empty: async fn the_owner_cannot_empty_any_piece_of_the_audit_log(db: &DatabaseConnection) {
+    empty: async fn the_owner_cannot_empty_any_piece_of_the_audit_log(db: &Db) {
         // Pieces made before migration 20 and after it: partitions or TimescaleDB chunks of two
         // months, then of two more.
-        Migrator::up(db, Some(20)).await.unwrap();
+        Migrator::up(db.pool(), Some(20)).await.unwrap();
         let insert = |month: u32| format!(
             "INSERT INTO audit_events (id, \"timestamp\", event_type) VALUES ('e{month}', '2025-{month:02}-15T00:00:00.000000Z', 'x');
              INSERT INTO cost_tracking (\"timestamp\", principal_id, resource_id, capability_id, actual_cost_micros) \
@@ -446,7 +444,7 @@ on_both! {
         for month in [1, 2] {
             db.execute_unprepared(&insert(month)).await.unwrap();
         }
-        Migrator::up(db, None).await.unwrap();
+        Migrator::up(db.pool(), None).await.unwrap();
         for month in [3, 4] {
             db.execute_unprepared(&insert(month)).await.unwrap();
         }
@@ -474,7 +472,7 @@ on_both! {
                 db.execute_unprepared(&format!("ALTER TABLE {piece} OWNER TO {owner}")).await.unwrap();
             }
             for piece in &pieces {
-                let txn = db.begin().await.unwrap();
+                let txn = db.begin_write().await.unwrap();
                 txn.execute_unprepared(&format!("SET LOCAL ROLE {owner}")).await.unwrap();
                 let err = txn.execute_unprepared(&format!("TRUNCATE {piece}")).await.unwrap_err().to_string();
                 txn.rollback().await.unwrap();
@@ -495,7 +493,7 @@ on_both! {
 }
 
 /// The v1 tables of an existing v1 deployment, with a row in each.
-async fn v1_with_rows(db: &DatabaseConnection) {
+async fn v1_with_rows(db: &Db) {
     common::v1_database(db).await;
     db.execute_unprepared(
         "INSERT INTO mcp_servers (id, name, transport, command) VALUES ('s1', 'files', 'stdio', 'mcp-files');
@@ -506,7 +504,7 @@ async fn v1_with_rows(db: &DatabaseConnection) {
     .unwrap();
 }
 
-async fn assert_v1_rows_intact(db: &DatabaseConnection) {
+async fn assert_v1_rows_intact(db: &Db) {
     assert_eq!(strings(db, "SELECT name FROM mcp_servers").await, ["files"]);
     assert_eq!(strings(db, "SELECT name FROM mcp_tools").await, ["read"]);
     assert_eq!(strings(db, "SELECT user_id FROM audit_events").await, ["u1"]);
@@ -515,7 +513,7 @@ async fn assert_v1_rows_intact(db: &DatabaseConnection) {
 const V1_SORTED: [&str; 3] = ["audit_events", "mcp_servers", "mcp_tools"];
 
 /// Every row of the tables a rule guards, as text.
-async fn snapshot_rows(db: &DatabaseConnection) -> Vec<String> {
+async fn snapshot_rows(db: &Db) -> Vec<String> {
     let mut rows = Vec::new();
     for table in [
         "cost_tracking",

@@ -8,7 +8,8 @@ use common::{CLOCK, is_pg, strings};
 use sark_db::audit::{self, NewAuditEvent, SealCheck, anchor};
 use sark_db::maintenance::{self, Policy};
 use sark_db::{Clock, Conflict, Error, Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sark_db::{Conn, Db};
+use sea_orm::ConnectionTrait;
 use std::collections::BTreeSet;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -26,9 +27,9 @@ fn text(t: OffsetDateTime) -> String {
 /// Runs `sql` with the database's own rules lifted, as a superuser (PostgreSQL) or someone
 /// with the file (SQLite) could. On Citus the `SET LOCAL` reaches the workers too
 /// (`citus.propagate_set_commands`; a mere setting elsewhere).
-async fn as_superuser(db: &DatabaseConnection, sql: &str) {
+async fn as_superuser(db: &Db, sql: &str) {
     if is_pg(db) {
-        let txn = db.begin().await.unwrap();
+        let txn = db.begin_write().await.unwrap();
         for sql in [
             "SET LOCAL citus.propagate_set_commands TO 'local'",
             "SET LOCAL session_replication_role = replica",
@@ -40,7 +41,7 @@ async fn as_superuser(db: &DatabaseConnection, sql: &str) {
         return;
     }
     // One transaction, so one connection of the pool sees the schema change from start to end.
-    let txn = sark_db::begin_write(db).await.unwrap();
+    let txn = db.begin_write().await.unwrap();
     let rows = |sql: &'static str| {
         let txn = &txn;
         async move {
@@ -62,7 +63,7 @@ async fn as_superuser(db: &DatabaseConnection, sql: &str) {
 }
 
 /// 30 events an hour apart from `T0`, `e-00` to `e-29`.
-async fn thirty_events(db: &DatabaseConnection) {
+async fn thirty_events(db: &Db) {
     let events: Vec<_> = (0..30)
         .map(|i| NewAuditEvent {
             id: Some(format!("e-{i:02}")),
@@ -71,7 +72,7 @@ async fn thirty_events(db: &DatabaseConnection) {
             ..NewAuditEvent::new("tool_invoked")
         })
         .collect();
-    audit::append_many_with(db, &events, &CLOCK).await.unwrap();
+    audit::append_many(&db.with_clock(CLOCK), &events).await.unwrap();
 }
 
 /// `(timestamp, id)` of event `e-<i>`.
@@ -102,10 +103,10 @@ fn clean(seq: i64) -> SealCheck {
 }
 
 on_all! {
-    async fn an_untouched_log_verifies_clean_and_each_kind_of_tampering_is_named(db: &DatabaseConnection) {
+    async fn an_untouched_log_verifies_clean_and_each_kind_of_tampering_is_named(db: &Db) {
         thirty_events(db).await;
-        let first = audit::seal_with(db, T0 + Duration::hours(15), &CLOCK).await.unwrap();
-        let second = audit::seal_with(db, T0 + Duration::days(3), &CLOCK).await.unwrap();
+        let first = audit::seal(&db.with_clock(CLOCK), T0 + Duration::hours(15)).await.unwrap();
+        let second = audit::seal(&db.with_clock(CLOCK), T0 + Duration::days(3)).await.unwrap();
         assert_eq!((first.seq, first.event_count, second.seq, second.event_count), (1, 15, 2, 15));
         assert_eq!(second.previous_digest, first.digest);
         assert_eq!(first.digest.len(), 64);
@@ -116,10 +117,10 @@ on_all! {
 
         // Nothing slips into a sealed range through the library.
         let late = NewAuditEvent { id: Some("late".into()), timestamp: T0 + Duration::hours(3), ..NewAuditEvent::new("x") };
-        let refused = audit::append_with(db, &late, &CLOCK).await;
+        let refused = audit::append(&db.with_clock(CLOCK), &late).await;
         assert!(matches!(&refused, Err(Error::Conflict(Conflict::Sealed { id })) if id == "late"), "{refused:?}");
         let after = NewAuditEvent { timestamp: T0 + Duration::days(4), ..NewAuditEvent::new("x") };
-        audit::append_with(db, &after, &CLOCK).await.unwrap();
+        audit::append(&db.with_clock(CLOCK), &after).await.unwrap();
         assert!(verify().await.is_clean(), "an event after the seals changes nothing");
 
         // One field of one event.
@@ -153,7 +154,7 @@ on_all! {
         assert!(report.to_string().contains("missing: e-20"), "{report}");
     }
 
-    async fn a_seal_refuses_an_until_too_recent_or_not_after_the_last(db: &DatabaseConnection) {
+    async fn a_seal_refuses_an_until_too_recent_or_not_after_the_last(db: &Db) {
         thirty_events(db).await;
         let now = OffsetDateTime::now_utc();
         for until in [now, now - Duration::minutes(4), now + Duration::days(1)] {
@@ -169,7 +170,7 @@ on_all! {
         assert!(db.execute_unprepared("UPDATE audit_seal_entries SET hash = 'x'").await.is_err(), "append-only");
     }
 
-    async fn appends_racing_a_seal_are_inside_it_or_after_it_never_lost(db: &DatabaseConnection) {
+    async fn appends_racing_a_seal_are_inside_it_or_after_it_never_lost(db: &Db) {
         let boundary = T0 + Duration::hours(1);
         let tasks: Vec<_> = (0..8)
             .map(|t| {
@@ -180,14 +181,14 @@ on_all! {
                         // Stamps from 25 ms before the boundary to 25 ms after it.
                         let at = boundary + Duration::milliseconds(i * 2 - 25) + Duration::microseconds(t);
                         let event = NewAuditEvent { id: Some(format!("r-{t}-{i}")), timestamp: at, ..NewAuditEvent::new("race") };
-                        outcomes.push((at, format!("r-{t}-{i}"), audit::append_with(&db, &event, &CLOCK).await));
+                        outcomes.push((at, format!("r-{t}-{i}"), audit::append(&db.with_clock(CLOCK), &event).await));
                     }
                     outcomes
                 })
             })
             .collect();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        let seal = audit::seal_with(db, boundary, &CLOCK).await.unwrap();
+        let seal = audit::seal(&db.with_clock(CLOCK), boundary).await.unwrap();
         let mut sealed_expected = BTreeSet::new();
         for task in tasks {
             for (at, id, outcome) in task.await.unwrap() {
@@ -206,7 +207,7 @@ on_all! {
         assert!(audit::verify(db, T0, T0 + Duration::days(1)).await.unwrap().is_clean());
     }
 
-    async fn retention_of_a_sealed_range_keeps_the_chain_and_shows_the_removal(db: &DatabaseConnection) {
+    async fn retention_of_a_sealed_range_keeps_the_chain_and_shows_the_removal(db: &Db) {
         let now = OffsetDateTime::now_utc();
         let old = now - Duration::days(600);
         let recent = now - Duration::days(30);
@@ -221,8 +222,8 @@ on_all! {
         } else {
             first.replace_month(first.month().next()).unwrap()
         };
-        audit::seal_with(db, month_after, &clock).await.unwrap();
-        audit::seal_with(db, now - Duration::days(1), &clock).await.unwrap();
+        audit::seal(&db.with_clock(clock), month_after).await.unwrap();
+        audit::seal(&db.with_clock(clock), now - Duration::days(1)).await.unwrap();
         // The old events sat in the default partition: moving them passes the seal's trigger.
         maintenance::run(db, &Policy::default()).await.unwrap();
         assert!(audit::verify(db, old - Duration::days(1), now).await.unwrap().is_clean());
@@ -243,7 +244,7 @@ fn accounted(check: &SealCheck) -> i64 {
 }
 
 /// 120 events, `e1` … `e120`, one a day back from now (the reproduction).
-async fn four_months_of_events(db: &DatabaseConnection) -> OffsetDateTime {
+async fn four_months_of_events(db: &Db) -> OffsetDateTime {
     let now = OffsetDateTime::now_utc();
     let events: Vec<_> = (1..=120)
         .map(|g| NewAuditEvent {
@@ -262,7 +263,7 @@ fn keep_30_days() -> Policy {
 }
 
 on_all! {
-    async fn a_seal_made_after_retention_compares_every_event(db: &DatabaseConnection) {
+    async fn a_seal_made_after_retention_compares_every_event(db: &Db) {
         let now = four_months_of_events(db).await;
         let removed = maintenance::run(db, &keep_30_days()).await.unwrap().removed;
         assert!(!removed.is_empty());
@@ -280,7 +281,7 @@ on_all! {
         assert_eq!(accounted(&report.seals[0]), 0, "removals made before the seal account for nothing: {report}");
     }
 
-    async fn retention_after_a_seal_accounts_for_what_it_removed_and_the_rest_is_compared(db: &DatabaseConnection) {
+    async fn retention_after_a_seal_accounts_for_what_it_removed_and_the_rest_is_compared(db: &Db) {
         let now = four_months_of_events(db).await;
         audit::seal(db, now - Duration::minutes(10)).await.unwrap();
         let removed = maintenance::run(db, &keep_30_days()).await.unwrap().removed;
@@ -308,7 +309,7 @@ on_all! {
         assert!(!report.is_clean());
     }
 
-    async fn removal_records_are_chained_and_a_forged_or_altered_one_is_named(db: &DatabaseConnection) {
+    async fn removal_records_are_chained_and_a_forged_or_altered_one_is_named(db: &Db) {
         let now = four_months_of_events(db).await;
         audit::seal(db, now - Duration::days(100)).await.unwrap();
         let removed = maintenance::run(db, &keep_30_days()).await.unwrap().removed;
@@ -352,7 +353,7 @@ on_all! {
         assert!(audit::verify(db, whole.0, whole.1).await.unwrap().seals[1].seal_altered);
     }
 
-    async fn a_removal_excuses_no_more_than_it_counts_and_an_altered_one_nothing(db: &DatabaseConnection) {
+    async fn a_removal_excuses_no_more_than_it_counts_and_an_altered_one_nothing(db: &Db) {
         let now = four_months_of_events(db).await;
         audit::seal(db, now - Duration::days(100)).await.unwrap();
         maintenance::run(db, &keep_30_days()).await.unwrap();
@@ -391,10 +392,10 @@ on_all! {
         assert!(missing(&report).contains(&"e2".to_owned()), "an altered removal excuses nothing: {report}");
     }
 
-    async fn seals_made_in_canonical_form_version_1_still_verify(db: &DatabaseConnection) {
+    async fn seals_made_in_canonical_form_version_1_still_verify(db: &Db) {
         use sha2::{Digest, Sha256};
         thirty_events(db).await;
-        audit::seal_with(db, T0 + Duration::hours(15), &CLOCK).await.unwrap();
+        audit::seal(&db.with_clock(CLOCK), T0 + Duration::hours(15)).await.unwrap();
         // Seal 1 as version 1 wrote it: its digest over the range and the event hashes only,
         // computed here from the documented form.
         let hashes = strings(db, "SELECT hash FROM audit_seal_entries WHERE seal_seq = 1 ORDER BY \"timestamp\", event_id").await;
@@ -406,7 +407,7 @@ on_all! {
         digest.update(format!("{}\n", hashes.len()));
         let v1 = hex::encode(digest.finalize());
         as_superuser(db, &format!("UPDATE audit_seals SET algorithm = '{}', digest = '{v1}' WHERE seq = 1", audit::ALGORITHM_V1)).await;
-        let second = audit::seal_with(db, T0 + Duration::days(3), &CLOCK).await.unwrap();
+        let second = audit::seal(&db.with_clock(CLOCK), T0 + Duration::days(3)).await.unwrap();
         assert_eq!((second.previous_digest.as_str(), second.algorithm.as_str()), (v1.as_str(), audit::ALGORITHM));
         let whole = (T0 - Duration::days(1), T0 + Duration::days(10));
         assert_eq!(audit::verify(db, whole.0, whole.1).await.unwrap().seals, [clean(1), clean(2)]);
@@ -416,10 +417,10 @@ on_all! {
         assert_eq!(audit::verify(db, whole.0, whole.1).await.unwrap().seals, expected);
     }
 
-    async fn anchors_catch_seals_replaced_wholesale_which_verify_alone_cannot(db: &DatabaseConnection) {
+    async fn anchors_catch_seals_replaced_wholesale_which_verify_alone_cannot(db: &Db) {
         thirty_events(db).await;
         for hours in [10, 20, 30] {
-            audit::seal_with(db, T0 + Duration::hours(hours), &CLOCK).await.unwrap();
+            audit::seal(&db.with_clock(CLOCK), T0 + Duration::hours(hours)).await.unwrap();
         }
         let key = anchor::generate_key().unwrap();
         let public = key.verifying_key();
@@ -436,7 +437,7 @@ on_all! {
         as_superuser(db, "DELETE FROM audit_seal_entries WHERE seal_seq >= 2").await;
         as_superuser(db, "DELETE FROM audit_seals WHERE seq >= 2").await;
         for hours in [20, 30] {
-            audit::seal_with(db, T0 + Duration::hours(hours), &CLOCK).await.unwrap();
+            audit::seal(&db.with_clock(CLOCK), T0 + Duration::hours(hours)).await.unwrap();
         }
         let whole = (T0 - Duration::days(1), T0 + Duration::days(10));
         let alone = audit::verify(db, whole.0, whole.1).await.unwrap();
@@ -447,7 +448,7 @@ on_all! {
         assert!(checked.to_string().contains("anchored seal replaced: seal 2"), "{checked}");
 
         // A seal newer than the last anchor is reported, not failed.
-        audit::seal_with(db, T0 + Duration::hours(40), &CLOCK).await.unwrap();
+        audit::seal(&db.with_clock(CLOCK), T0 + Duration::hours(40)).await.unwrap();
         assert_eq!(anchor::check(db, &anchors, &public).await.unwrap().unanchored, [4]);
         // An anchor whose digest was edited no longer carries its signature; another key's
         // signatures are not the key's.
@@ -462,12 +463,12 @@ on_all! {
         assert_eq!(anchor::check(db, &anchors, &public).await.unwrap().removed, [3]);
     }
 
-    async fn concurrent_seals_follow_one_another(db: &DatabaseConnection) {
+    async fn concurrent_seals_follow_one_another(db: &Db) {
         thirty_events(db).await;
         let runs: Vec<_> = (1..=6)
             .map(|h| {
                 let db = db.clone();
-                tokio::spawn(async move { audit::seal_with(&db, T0 + Duration::hours(h * 4), &CLOCK).await })
+                tokio::spawn(async move { audit::seal(&db.with_clock(CLOCK), T0 + Duration::hours(h * 4)).await })
             })
             .collect();
         let mut sealed = 0;
@@ -499,18 +500,18 @@ async fn a_sealed_plain_database_moves_to_citus_and_back() {
     db.execute_unprepared("DROP EXTENSION citus CASCADE").await.unwrap();
     sark_db::migrate(db).await.unwrap();
     thirty_events(db).await;
-    audit::seal_with(db, T0 + Duration::hours(15), &CLOCK).await.unwrap();
-    audit::seal_with(db, T0 + Duration::days(3), &CLOCK).await.unwrap();
+    audit::seal(&db.with_clock(CLOCK), T0 + Duration::hours(15)).await.unwrap();
+    audit::seal(&db.with_clock(CLOCK), T0 + Duration::days(3)).await.unwrap();
     let whole = (T0 - Duration::days(1), T0 + Duration::days(10));
     assert!(audit::verify(db, whole.0, whole.1).await.unwrap().is_clean());
 
-    Migrator::down(db, Some(2)).await.unwrap();
+    Migrator::down(db.pool(), Some(2)).await.unwrap();
     db.execute_unprepared("CREATE EXTENSION citus").await.unwrap();
     for node in &workers {
         let (host, port) = node.split_once(':').unwrap();
         db.execute_unprepared(&format!("SELECT citus_add_node('{host}', {port})")).await.unwrap();
     }
-    Migrator::up(db, None).await.unwrap();
+    Migrator::up(db.pool(), None).await.unwrap();
     let distributed = "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text IN ('audit_events', 'audit_seals', 'audit_seal_removals')";
     assert_eq!(common::scalar(db, distributed).await, 3);
     let report = audit::verify(db, whole.0, whole.1).await.unwrap();
@@ -524,15 +525,15 @@ async fn a_sealed_plain_database_moves_to_citus_and_back() {
         timestamp: T0 + Duration::hours(3),
         ..NewAuditEvent::new("x")
     };
-    let refused = audit::append_with(db, &late, &CLOCK).await;
+    let refused = audit::append(&db.with_clock(CLOCK), &late).await;
     assert!(
         matches!(refused, Err(Error::Conflict(Conflict::Sealed { .. }))),
         "the sealed range is closed on the shards: {refused:?}"
     );
-    audit::seal_with(db, T0 + Duration::days(5), &CLOCK).await.unwrap();
+    audit::seal(&db.with_clock(CLOCK), T0 + Duration::days(5)).await.unwrap();
 
     // And back, and out again: the seals stay checked each time.
-    Migrator::down(db, Some(2)).await.unwrap();
+    Migrator::down(db.pool(), Some(2)).await.unwrap();
     assert_eq!(
         common::scalar(
             db,
@@ -546,7 +547,7 @@ async fn a_sealed_plain_database_moves_to_citus_and_back() {
         30,
         "no sealed entry lost"
     );
-    Migrator::up(db, None).await.unwrap();
+    Migrator::up(db.pool(), None).await.unwrap();
     let report = audit::verify(db, whole.0, whole.1).await.unwrap();
     assert_eq!(report.seals.len(), 3);
     assert!(report.is_clean(), "{report}");

@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 
 on_all! {
-    async fn stored_rows_serialise_timestamps_as_rfc3339(db: &DatabaseConnection) {
+    async fn stored_rows_serialise_timestamps_as_rfc3339(db: &Db) {
         let r = resources::create(db, &NewResource::new("one", sark_db::entity::Protocol::Mcp, "x")).await.unwrap();
         let value = serde_json::to_value(&r).unwrap();
         let text = value["created_at"].as_str().unwrap_or_else(|| panic!("created_at is not text: {value}"));

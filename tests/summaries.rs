@@ -5,9 +5,9 @@ mod common;
 use common::CLOCK;
 
 use rust_decimal::dec;
+use sark_db::Db;
 use sark_db::ledger::costs::{self, NewCost};
 use sark_db::ledger::summaries::{self, CostFilter, GroupBy, Total};
-use sea_orm::DatabaseConnection;
 use time::macros::datetime;
 
 fn t(key: &str, amount: rust_decimal::Decimal, count: i64) -> Total {
@@ -15,7 +15,7 @@ fn t(key: &str, amount: rust_decimal::Decimal, count: i64) -> Total {
 }
 
 /// Costs over three days, three principals, two resources.
-async fn fixture(db: &DatabaseConnection) {
+async fn fixture(db: &Db) {
     let rows = [
         ("ann", "search", "query", dec!(1.50), datetime!(2026-11-01 00:00 UTC)),
         ("ann", "search", "query", dec!(0.25), datetime!(2026-11-01 23:59:59.999999 UTC)),
@@ -26,12 +26,11 @@ async fn fixture(db: &DatabaseConnection) {
     ];
     let batch: Vec<NewCost> =
         rows.iter().map(|(p, r, c, amount, at)| NewCost::new(*p, *r, *c).actual(*amount).at(*at)).collect();
-    costs::record_many_with(db, &batch, &CLOCK).await.unwrap();
+    costs::record_many(&db.with_clock(CLOCK), &batch).await.unwrap();
     // An estimate only: it counts while no actual is known.
-    costs::record_with(
-        db,
+    costs::record(
+        &db.with_clock(CLOCK),
         &NewCost::new("cat", "mail", "send").estimated(dec!(0.50)).at(datetime!(2026-11-03 11:00 UTC)),
-        &CLOCK,
     )
     .await
     .unwrap();
@@ -46,7 +45,7 @@ fn november() -> CostFilter {
 }
 
 on_all! {
-    async fn totals_respect_every_filter(db: &DatabaseConnection) {
+    async fn totals_respect_every_filter(db: &Db) {
         fixture(db).await;
         let all = summaries::total(db, &CostFilter::default()).await.unwrap();
         assert_eq!((all.amount, all.count), (dec!(9.000001), 7));
@@ -60,7 +59,7 @@ on_all! {
         assert_eq!(summaries::total(db, &none).await.unwrap(), t("", dec!(0), 0));
     }
 
-    async fn groupings_by_day_principal_resource_capability(db: &DatabaseConnection) {
+    async fn groupings_by_day_principal_resource_capability(db: &Db) {
         fixture(db).await;
         let by_day = summaries::grouped(db, &CostFilter::default(), GroupBy::Day).await.unwrap();
         assert_eq!(by_day, [
@@ -77,7 +76,7 @@ on_all! {
         assert_eq!(by_capability, [t("index", dec!(0.75), 1), t("query", dec!(1.750001), 3), t("send", dec!(6.50), 3)]);
     }
 
-    async fn top_principals_by_spend(db: &DatabaseConnection) {
+    async fn top_principals_by_spend(db: &Db) {
         fixture(db).await;
         let top = summaries::top_principals(db, datetime!(2026-11-01 00:00 UTC), datetime!(2026-12-01 00:00 UTC), 2)
             .await
@@ -85,12 +84,12 @@ on_all! {
         assert_eq!(top, [t("ben", dec!(4.00), 1), t("ann", dec!(3.75), 3)]);
     }
 
-    async fn a_cost_in_the_first_second_of_a_window_belongs_to_it(db: &DatabaseConnection) {
+    async fn a_cost_in_the_first_second_of_a_window_belongs_to_it(db: &Db) {
         // SQLite stores `…T00:00:00Z` and `…T00:00:00.5Z`; as text the second sorts first.
         let at = datetime!(2026-11-01 00:00:00.5 UTC);
-        costs::record_with(db, &NewCost::new("dan", "r", "c").actual(dec!(2)).at(at), &CLOCK).await.unwrap();
-        costs::record_with(db, &NewCost::new("dan", "r", "c").actual(dec!(3)).at(datetime!(2026-11-01 00:00 UTC)), &CLOCK).await.unwrap();
-        costs::record_with(db, &NewCost::new("dan", "r", "c").actual(dec!(7)).at(datetime!(2026-10-31 23:59:59.9 UTC)), &CLOCK).await.unwrap();
+        costs::record(&db.with_clock(CLOCK), &NewCost::new("dan", "r", "c").actual(dec!(2)).at(at)).await.unwrap();
+        costs::record(&db.with_clock(CLOCK), &NewCost::new("dan", "r", "c").actual(dec!(3)).at(datetime!(2026-11-01 00:00 UTC))).await.unwrap();
+        costs::record(&db.with_clock(CLOCK), &NewCost::new("dan", "r", "c").actual(dec!(7)).at(datetime!(2026-10-31 23:59:59.9 UTC))).await.unwrap();
         assert_eq!(summaries::total(db, &november()).await.unwrap(), t("", dec!(5), 2));
         let first_second = CostFilter { to: Some(datetime!(2026-11-01 00:00:00.5 UTC)), ..november() };
         assert_eq!(summaries::total(db, &first_second).await.unwrap(), t("", dec!(3), 1), "the end is exclusive");

@@ -5,9 +5,10 @@ mod common;
 
 use common::{Backend, Schema, TestDb, is_pg, strings};
 use rust_decimal::dec;
+use sark_db::Db;
 use sark_db::audit::{self, AuditFilter};
 use sark_db::ledger::summaries::{self, CostFilter};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -19,12 +20,12 @@ fn canonical(text: &str) -> bool {
 }
 
 /// The stored text of `column` in `table` (SQLite only; PostgreSQL stores `timestamptz`).
-async fn stored(db: &DatabaseConnection, table: &str, column: &str) -> Vec<String> {
+async fn stored(db: &Db, table: &str, column: &str) -> Vec<String> {
     strings(db, &format!("SELECT \"{column}\" FROM {table} ORDER BY 1")).await
 }
 
 on_all! {
-    async fn rows_stamped_by_the_column_default_are_found_by_time_ranges(db: &DatabaseConnection) {
+    async fn rows_stamped_by_the_column_default_are_found_by_time_ranges(db: &Db) {
         let before = OffsetDateTime::now_utc() - Duration::seconds(1);
         db.execute_unprepared(
             "INSERT INTO audit_events (id, event_type) VALUES ('by-default', 'x');
@@ -48,7 +49,7 @@ on_all! {
         }
     }
 
-    empty: async fn an_adopted_v1_audit_log_is_found_by_time_ranges(db: &DatabaseConnection) {
+    empty: async fn an_adopted_v1_audit_log_is_found_by_time_ranges(db: &Db) {
         common::v1_database(db).await;
         // Timestamps as a v1 deployment may have written them. Past six digits, PostgreSQL
         // rounded when v1 wrote and SQLite's text is truncated: this one reads the same both ways.
@@ -128,7 +129,7 @@ async fn sqlite_refuses_a_timestamp_in_another_form() {
 }
 
 on_all! {
-    async fn an_active_model_update_bumps_updated_at_unless_it_sets_it(db: &DatabaseConnection) {
+    async fn an_active_model_update_bumps_updated_at_unless_it_sets_it(db: &Db) {
         use sark_db::entity::{principal_budget, resource};
         use sark_db::registry::resources::{self, NewResource};
         use sea_orm::ActiveValue::{Set, Unchanged};
@@ -136,9 +137,8 @@ on_all! {
 
         let created = resources::create(db, &NewResource::new("one", sark_db::entity::Protocol::Mcp, "x")).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        let through = sark_db::timestamp::stored(db);
         let renamed = resource::ActiveModel { id: Unchanged(created.id.clone()), name: Set("renamed".into()), ..Default::default() }
-            .update(&through)
+            .update(db)
             .await
             .unwrap();
         let stored = resource::Entity::find_by_id(&created.id).one(db).await.unwrap().unwrap();
@@ -150,7 +150,7 @@ on_all! {
         // A caller that sets updated_at keeps its value.
         let chosen = datetime!(2026-01-02 03:04:05.123456 UTC);
         let kept = resource::ActiveModel { id: Unchanged(created.id.clone()), updated_at: Set(chosen), ..Default::default() }
-            .update(&through)
+            .update(db)
             .await
             .unwrap();
         assert_eq!(kept.updated_at, chosen);
@@ -160,7 +160,7 @@ on_all! {
         let budget = sark_db::ledger::budgets::set_limits(db, "ann", &limits).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let raised = principal_budget::ActiveModel { principal_id: Unchanged("ann".into()), daily_budget_micros: Set(Some(9_000_000)), ..Default::default() }
-            .update(&through)
+            .update(db)
             .await
             .unwrap();
         assert!(raised.updated_at > budget.updated_at);
@@ -168,7 +168,7 @@ on_all! {
 }
 
 on_all! {
-    async fn every_read_takes_its_bounds_at_microsecond_precision(db: &DatabaseConnection) {
+    async fn every_read_takes_its_bounds_at_microsecond_precision(db: &Db) {
         use sark_db::ledger::budgets::{self, Limits};
         use sark_db::ledger::costs::{self, NewCost};
         // The promise: instants are read at microsecond precision, so a bound a few
@@ -177,10 +177,10 @@ on_all! {
         let limits = Limits { daily: Some(dec!(10)), monthly: None, currency: "USD".into() };
         budgets::set_limits(db, "ann", &limits).await.unwrap();
         let cost = NewCost::new("ann", "r", "c").actual(dec!(1)).at(t);
-        costs::record_with(db, &cost, &common::CLOCK).await.unwrap();
+        costs::record(&db.with_clock(common::CLOCK), &cost).await.unwrap();
         let event = audit::NewAuditEvent { timestamp: t, ..audit::NewAuditEvent::new("x") };
-        audit::append_with(db, &event, &common::CLOCK).await.unwrap();
-        audit::seal_with(db, t + Duration::days(1), &common::CLOCK).await.unwrap();
+        audit::append(&db.with_clock(common::CLOCK), &event).await.unwrap();
+        audit::seal(&db.with_clock(common::CLOCK), t + Duration::days(1)).await.unwrap();
         // A counter that disagrees with the ledger in the windows starting at t.
         db.execute_unprepared("UPDATE principal_budgets SET daily_spent_micros = daily_spent_micros + 1").await.unwrap();
 

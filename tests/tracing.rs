@@ -123,7 +123,7 @@ fn field<'a>(span: &'a SeenSpan, name: &str) -> &'a str {
 }
 
 on_all! {
-    async fn operations_trace_their_ids_outcome_rows_and_refusals(db: &DatabaseConnection) {
+    async fn operations_trace_their_ids_outcome_rows_and_refusals(db: &Db) {
         let recorder = Recorder::default();
         let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
 

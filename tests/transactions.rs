@@ -3,6 +3,7 @@
 mod common;
 
 use rust_decimal::dec;
+use sark_db::Conn;
 use sark_db::audit::{self, NewAuditEvent};
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, NewCost};
@@ -12,7 +13,7 @@ const TASKS: usize = 8;
 const RUNS: usize = 25;
 
 on_all! {
-    async fn concurrent_read_then_write_transactions_all_commit(db: &DatabaseConnection) {
+    async fn concurrent_read_then_write_transactions_all_commit(db: &Db) {
         let limits = Limits { daily: Some(dec!(1000)), monthly: Some(dec!(1000)), currency: "USD".into() };
         budgets::set_limits(db, "ann", &limits).await.unwrap();
         let tasks: Vec<_> = (0..TASKS)
@@ -24,7 +25,7 @@ on_all! {
                         // Reads first, then writes: a deferred SQLite transaction could not
                         // upgrade to a writer while another one holds the lock.
                         let work = async {
-                            let txn = sark_db::begin_write(&db).await?;
+                            let txn = db.begin_write().await?;
                             budgets::status(&txn, "ann", time::OffsetDateTime::now_utc()).await?;
                             costs::charge(&txn, &NewCost::new("ann", "r", "c").actual(dec!(0.01))).await?;
                             audit::append(&txn, &NewAuditEvent::new(format!("charged {task}/{run}"))).await?;

@@ -8,8 +8,9 @@ use sark_db::entity::{Protocol, SensitivityLevel};
 use sark_db::entity::{mcp_server, mcp_tool};
 use sark_db::registry::capabilities;
 use sark_db::registry::resources::{self, NewResource};
+use sark_db::{Conn, Db};
 use sark_db::{Migrator, v1};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use serde_json::{Value as Json, json};
 use time::Duration;
 use time::macros::datetime;
@@ -91,10 +92,7 @@ fn fixture(
 }
 
 /// A v1 deployment holding the fixture.
-async fn v1_with(
-    db: &DatabaseConnection,
-    fixture: (Vec<mcp_server::ActiveModel>, Vec<mcp_tool::ActiveModel>),
-) {
+async fn v1_with(db: &Db, fixture: (Vec<mcp_server::ActiveModel>, Vec<mcp_tool::ActiveModel>)) {
     common::v1_database(db).await;
     let (servers, tools) = fixture;
     for chunk in servers.chunks(1_000) {
@@ -109,7 +107,7 @@ async fn v1_with(
 const BEFORE_COPY: u32 = 10;
 
 /// All of v2's registry as JSON, in id order.
-async fn v2(db: &DatabaseConnection) -> (Vec<Json>, Vec<Json>) {
+async fn v2(db: &Db) -> (Vec<Json>, Vec<Json>) {
     let resources = sark_db::entity::resource::Entity::find().all(db).await.unwrap();
     let capabilities = sark_db::entity::capability::Entity::find().all(db).await.unwrap();
     let mut r: Vec<Json> = resources.iter().map(|m| serde_json::to_value(m).unwrap()).collect();
@@ -120,9 +118,9 @@ async fn v2(db: &DatabaseConnection) -> (Vec<Json>, Vec<Json>) {
 }
 
 on_all! {
-    empty: async fn the_copy_carries_every_row_and_verifies_clean(db: &DatabaseConnection) {
+    empty: async fn the_copy_carries_every_row_and_verifies_clean(db: &Db) {
         v1_with(db, fixture(1_000, 10)).await;
-        Migrator::up(db, None).await.unwrap();
+        Migrator::up(db.pool(), None).await.unwrap();
         let report = v1::verify(db).await.unwrap();
         assert!(report.is_clean(), "{report}");
         assert_eq!((report.counts.servers, report.counts.resources, report.counts.tools, report.counts.capabilities), (1_000, 1_000, 10_000, 10_000));
@@ -148,9 +146,9 @@ on_all! {
         assert_eq!((c.input_schema, c.metadata), (json!({}), json!({"requires_approval": true})));
     }
 
-    empty: async fn verification_finds_a_corrupted_and_a_deleted_row(db: &DatabaseConnection) {
+    empty: async fn verification_finds_a_corrupted_and_a_deleted_row(db: &Db) {
         v1_with(db, fixture(40, 3)).await;
-        Migrator::up(db, None).await.unwrap();
+        Migrator::up(db.pool(), None).await.unwrap();
         db.execute_unprepared("UPDATE resources SET name = 'tampered' WHERE id = 'srv-000004'").await.unwrap();
         db.execute_unprepared("DELETE FROM capabilities WHERE id = 'srv-000010/tool-1'").await.unwrap();
         db.execute_unprepared("DELETE FROM mcp_tools WHERE id = 'srv-000011/tool-2'").await.unwrap();
@@ -165,26 +163,26 @@ on_all! {
         assert!(text.contains("srv-000004") && text.contains("result: 3 differences"), "{text}");
     }
 
-    empty: async fn an_unmappable_row_fails_the_copy_by_id_and_leaves_v2_empty(db: &DatabaseConnection) {
+    empty: async fn an_unmappable_row_fails_the_copy_by_id_and_leaves_v2_empty(db: &Db) {
         let (mut servers, mut tools) = fixture(30, 2);
         servers[5].command = Set(None);
         servers[5].endpoint = Set(None);
         tools[7].sensitivity_level = Set(Some("extreme".into()));
         v1_with(db, (servers, tools)).await;
-        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        let err = Migrator::up(db.pool(), None).await.unwrap_err().to_string();
         assert!(err.contains("\"srv-000005\"") && err.contains("neither command nor endpoint"), "{err}");
         assert!(err.contains("\"srv-000003/tool-1\"") && err.contains("unknown sensitivity_level"), "{err}");
         assert_eq!(scalar(db, "SELECT count(*) FROM resources").await, 0);
         assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 0);
-        let pending = Migrator::get_pending_migrations(db).await.unwrap();
+        let pending = Migrator::get_pending_migrations(db.pool()).await.unwrap();
         assert_eq!(pending[0].name(), "m20261128_000010_copy_v1_registry", "the copy and what follows it are pending");
         assert_eq!(pending.len(), Migrator::migrations().len() - BEFORE_COPY as usize);
         assert_eq!(scalar(db, "SELECT count(*) FROM mcp_servers").await, 30, "v1 stays");
     }
 
-    empty: async fn the_copy_is_idempotent_and_down_removes_only_copied_rows(db: &DatabaseConnection) {
+    empty: async fn the_copy_is_idempotent_and_down_removes_only_copied_rows(db: &Db) {
         v1_with(db, fixture(60, 4)).await;
-        Migrator::up(db, Some(BEFORE_COPY)).await.unwrap();
+        Migrator::up(db.pool(), Some(BEFORE_COPY)).await.unwrap();
         // Rows created natively in v2 before the copy, one of them with the id of a v1 server
         // that has no tools (the tools of a server that is not copied stop the copy).
         db.execute_unprepared("DELETE FROM mcp_tools WHERE server_id = 'srv-000001'").await.unwrap();
@@ -192,7 +190,7 @@ on_all! {
         resources::create(db, &native).await.unwrap();
         resources::create(db, &NewResource { id: Some("native".into()), ..native.clone() }).await.unwrap();
         capabilities::create(db, "native", &capabilities::NewCapability::new("own")).await.unwrap();
-        Migrator::up(db, None).await.unwrap();
+        Migrator::up(db.pool(), None).await.unwrap();
         let first = v2(db).await;
         assert_eq!((first.0.len(), first.1.len()), (61, 237));
         assert_eq!(resources::get(db, "srv-000001").await.unwrap().name, "native twin", "an existing row is not overwritten");
@@ -201,33 +199,33 @@ on_all! {
         assert_eq!(v2(db).await, first);
 
         // Down through the copy (migration 10) and the migrations after it.
-        Migrator::down(db, Some(Migrator::migrations().len() as u32 - BEFORE_COPY)).await.unwrap();
+        Migrator::down(db.pool(), Some(Migrator::migrations().len() as u32 - BEFORE_COPY)).await.unwrap();
         let left = v2(db).await;
         let ids: Vec<_> = left.0.iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
         assert_eq!(ids, ["native", "srv-000001"]);
         assert_eq!(left.1.len(), 1, "only the native capability");
 
-        Migrator::up(db, None).await.unwrap();
+        Migrator::up(db.pool(), None).await.unwrap();
         assert_eq!(v2(db).await, first, "down then up gives the same result");
     }
 }
 
 on_all! {
-    empty: async fn tools_of_a_server_that_was_not_copied_stop_the_copy_by_id(db: &DatabaseConnection) {
+    empty: async fn tools_of_a_server_that_was_not_copied_stop_the_copy_by_id(db: &Db) {
         v1_with(db, fixture(10, 3)).await;
-        Migrator::up(db, Some(BEFORE_COPY)).await.unwrap();
+        Migrator::up(db.pool(), Some(BEFORE_COPY)).await.unwrap();
         let native = NewResource { id: Some("srv-000001".into()), ..NewResource::new("native twin", Protocol::Http, "https://n") };
         resources::create(db, &native).await.unwrap();
-        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        let err = Migrator::up(db.pool(), None).await.unwrap_err().to_string();
         assert!(err.contains("server was not copied"), "{err}");
         assert!(err.contains("\"srv-000001/tool-0\", \"srv-000001/tool-1\", \"srv-000001/tool-2\""), "{err}");
         assert_eq!(scalar(db, "SELECT count(*) FROM capabilities").await, 0, "nothing attached to the native resource");
         assert_eq!(scalar(db, "SELECT count(*) FROM resources").await, 1);
     }
 
-    empty: async fn a_copied_row_deleted_in_v2_is_not_brought_back(db: &DatabaseConnection) {
+    empty: async fn a_copied_row_deleted_in_v2_is_not_brought_back(db: &Db) {
         v1_with(db, fixture(10, 2)).await;
-        Migrator::up(db, None).await.unwrap();
+        Migrator::up(db.pool(), None).await.unwrap();
         resources::delete(db, "srv-000004").await.unwrap();
         capabilities::delete(db, "srv-000002/tool-1").await.unwrap();
         let before = v2(db).await;
@@ -249,7 +247,7 @@ on_all! {
         assert_eq!(capabilities::get(db, "late/t").await.unwrap().resource_id, "late");
     }
 
-    empty: async fn dirty_v1_rows_stop_the_copy_by_id(db: &DatabaseConnection) {
+    empty: async fn dirty_v1_rows_stop_the_copy_by_id(db: &Db) {
         v1_with(db, fixture(6, 1)).await;
         // A v1 deployment whose mcp_tools has no foreign key can hold orphan tools.
         let json = if common::is_pg(db) { "JSONB" } else { "TEXT" };
@@ -273,7 +271,7 @@ on_all! {
             .await
             .unwrap();
         }
-        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        let err = Migrator::up(db.pool(), None).await.unwrap_err().to_string();
         assert!(err.contains("mcp_tools whose server does not exist: \"orphan\""), "{err}");
         assert!(err.contains("mcp_tools with a name over 255 characters: \"long\""), "{err}");
         assert!(err.contains("mcp_servers with a name over 255 characters: \"srv-000001\""), "{err}");
@@ -284,7 +282,7 @@ on_all! {
         assert_eq!(scalar(db, "SELECT count(*) FROM resources").await, 0);
     }
 
-    async fn copy_on_a_pool_is_one_transaction(db: &DatabaseConnection) {
+    async fn copy_on_a_pool_is_one_transaction(db: &Db) {
         // The v1 tables exist (empty) in every migrated database. A trigger fails the
         // capability insert, after the copy has written the resources.
         // On Citus, `capabilities` is a reference table: the trigger needs
@@ -298,7 +296,7 @@ on_all! {
         } else {
             &["CREATE TRIGGER boom BEFORE INSERT ON capabilities BEGIN SELECT RAISE(ABORT, 'boom'); END;"]
         };
-        let txn = db.begin().await.unwrap();
+        let txn = db.begin_write().await.unwrap();
         for sql in boom {
             txn.execute_unprepared(sql).await.unwrap();
         }
@@ -313,7 +311,7 @@ on_all! {
         assert!(err.contains("boom"), "{err}");
         assert_eq!(scalar(db, "SELECT count(*) FROM resources").await, 0, "the resource written first is gone");
         assert_eq!(scalar(db, "SELECT count(*) FROM v1_copied_rows").await, 0, "nothing listed");
-        let txn = db.begin().await.unwrap();
+        let txn = db.begin_write().await.unwrap();
         txn.execute_unprepared("SET LOCAL citus.enable_unsafe_triggers TO on").await.ok();
         txn.execute_unprepared("DROP TRIGGER boom ON capabilities").await.ok();
         txn.commit().await.ok();
@@ -321,10 +319,10 @@ on_all! {
         assert_eq!(v1::copy(db).await.unwrap(), v1::Copied { resources: 1, capabilities: 1 });
     }
 
-    empty: async fn tools_sharing_a_name_under_one_server_stop_the_copy_by_id(db: &DatabaseConnection) {
+    empty: async fn tools_sharing_a_name_under_one_server_stop_the_copy_by_id(db: &Db) {
         v1_with(db, fixture(3, 2)).await;
         db.execute_unprepared("UPDATE mcp_tools SET name = 'same' WHERE server_id = 'srv-000002'").await.unwrap();
-        let err = Migrator::up(db, None).await.unwrap_err().to_string();
+        let err = Migrator::up(db.pool(), None).await.unwrap_err().to_string();
         assert!(err.contains("mcp_tools whose name another tool of their server has: \"srv-000002/tool-0\", \"srv-000002/tool-1\""), "{err}");
     }
 }
@@ -337,7 +335,7 @@ async fn both_backends_copy_identically() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let t = TestDb::new(backend, Schema::Empty).await;
         v1_with(&t.db, fixture(200, 5)).await;
-        Migrator::up(&t.db, None).await.unwrap();
+        Migrator::up(t.db.pool(), None).await.unwrap();
         results.push(v2(&t.db).await);
     }
     assert_eq!(results[0].0.len(), 200);
@@ -351,9 +349,9 @@ async fn both_backends_copy_identically() {
 async fn copy_timing() {
     let t = TestDb::new(Backend::Postgres, Schema::Empty).await;
     v1_with(&t.db, fixture(10_000, 10)).await;
-    Migrator::up(&t.db, Some(BEFORE_COPY)).await.unwrap();
+    Migrator::up(t.db.pool(), Some(BEFORE_COPY)).await.unwrap();
     let started = std::time::Instant::now();
-    Migrator::up(&t.db, None).await.unwrap();
+    Migrator::up(t.db.pool(), None).await.unwrap();
     let copy = started.elapsed();
     let started = std::time::Instant::now();
     let report = v1::verify(&t.db).await.unwrap();

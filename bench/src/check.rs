@@ -1,9 +1,10 @@
 //! What every workload must have left behind, checked on both backends after each run.
 
 use crate::{AMOUNT, Res};
+use sark_db::Db;
 use sark_db::Window;
 use sark_db::entity::{cost_record, principal_budget};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, Statement};
+use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect, Statement};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
@@ -29,7 +30,7 @@ impl Expect {
 }
 
 /// Fails naming `who` and `workload` when the database differs from `expect`.
-pub async fn ledger(db: &DatabaseConnection, workload: &str, who: &str, expect: Expect) -> Res<()> {
+pub async fn ledger(db: &Db, workload: &str, who: &str, expect: Expect) -> Res<()> {
     let fail = |what: String| -> Res<()> { Err(format!("{workload}, {who}: {what}").into()) };
     let (rows, sum) =
         pair(db, "SELECT count(*), CAST(coalesce(sum(actual_cost_micros), 0) AS BIGINT) FROM cost_tracking")
@@ -88,19 +89,19 @@ pub async fn ledger(db: &DatabaseConnection, workload: &str, who: &str, expect: 
 }
 
 /// The number of ledger rows.
-pub async fn rows(db: &DatabaseConnection) -> Res<i64> {
+pub async fn rows(db: &Db) -> Res<i64> {
     single(db, "SELECT count(*) FROM cost_tracking").await
 }
 
 /// The two integers of the one row `sql` returns.
-async fn pair(db: &DatabaseConnection, sql: &str) -> Res<(i64, i64)> {
+async fn pair(db: &Db, sql: &str) -> Res<(i64, i64)> {
     let row =
         db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await?.ok_or("no row")?;
     Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?))
 }
 
 /// The integer `sql` returns.
-async fn single(db: &DatabaseConnection, sql: &str) -> Res<i64> {
+async fn single(db: &Db, sql: &str) -> Res<i64> {
     let row =
         db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await?.ok_or("no row")?;
     Ok(row.try_get_by_index(0)?)

@@ -15,9 +15,9 @@ mod table;
 
 use clap::Parser;
 use rust_decimal::Decimal;
+use sark_db::Db;
 use sark_db::ledger::costs::{self, NewCost};
 use sark_db::ledger::{GroupCommit, Ledger};
-use sea_orm::DatabaseConnection;
 use std::error::Error;
 use std::time::Duration;
 
@@ -106,7 +106,7 @@ async fn main() -> Res<()> {
 /// Who makes a workload's charges: sark-db's `costs::charge` on its own, or a `Ledger`.
 #[derive(Clone)]
 pub enum Charger {
-    Alone(DatabaseConnection),
+    Alone(Db),
     Grouped(Ledger),
 }
 

@@ -7,6 +7,7 @@ use crate::{
     AMOUNT, Args, Charger, Res, attempts, charge, ms, percentile, pings_like_sark, plan, principal, run_plan,
 };
 use rust_decimal::Decimal;
+use sark_db::Db;
 use sark_db::PoolOptions;
 use sark_db::Window;
 use sark_db::audit::{self, NewAuditEvent};
@@ -15,11 +16,11 @@ use sark_db::ledger::costs::{self, NewCost};
 use sark_db::ledger::statements::{PG_CHARGE, PG_KEYED_CHARGE};
 use sark_db::ledger::summaries::{self, CostFilter};
 use sark_db::ledger::{GroupCommit, Ledger};
+use sea_orm::ConnectionTrait;
 use sea_orm::sqlx::postgres::{PgArguments, PgPoolOptions};
 use sea_orm::sqlx::query::Query;
 use sea_orm::sqlx::types::Json;
 use sea_orm::sqlx::{self, PgPool, Postgres};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -34,7 +35,7 @@ const SUMMARY: &str = "SELECT CAST(COALESCE(SUM(COALESCE(actual_cost_micros, est
 struct Pg {
     args: Args,
     url: String,
-    sark: DatabaseConnection,
+    sark: Db,
     raw: PgPool,
     ledger: Ledger,
 }
@@ -56,7 +57,7 @@ pub async fn run(args: &Args) -> Res<Vec<Row>> {
     sark_db::migrate(&sark).await?;
     if args.plain {
         use sark_db::MigratorTrait;
-        sark_db::Migrator::down(&sark, Some(3)).await?;
+        sark_db::Migrator::down(sark.pool(), Some(3)).await?;
     }
     let raw = pings_like_sark(PgPoolOptions::new()).max_connections(args.tasks as u32).connect(&url).await?;
     let ledger = Ledger::new(sark.clone(), GroupCommit { lanes: args.lanes, ..GroupCommit::default() });

@@ -4,12 +4,13 @@
 use crate::check::{self, Expect};
 use crate::table::Row;
 use crate::{AMOUNT, Args, Charger, Res, charge, ms, percentile, pings_like_sark, plan, principal, run_plan};
+use sark_db::Db;
 use sark_db::Window;
 use sark_db::ledger::statements::SPEND;
 use sark_db::ledger::{GroupCommit, Ledger};
+use sea_orm::ConnectionTrait;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::sqlx::{self, SqlitePool};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -45,7 +46,7 @@ pub async fn run(args: &Args) -> Res<Vec<Row>> {
 }
 
 struct Sqlite {
-    sark: DatabaseConnection,
+    sark: Db,
     raw: SqlitePool,
     ledger: Ledger,
 }

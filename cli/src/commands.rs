@@ -10,7 +10,7 @@ use sark_db::audit::{self, AuditFilter, SealReport};
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::summaries::{self, CostFilter, GroupBy};
 use sark_db::maintenance::{self, Policy};
-use sark_db::{DatabaseConnection, Migrator};
+use sark_db::{Db, Migrator};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -302,14 +302,16 @@ pub async fn run(url: &str, command: Command, out: &Output) -> Result<Verdict, F
     }
 }
 
-async fn migrate(db: &DatabaseConnection, action: Migrate, out: &Output) -> Result<Verdict, Failure> {
+async fn migrate(db: &Db, action: Migrate, out: &Output) -> Result<Verdict, Failure> {
     match action {
-        Migrate::Up { steps } => out.while_running("migrating", Migrator::up(db, steps)).await?,
-        Migrate::Down { steps } => out.while_running("rolling back", Migrator::down(db, Some(steps))).await?,
-        Migrate::Fresh => out.while_running("migrating from scratch", Migrator::fresh(db)).await?,
+        Migrate::Up { steps } => out.while_running("migrating", Migrator::up(db.pool(), steps)).await?,
+        Migrate::Down { steps } => {
+            out.while_running("rolling back", Migrator::down(db.pool(), Some(steps))).await?
+        }
+        Migrate::Fresh => out.while_running("migrating from scratch", Migrator::fresh(db.pool())).await?,
         Migrate::Status => {}
     }
-    let rows: Vec<MigrationRow> = Migrator::get_migration_with_status(db)
+    let rows: Vec<MigrationRow> = Migrator::get_migration_with_status(db.pool())
         .await?
         .iter()
         .map(|m| MigrationRow { migration: m.name().to_owned(), status: m.status().to_string() })
@@ -334,7 +336,7 @@ impl Row for MigrationRow {
     }
 }
 
-async fn budget(db: &DatabaseConnection, action: Budget, out: &Output) -> Result<Verdict, Failure> {
+async fn budget(db: &Db, action: Budget, out: &Output) -> Result<Verdict, Failure> {
     match action {
         Budget::Set { principal, daily, monthly, currency } => {
             budgets::set_limits(db, &principal, &Limits { daily, monthly, currency }).await?;
@@ -357,7 +359,7 @@ async fn budget(db: &DatabaseConnection, action: Budget, out: &Output) -> Result
     }
 }
 
-async fn audit(db: &DatabaseConnection, action: Audit, out: &Output) -> Result<Verdict, Failure> {
+async fn audit(db: &Db, action: Audit, out: &Output) -> Result<Verdict, Failure> {
     let events = match action {
         Audit::Seal { until } => {
             let until = until.unwrap_or_else(|| OffsetDateTime::now_utc() - time::Duration::minutes(10));

@@ -4,7 +4,7 @@ use crate::Verdict;
 use crate::commands::{Failure, read};
 use crate::output::{Output, Row, instant};
 use clap::Subcommand;
-use sark_db::DatabaseConnection;
+use sark_db::Db;
 use sark_db::entity::federation_node;
 use sark_db::federation::{self, NewNode, NodeTrust};
 use std::path::PathBuf;
@@ -56,7 +56,7 @@ pub enum Federation {
 }
 
 /// Runs `action`.
-pub async fn run(db: &DatabaseConnection, action: Federation, out: &Output) -> Result<Verdict, Failure> {
+pub async fn run(db: &Db, action: Federation, out: &Output) -> Result<Verdict, Failure> {
     let now = OffsetDateTime::now_utc();
     match action {
         Federation::List => out.rows(&federation::trust(db, now).await?)?,

@@ -4,7 +4,7 @@ use crate::Verdict;
 use crate::commands::Failure;
 use crate::output::{Output, Row, instant};
 use clap::Subcommand;
-use sark_db::DatabaseConnection;
+use sark_db::Db;
 use sark_db::entity::resource;
 use sark_db::registry::resources::{self, ResourceFilter, ResourceWithCapabilities};
 use sark_db::registry::{parse_protocol, parse_sensitivity};
@@ -43,7 +43,7 @@ pub enum Resource {
 }
 
 /// Runs `action`.
-pub async fn run(db: &DatabaseConnection, action: Resource, out: &Output) -> Result<Verdict, Failure> {
+pub async fn run(db: &Db, action: Resource, out: &Output) -> Result<Verdict, Failure> {
     match action {
         Resource::List { protocol, sensitivity, name_prefix, after, limit } => {
             let filter = ResourceFilter {

@@ -12,13 +12,14 @@
 //! Keys are PKCS#8 PEM (private) and SPKI PEM (public), as `openssl genpkey -algorithm ed25519`
 //! writes them.
 
+use crate::Conn;
 use crate::trace::{operation, traced};
 use crate::{Error, Result, timestamp};
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{Signature, Signer, Verifier};
 use entity::audit_seal;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -143,16 +144,12 @@ pub fn lines(anchors: &[Anchor]) -> Result<String> {
 
 /// Signs every seal after seq `after` (`None`: every seal) with `key`, in order: the lines to
 /// append to the anchor file.
-pub async fn new_anchors<C: ConnectionTrait>(
-    db: &C,
-    key: &SigningKey,
-    after: Option<i64>,
-) -> Result<Vec<Anchor>> {
+pub async fn new_anchors<C: Conn>(db: &C, key: &SigningKey, after: Option<i64>) -> Result<Vec<Anchor>> {
     traced(operation!(INFO, "audit::anchor::new_anchors"), async {
         let seals = audit_seal::Entity::find()
             .filter(audit_seal::Column::Seq.gt(after.unwrap_or(0)))
             .order_by_asc(audit_seal::Column::Seq)
-            .all(&timestamp::stored(db))
+            .all(db)
             .await?;
         Ok(seals.iter().map(|seal| Anchor::of(seal, key)).collect())
     })
@@ -205,16 +202,9 @@ impl std::fmt::Display for AnchorReport {
 /// Checks `anchors` against the seals in the database: each anchor's signature under `key`,
 /// and that its seal exists with the anchored range, count and digest. Run [`super::verify`]
 /// too: it checks the links between the seals.
-pub async fn check<C: ConnectionTrait>(
-    db: &C,
-    anchors: &[Anchor],
-    key: &VerifyingKey,
-) -> Result<AnchorReport> {
+pub async fn check<C: Conn>(db: &C, anchors: &[Anchor], key: &VerifyingKey) -> Result<AnchorReport> {
     traced(operation!(INFO, "audit::anchor::check"), async {
-        let seals = audit_seal::Entity::find()
-            .order_by_asc(audit_seal::Column::Seq)
-            .all(&timestamp::stored(db))
-            .await?;
+        let seals = audit_seal::Entity::find().order_by_asc(audit_seal::Column::Seq).all(db).await?;
         let mut report = AnchorReport::default();
         for anchor in anchors {
             if !anchor.signed_by(key) {

@@ -1,10 +1,9 @@
 //! `audit_events`: the append-only audit log. Events are appended and read, never changed.
 
-use crate::db::begin_write;
+use crate::Conn;
 use crate::error::{refused_by_rule_trigger, write_error};
 use crate::ledger::money::to_micros;
 use crate::page::{self, Page};
-use crate::timestamp::stored;
 use crate::trace::{self, operation, traced};
 use crate::{Clock, Conflict, Entity, Error, Result, id, timestamp, validate};
 use entity::{Protocol, audit_event, audit_seal};
@@ -12,7 +11,7 @@ use rust_decimal::Decimal;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionSession, TransactionTrait,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -225,17 +224,7 @@ impl AuditFilter {
 /// # Ok(())
 /// # }
 /// ```
-pub async fn append<C: ConnectionTrait>(db: &C, event: &NewAuditEvent) -> Result<audit_event::Model> {
-    append_with(db, event, &Clock::default()).await
-}
-
-/// [`append`] with the current time and tolerance taken from `clock`: an event stamped more
-/// than the tolerance after now is refused.
-pub async fn append_with<C: ConnectionTrait>(
-    db: &C,
-    event: &NewAuditEvent,
-    clock: &Clock,
-) -> Result<audit_event::Model> {
+pub async fn append<C: Conn>(db: &C, event: &NewAuditEvent) -> Result<audit_event::Model> {
     let span = operation!(
         INFO,
         "audit::append",
@@ -243,8 +232,7 @@ pub async fn append_with<C: ConnectionTrait>(
         correlation_id = event.correlation_id.as_deref()
     );
     traced(span, async {
-        let db = &stored(db);
-        let row = event.row(clock)?;
+        let row = event.row(db.clock())?;
         let id = row.id.as_ref().clone();
         row.insert(db).await.map_err(|e| append_error(e, &id))
     })
@@ -253,34 +241,22 @@ pub async fn append_with<C: ConnectionTrait>(
 
 /// Appends `events` in one transaction, in chunks below the bind limit; returns how many.
 /// One invalid event refuses the whole batch before anything is written.
-pub async fn append_many<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    events: &[NewAuditEvent],
-) -> Result<u64> {
-    append_many_with(db, events, &Clock::default()).await
-}
-
-/// [`append_many`] with the current time and tolerance taken from `clock`.
-pub async fn append_many_with<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    events: &[NewAuditEvent],
-    clock: &Clock,
-) -> Result<u64> {
+pub async fn append_many<C: Conn>(db: &C, events: &[NewAuditEvent]) -> Result<u64> {
     traced(operation!(INFO, "audit::append_many", events = events.len()), async {
-        let rows = events.iter().map(|e| e.row(clock)).collect::<Result<Vec<_>>>()?;
+        let rows = events.iter().map(|e| e.row(db.clock())).collect::<Result<Vec<_>>>()?;
         let mut keys = std::collections::HashSet::new();
         if let Some(twice) = rows.iter().find(|r| !keys.insert((r.id.as_ref(), r.timestamp.as_ref()))) {
             return Err(Error::exists(Entity::AuditEvent, twice.id.as_ref()));
         }
-        let txn = begin_write(db).await?;
-        let tx = &stored(&txn);
+        let txn = db.begin_write().await?;
+        let tx = &txn;
         let mut appended = 0;
         for chunk in rows.chunks(CHUNK_ROWS) {
             match audit_event::Entity::insert_many(chunk.to_vec()).exec_without_returning(tx).await {
                 Ok(n) => appended += n,
                 Err(e) => {
                     drop(txn);
-                    return Err(batch_error(&stored(db), e, chunk).await);
+                    return Err(batch_error(db, e, chunk).await);
                 }
             }
         }
@@ -334,9 +310,8 @@ async fn batch_error<C: ConnectionTrait>(db: &C, e: DbErr, chunk: &[audit_event:
 }
 
 /// The event with `id` (the earliest, should a caller have reused an id at another time).
-pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<audit_event::Model> {
+pub async fn get<C: Conn>(db: &C, id: &str) -> Result<audit_event::Model> {
     traced(operation!(DEBUG, "audit::get", id), async {
-        let db = &stored(db);
         validate::key("id", id)?;
         audit_event::Entity::find()
             .filter(audit_event::Column::Id.eq(id))
@@ -349,9 +324,8 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<audit_event::Mo
 }
 
 /// Every event with `correlation_id`, in time order: one request across organisations.
-pub async fn trace<C: ConnectionTrait>(db: &C, correlation_id: &str) -> Result<Vec<audit_event::Model>> {
+pub async fn trace<C: Conn>(db: &C, correlation_id: &str) -> Result<Vec<audit_event::Model>> {
     traced(operation!(DEBUG, "audit::trace", correlation_id), async {
-        let db = &stored(db);
         validate::key("correlation_id", correlation_id)?;
         Ok(audit_event::Entity::find()
             .filter(audit_event::Column::CorrelationId.eq(correlation_id))
@@ -389,12 +363,8 @@ pub async fn trace<C: ConnectionTrait>(db: &C, correlation_id: &str) -> Result<V
 /// # Ok(())
 /// # }
 /// ```
-pub async fn query<C: ConnectionTrait>(
-    db: &C,
-    q: &AuditFilter,
-) -> Result<Page<audit_event::Model, AuditCursor>> {
+pub async fn query<C: Conn>(db: &C, q: &AuditFilter) -> Result<Page<audit_event::Model, AuditCursor>> {
     traced(operation!(DEBUG, "audit::query"), async {
-        let db = &stored(db);
         let limit = page::limit(q.limit)?;
         let (from, to) = (timestamp::normalize(q.from), timestamp::normalize(q.to));
         if to < from {

@@ -10,9 +10,6 @@ mod seal;
 mod verify;
 
 pub use canonical::{ALGORITHM, ALGORITHM_V1};
-pub use log::{
-    AuditCursor, AuditFilter, NewAuditEvent, append, append_many, append_many_with, append_with, get, query,
-    trace,
-};
-pub use seal::{seal, seal_with};
+pub use log::{AuditCursor, AuditFilter, NewAuditEvent, append, append_many, get, query, trace};
+pub use seal::seal;
 pub use verify::{Accounted, SealCheck, SealReport, verify};

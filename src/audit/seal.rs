@@ -12,16 +12,17 @@
 //! prove that an event removed before its range was sealed ever existed.
 
 use super::canonical::{ALGORITHM, Chain, event_hash, removal_hash};
-use crate::db::{begin_write, is_postgres};
-use crate::timestamp::{self, stored};
+use crate::Conn;
+use crate::db::is_postgres;
+use crate::timestamp;
 use crate::trace::{self, operation, traced};
-use crate::{Clock, Error, Result};
+use crate::{Error, Result};
 use entity::{audit_event, audit_seal, audit_seal_entry, audit_seal_removal, retention_entry};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement, TransactionSession, TransactionTrait,
+    Statement,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -45,26 +46,15 @@ pub(super) const PAGE: u64 = 5_000;
 /// every event is either in the seal or after it, every removal is chained by exactly one seal,
 /// and seals follow one another. Events are read and
 /// their hashes written a page at a time: memory stays bounded.
-pub async fn seal<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    until: OffsetDateTime,
-) -> Result<audit_seal::Model> {
-    seal_with(db, until, &Clock::default()).await
-}
-
-/// [`seal`] with now and the tolerance taken from `clock`.
-pub async fn seal_with<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    until: OffsetDateTime,
-    clock: &Clock,
-) -> Result<audit_seal::Model> {
+pub async fn seal<C: Conn>(db: &C, until: OffsetDateTime) -> Result<audit_seal::Model> {
+    let clock = db.clock();
     traced(operation!(INFO, "audit::seal"), async {
         let until = timestamp::normalize(until);
         if until > clock.now() - clock.tolerance() {
             return Err(Error::validation("until", "must lie at least the clock's tolerance in the past"));
         }
-        let txn = begin_write(db).await?;
-        let tx = &stored(&txn);
+        let txn = db.begin_write().await?;
+        let tx = &txn;
         if is_postgres(tx) {
             // Maintenance first (it takes the same lock before its own table locks), then the
             // table: conflicts with every insert and with another seal; reads go on.

@@ -11,7 +11,8 @@
 
 use super::canonical::{ALGORITHM, ALGORITHM_V1, Chain, event_hash, removal_hash};
 use super::seal::{BEGINNING, GENESIS, PAGE, after_key, page};
-use crate::timestamp::{self, stored};
+use crate::Conn;
+use crate::timestamp;
 use crate::trace::{self, operation, traced};
 use crate::{Error, Result};
 use entity::{audit_event, audit_seal, audit_seal_entry, audit_seal_removal, retention_entry};
@@ -137,13 +138,8 @@ impl std::fmt::Display for SealReport {
 
 /// Recomputes every seal that overlaps `[from, to)` from the events and removals as they are
 /// now, and checks each seal's digest against its entries and its link to the seal before it.
-pub async fn verify<C: ConnectionTrait>(
-    db: &C,
-    from: OffsetDateTime,
-    to: OffsetDateTime,
-) -> Result<SealReport> {
+pub async fn verify<C: Conn>(db: &C, from: OffsetDateTime, to: OffsetDateTime) -> Result<SealReport> {
     traced(operation!(DEBUG, "audit::verify"), async {
-        let db = &stored(db);
         let (from, to) = (timestamp::normalize(from), timestamp::normalize(to));
         if to < from {
             return Err(Error::validation("to", "is before from"));

@@ -1,8 +1,8 @@
 //! `federation_nodes`: trusted SARK nodes of other organisations, addressed by `node_id`.
 
 use super::trust_anchor;
+use crate::Conn;
 use crate::error::write_error;
-use crate::timestamp::stored;
 use crate::trace::{operation, traced};
 use crate::{Entity, Error, Result, id, timestamp, validate};
 use entity::federation_node;
@@ -59,9 +59,8 @@ impl NewNode {
 
 /// Registers a node. A `node_id` (or `id`) that exists already is a [`Error::Conflict`];
 /// an expired certificate is refused.
-pub async fn register<C: ConnectionTrait>(db: &C, new: &NewNode) -> Result<federation_node::Model> {
+pub async fn register<C: Conn>(db: &C, new: &NewNode) -> Result<federation_node::Model> {
     traced(operation!(INFO, "federation::register", node_id = %new.node_id), async {
-        let db = &stored(db);
         validate::label("id", new.id.as_deref())?;
         validate::name("node_id", &new.node_id)?;
         validate::name("name", &new.name)?;
@@ -91,9 +90,8 @@ pub async fn register<C: ConnectionTrait>(db: &C, new: &NewNode) -> Result<feder
 }
 
 /// The node with `node_id`.
-pub async fn get<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation_node::Model> {
+pub async fn get<C: Conn>(db: &C, node_id: &str) -> Result<federation_node::Model> {
     traced(operation!(DEBUG, "federation::get", node_id), async {
-        let db = &stored(db);
         validate::key("node_id", node_id)?;
         federation_node::Entity::find()
             .filter(federation_node::Column::NodeId.eq(node_id))
@@ -105,12 +103,12 @@ pub async fn get<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation
 }
 
 /// The enabled nodes, by `node_id`.
-pub async fn list_enabled<C: ConnectionTrait>(db: &C) -> Result<Vec<federation_node::Model>> {
+pub async fn list_enabled<C: Conn>(db: &C) -> Result<Vec<federation_node::Model>> {
     traced(operation!(DEBUG, "federation::list_enabled"), find(db, true)).await
 }
 
 /// Every node, enabled or not, by `node_id`.
-pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<federation_node::Model>> {
+pub async fn list<C: Conn>(db: &C) -> Result<Vec<federation_node::Model>> {
     traced(operation!(DEBUG, "federation::list"), find(db, false)).await
 }
 
@@ -120,7 +118,7 @@ async fn find<C: ConnectionTrait>(db: &C, only_enabled: bool) -> Result<Vec<fede
     if only_enabled {
         select = select.filter(federation_node::Column::Enabled.eq(true));
     }
-    Ok(select.order_by_asc(federation_node::Column::NodeId).all(&stored(db)).await?)
+    Ok(select.order_by_asc(federation_node::Column::NodeId).all(db).await?)
 }
 
 /// A node and what its trust anchor says, as of an instant.
@@ -136,14 +134,14 @@ pub struct NodeTrust {
 }
 
 /// Every node with its trust anchor as of `now`, by `node_id`.
-pub async fn trust<C: ConnectionTrait>(db: &C, now: OffsetDateTime) -> Result<Vec<NodeTrust>> {
+pub async fn trust<C: Conn>(db: &C, now: OffsetDateTime) -> Result<Vec<NodeTrust>> {
     traced(operation!(DEBUG, "federation::trust"), async { with_anchors(find(db, false).await?, now) }).await
 }
 
 /// The enabled nodes whose trust anchor expires within `within` of `now`, or has expired, by
 /// `node_id`: what to rotate before federation with them fails. A negative `within` is
 /// [`Error::Validation`].
-pub async fn expiring<C: ConnectionTrait>(
+pub async fn expiring<C: Conn>(
     db: &C,
     within: time::Duration,
     now: OffsetDateTime,
@@ -177,13 +175,8 @@ fn with_anchors(nodes: Vec<federation_node::Model>, now: OffsetDateTime) -> Resu
 }
 
 /// Enables or disables the node; the row stays either way.
-pub async fn set_enabled<C: ConnectionTrait>(
-    db: &C,
-    node_id: &str,
-    enabled: bool,
-) -> Result<federation_node::Model> {
+pub async fn set_enabled<C: Conn>(db: &C, node_id: &str, enabled: bool) -> Result<federation_node::Model> {
     traced(operation!(INFO, "federation::set_enabled", node_id, enabled), async {
-        let db = &stored(db);
         let row = federation_node::ActiveModel { enabled: Set(enabled), ..Default::default() };
         change(db, node_id, row, timestamp::now()).await
     })
@@ -191,13 +184,12 @@ pub async fn set_enabled<C: ConnectionTrait>(
 }
 
 /// Installs a new trust anchor (validated like at registration) and restarts `trusted_since`.
-pub async fn rotate_trust_anchor<C: ConnectionTrait>(
+pub async fn rotate_trust_anchor<C: Conn>(
     db: &C,
     node_id: &str,
     pem: &str,
 ) -> Result<federation_node::Model> {
     traced(operation!(INFO, "federation::rotate_trust_anchor", node_id), async {
-        let db = &stored(db);
         let now = timestamp::now();
         trust_anchor::check(pem, now)?;
         let row = federation_node::ActiveModel {
@@ -211,13 +203,8 @@ pub async fn rotate_trust_anchor<C: ConnectionTrait>(
 }
 
 /// Sets the node's rate limit (at least 1 per hour).
-pub async fn set_rate_limit<C: ConnectionTrait>(
-    db: &C,
-    node_id: &str,
-    per_hour: i32,
-) -> Result<federation_node::Model> {
+pub async fn set_rate_limit<C: Conn>(db: &C, node_id: &str, per_hour: i32) -> Result<federation_node::Model> {
     traced(operation!(INFO, "federation::set_rate_limit", node_id), async {
-        let db = &stored(db);
         validate::rate_limit(per_hour)?;
         let row = federation_node::ActiveModel { rate_limit_per_hour: Set(per_hour), ..Default::default() };
         change(db, node_id, row, timestamp::now()).await
@@ -226,9 +213,8 @@ pub async fn set_rate_limit<C: ConnectionTrait>(
 }
 
 /// Deletes the node; returns what was removed.
-pub async fn delete<C: ConnectionTrait>(db: &C, node_id: &str) -> Result<federation_node::Model> {
+pub async fn delete<C: Conn>(db: &C, node_id: &str) -> Result<federation_node::Model> {
     traced(operation!(INFO, "federation::delete", node_id), async {
-        let db = &stored(db);
         validate::key("node_id", node_id)?;
         federation_node::Entity::delete_many()
             .filter(federation_node::Column::NodeId.eq(node_id))

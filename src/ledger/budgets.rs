@@ -9,8 +9,8 @@
 
 use super::money::{from_micros, to_micros};
 use super::{spend, summaries};
+use crate::Conn;
 use crate::Window;
-use crate::timestamp::stored;
 use crate::trace::{operation, traced};
 use crate::{Error, Result, timestamp, validate};
 use entity::principal_budget;
@@ -107,13 +107,12 @@ pub struct Discrepancy {
 /// # Ok(())
 /// # }
 /// ```
-pub async fn set_limits<C: ConnectionTrait>(
+pub async fn set_limits<C: Conn>(
     db: &C,
     principal_id: &str,
     limits: &Limits,
 ) -> Result<principal_budget::Model> {
     traced(operation!(INFO, "budgets::set_limits", principal_id), async {
-        let db = &stored(db);
         validate::name("principal_id", principal_id)?;
         validate::currency(&limits.currency)?;
         let daily = limits.daily.map(|d| to_micros("daily", d)).transpose()?;
@@ -162,13 +161,8 @@ pub async fn set_limits<C: ConnectionTrait>(
 /// # Ok(())
 /// # }
 /// ```
-pub async fn status<C: ConnectionTrait>(
-    db: &C,
-    principal_id: &str,
-    at: OffsetDateTime,
-) -> Result<BudgetStatus> {
+pub async fn status<C: Conn>(db: &C, principal_id: &str, at: OffsetDateTime) -> Result<BudgetStatus> {
     traced(operation!(DEBUG, "budgets::status", principal_id), async {
-        let db = &stored(db);
         let at = timestamp::normalize(at);
         validate::name("principal_id", principal_id)?;
         let b = principal_budget::Entity::find_by_id(principal_id).one(db).await?;
@@ -224,13 +218,12 @@ async fn window_status<C: ConnectionTrait>(
 ///
 /// Only the windows a budget row counts have a counter; every other window is enforced
 /// from the ledger's own sum, so there is nothing else to drift.
-pub async fn reconcile<C: ConnectionTrait>(
+pub async fn reconcile<C: Conn>(
     db: &C,
     from: OffsetDateTime,
     to: OffsetDateTime,
 ) -> Result<Vec<Discrepancy>> {
     traced(operation!(DEBUG, "budgets::reconcile"), async {
-        let db = &stored(db);
         let (from, to) = (timestamp::normalize(from), timestamp::normalize(to));
         if to < from {
             return Err(Error::validation("to", "is before from"));

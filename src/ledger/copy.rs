@@ -1,8 +1,8 @@
 //! PostgreSQL bulk ingest through `COPY`: the budget changes and the rows in one transaction
 //! on one pooled connection, the rows streamed in PostgreSQL's text format.
 
-use super::costs::Valid;
-use super::grouped;
+use super::cost::Valid;
+use super::locked;
 use super::spend::Spend;
 use crate::{Result, timestamp};
 use sea_orm::sea_query::Values;
@@ -21,7 +21,7 @@ const COPY: &str = r#"COPY cost_tracking ("timestamp", principal_id, resource_id
 /// Bytes of rows sent to the server at a time.
 const SEND_BYTES: usize = 1 << 20;
 
-/// Applies `spends` together ([`grouped::add_all`]), then copies `rows`, and commits. `false`,
+/// Applies `spends` together ([`locked::add_all`]), then copies `rows`, and commits. `false`,
 /// with nothing written, when a spend is older than the windows its budget row counts: then
 /// take the general path.
 pub(super) async fn record(
@@ -31,7 +31,7 @@ pub(super) async fn record(
     now: OffsetDateTime,
 ) -> Result<bool> {
     let txn = InCopy(Mutex::new(pool.begin().await.map_err(db_error)?));
-    if !grouped::add_all(&txn, spends, now).await? {
+    if !locked::add_all(&txn, spends, now).await? {
         return Ok(false);
     }
     let mut txn = txn.0.into_inner();

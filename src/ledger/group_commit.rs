@@ -19,12 +19,12 @@
 //! effect: every call of the transaction gets the error, and none is retried (retry with an
 //! idempotency key). No call is answered with success before its transaction committed.
 
-use super::costs::{self, CostOutcome, NewCost, Valid};
-use super::{at_once, grouped};
-use crate::db::{Server, begin_write, is_postgres, server};
+use super::cost::{CostOutcome, NewCost, Valid, cost_span};
+use super::costs;
+use super::{locked, one_statement};
 use crate::trace::traced;
-use crate::{Clock, Error, Result};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
+use crate::{Conn, Db, Error, Result, Server, Tx};
+use sea_orm::DbErr;
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -45,13 +45,11 @@ pub struct GroupCommit {
     /// when one transaction's round trips are the wall). One principal's calls always share a
     /// lane. SQLite, which has one writer, always uses one.
     pub lanes: usize,
-    /// The current time and the tolerance for timestamps ahead of it.
-    pub clock: Clock,
 }
 
 impl Default for GroupCommit {
     fn default() -> Self {
-        GroupCommit { max_calls: 256, max_wait: Duration::ZERO, lanes: 1, clock: Clock::default() }
+        GroupCommit { max_calls: 256, max_wait: Duration::ZERO, lanes: 1 }
     }
 }
 
@@ -93,9 +91,10 @@ impl std::fmt::Debug for Ledger {
 
 impl Ledger {
     /// Starts the flushers on the current tokio runtime, on connections of `db`'s pool (size
-    /// the pool for [`GroupCommit::lanes`] more connections than the rest of the service uses).
-    pub fn new(db: DatabaseConnection, options: GroupCommit) -> Ledger {
-        let lanes = if is_postgres(&db) { options.lanes.max(1) } else { 1 };
+    /// the pool for [`GroupCommit::lanes`] more connections than the rest of the service uses),
+    /// reading `db`'s clock.
+    pub fn new(db: Db, options: GroupCommit) -> Ledger {
+        let lanes = if db.server() == Server::Sqlite { 1 } else { options.lanes.max(1) };
         let options = GroupCommit { max_calls: options.max_calls.max(1), ..options };
         let lanes = (0..lanes)
             .map(|_| {
@@ -110,12 +109,12 @@ impl Ledger {
     /// [`costs::charge`](super::costs::charge) through group commit: the same outcome, refusal
     /// or error.
     pub async fn charge(&self, cost: &NewCost) -> Result<CostOutcome> {
-        traced(costs::cost_span!("ledger::charge", cost), self.submit(cost, true)).await
+        traced(cost_span!("ledger::charge", cost), self.submit(cost, true)).await
     }
 
     /// [`costs::record`](super::costs::record) through group commit: the same outcome or error.
     pub async fn record(&self, cost: &NewCost) -> Result<CostOutcome> {
-        traced(costs::cost_span!("ledger::record", cost), self.submit(cost, false)).await
+        traced(cost_span!("ledger::record", cost), self.submit(cost, false)).await
     }
 
     /// Queues `cost` on its principal's lane and waits for its answer (bad input is judged by
@@ -136,7 +135,7 @@ fn stopped() -> Error {
 }
 
 /// One lane's flusher: takes the queued calls, at most `max_calls`, and settles them together.
-async fn flush(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Call>, options: GroupCommit) {
+async fn flush(db: Db, mut queue: mpsc::UnboundedReceiver<Call>, options: GroupCommit) {
     let mut calls = Vec::with_capacity(options.max_calls);
     while queue.recv_many(&mut calls, options.max_calls).await > 0 {
         // The callers already woken (say, by the previous group's answers) queue their next
@@ -156,16 +155,16 @@ async fn flush(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Call>,
                 }
             }
         }
-        settle(&db, std::mem::take(&mut calls), &options.clock).await;
+        settle(&db, std::mem::take(&mut calls)).await;
     }
 }
 
 /// Settles `calls` and answers each: what it can in one statement ([`at_once`]), the rest in
 /// one transaction; alone when one is left, or when the transaction failed before its commit.
-async fn settle(db: &DatabaseConnection, calls: Vec<Call>, clock: &Clock) {
-    let calls = if calls.len() > 1 { at_once(db, calls, clock).await } else { calls };
+async fn settle(db: &Db, calls: Vec<Call>) {
+    let calls = if calls.len() > 1 { at_once(db, calls).await } else { calls };
     if calls.len() > 1 {
-        match together(db, &calls, clock).await {
+        match together(db, &calls).await {
             Ok(outcomes) => {
                 for (call, outcome) in calls.into_iter().zip(outcomes) {
                     let _ = call.reply.send(outcome);
@@ -184,22 +183,23 @@ async fn settle(db: &DatabaseConnection, calls: Vec<Call>, clock: &Clock) {
         }
     }
     for call in calls {
-        let outcome = alone(db, &call, clock).await;
+        let outcome = alone(db, &call).await;
         let _ = call.reply.send(outcome);
     }
 }
 
 /// On PostgreSQL (not Citus): settles and answers the unkeyed calls [`at_once::settle`]
 /// settles in one statement; the calls left, in arrival order.
-async fn at_once(db: &DatabaseConnection, calls: Vec<Call>, clock: &Clock) -> Vec<Call> {
-    if !matches!(server(db).await, Ok(Server::Postgres)) {
+async fn at_once(db: &Db, calls: Vec<Call>) -> Vec<Call> {
+    if db.server() != Server::Postgres {
         return calls;
     }
+    let clock = db.clock();
     let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
     {
         let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
         let (at, group) = unkeyed(&calls, &valid);
-        let decided = at_once::settle(db, &group, clock.now()).await;
+        let decided = one_statement::charge_many(db, &group, clock.now()).await;
         at.into_iter().zip(decided).for_each(|(i, answer)| answers[i] = answer);
     }
     calls
@@ -217,7 +217,7 @@ async fn at_once(db: &DatabaseConnection, calls: Vec<Call>, clock: &Clock) -> Ve
 
 /// The valid calls of the principals without a keyed call among `calls`, with their
 /// indices: the calls a group decides together.
-fn unkeyed<'a>(calls: &[Call], valid: &[Result<Valid<'a>>]) -> (Vec<usize>, Vec<grouped::Call<'a>>) {
+fn unkeyed<'a>(calls: &[Call], valid: &[Result<Valid<'a>>]) -> (Vec<usize>, Vec<super::cost::Call<'a>>) {
     let keyed: BTreeSet<&str> = calls
         .iter()
         .filter(|c| c.cost.idempotency_key.is_some())
@@ -235,9 +235,9 @@ fn unkeyed<'a>(calls: &[Call], valid: &[Result<Valid<'a>>]) -> (Vec<usize>, Vec<
 }
 
 /// A call on its own, as the free functions run it.
-async fn alone(db: &DatabaseConnection, call: &Call, clock: &Clock) -> Result<CostOutcome> {
-    let valid = Valid::new(&call.cost, clock)?;
-    costs::settle_valid(db, &valid, call.enforce, clock.now(), true, server(db).await?).await
+async fn alone(db: &Db, call: &Call) -> Result<CostOutcome> {
+    let valid = Valid::new(&call.cost, db.clock())?;
+    costs::settle_valid(db, &valid, call.enforce, db.clock().now(), true).await
 }
 
 /// How a shared transaction failed.
@@ -245,25 +245,21 @@ enum Failed {
     /// A statement failed: the transaction was rolled back and nothing of it is written.
     BeforeCommit,
     /// The commit failed: whether it took effect is unknown.
-    AtCommit(DbErr),
+    AtCommit(Error),
 }
 
 /// Runs `calls` in one write transaction; the answer of each, as if each ran alone in
 /// arrival order. On PostgreSQL (not Citus) the unkeyed calls of principals without a keyed call in the
 /// group are decided together ([`grouped`]); the others run one by one after them.
-async fn together(
-    db: &DatabaseConnection,
-    calls: &[Call],
-    clock: &Clock,
-) -> std::result::Result<Vec<Result<CostOutcome>>, Failed> {
-    let server = server(db).await.map_err(|_| Failed::BeforeCommit)?;
-    let txn = begin_write(db).await.map_err(|_| Failed::BeforeCommit)?;
+async fn together(db: &Db, calls: &[Call]) -> std::result::Result<Vec<Result<CostOutcome>>, Failed> {
+    let (server, clock) = (db.server(), db.clock());
+    let txn = db.begin_write().await.map_err(|_| Failed::BeforeCommit)?;
     let now = clock.now();
     let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
     let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
     if server == Server::Postgres {
         let (at, group) = unkeyed(calls, &valid);
-        match grouped::settle(&txn, &group, now).await {
+        match locked::settle_group(&txn, &group, now).await {
             Ok(decided) => at.into_iter().zip(decided).for_each(|(i, answer)| answers[i] = answer),
             Err(_) => return Err(rollback(txn).await),
         }
@@ -272,7 +268,7 @@ async fn together(
     for ((call, valid), answer) in calls.iter().zip(valid).zip(answers) {
         let outcome = match (answer, valid) {
             (Some(answer), _) => answer,
-            (None, Ok(valid)) => costs::settle_valid(&txn, &valid, call.enforce, now, true, server).await,
+            (None, Ok(valid)) => costs::settle_valid(&txn, &valid, call.enforce, now, true).await,
             (None, Err(e)) => Err(e),
         };
         if let Err(Error::Db(_)) = outcome {
@@ -285,7 +281,7 @@ async fn together(
 }
 
 /// Rolls `txn` back after a failed statement (nothing of it is written).
-async fn rollback(txn: DatabaseTransaction) -> Failed {
+async fn rollback(txn: Tx) -> Failed {
     let _ = txn.rollback().await;
     Failed::BeforeCommit
 }

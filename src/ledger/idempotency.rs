@@ -2,8 +2,8 @@
 //! cost, together with the request it came with and the outcome it produced. Keys are scoped
 //! per principal: two principals may use the same key independently.
 
-use super::costs::CostOutcome;
-use crate::timestamp::stored;
+use super::cost::CostOutcome;
+use crate::Conn;
 use crate::trace::{self, operation, traced};
 use crate::{Conflict, Error, Result, timestamp};
 use entity::cost_idempotency_key::{ActiveModel, Column, Entity};
@@ -89,9 +89,8 @@ pub(crate) async fn complete<C: ConnectionTrait>(
 /// Forgets the keys first used before `cutoff`, of every principal; returns how many. A retry
 /// that arrives after its key was purged is charged again: keep keys longer than any caller
 /// retries.
-pub async fn purge_before<C: ConnectionTrait>(db: &C, cutoff: OffsetDateTime) -> Result<u64> {
+pub async fn purge_before<C: Conn>(db: &C, cutoff: OffsetDateTime) -> Result<u64> {
     traced(operation!(INFO, "idempotency::purge_before"), async {
-        let db = &stored(db);
         let cutoff = crate::timestamp::normalize(cutoff);
         let deleted =
             Entity::delete_many().filter(Column::CreatedAt.lt(cutoff)).exec(db).await?.rows_affected;

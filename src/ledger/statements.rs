@@ -9,7 +9,7 @@
 //! key, `$15` the request's canonical form, `$16` when the key is first used. A statement
 //! returns no row when the spend did not apply (a limit, an older window, an overflow).
 
-use super::spend;
+use super::{one_statement, spend};
 
 /// Both backends: the budget change of a cost ([`sql/spend.sql`](self)); on SQLite a charge
 /// runs it and then inserts the cost row, in one `BEGIN IMMEDIATE` transaction.
@@ -17,7 +17,7 @@ pub const SPEND: &str = spend::SPEND;
 
 /// PostgreSQL: the budget change and the cost row in one statement (an unkeyed charge on
 /// its fast path).
-pub const PG_CHARGE: &str = spend::PG_SPEND_AND_INSERT;
+pub const PG_CHARGE: &str = one_statement::PG_SPEND_AND_INSERT;
 
 /// PostgreSQL: a keyed charge in one statement (the key's first outcome when it was used).
-pub const PG_KEYED_CHARGE: &str = spend::PG_KEYED_SPEND_AND_INSERT;
+pub const PG_KEYED_CHARGE: &str = one_statement::PG_KEYED_SPEND_AND_INSERT;

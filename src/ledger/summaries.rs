@@ -1,7 +1,7 @@
 //! Cost summaries, aggregated in SQL: totals, groupings and the top spenders.
 
+use crate::Conn;
 use crate::ledger::money::from_micros;
-use crate::timestamp::stored;
 use crate::trace::{operation, traced};
 use crate::{Result, validate};
 use entity::cost_record::{Column, Entity};
@@ -121,9 +121,8 @@ fn filtered(filter: &CostFilter) -> Select<Entity> {
 }
 
 /// Total and count of the rows `filter` selects.
-pub async fn total<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<Total> {
+pub async fn total<C: Conn>(db: &C, filter: &CostFilter) -> Result<Total> {
     traced(operation!(DEBUG, "summaries::total", principal_id = filter.principal_id.as_deref()), async {
-        let db = &stored(db);
         check(filter)?;
         let (amount, count) = amount_and_count(db, filter).await?;
         Ok(Total { key: String::new(), amount: from_micros(amount), count })
@@ -151,11 +150,10 @@ pub async fn total<C: ConnectionTrait>(db: &C, filter: &CostFilter) -> Result<To
 /// # Ok(())
 /// # }
 /// ```
-pub async fn grouped<C: ConnectionTrait>(db: &C, filter: &CostFilter, by: GroupBy) -> Result<Vec<Total>> {
+pub async fn grouped<C: Conn>(db: &C, filter: &CostFilter, by: GroupBy) -> Result<Vec<Total>> {
     traced(
         operation!(DEBUG, "summaries::grouped", principal_id = filter.principal_id.as_deref(), by = ?by),
         async {
-            let db = &stored(db);
             check(filter)?;
             let key = group_key(db.get_database_backend(), by);
             let query =
@@ -167,14 +165,13 @@ pub async fn grouped<C: ConnectionTrait>(db: &C, filter: &CostFilter, by: GroupB
 }
 
 /// The `n` principals who spent most in `[from, to)`, biggest first (ties by principal id).
-pub async fn top_principals<C: ConnectionTrait>(
+pub async fn top_principals<C: Conn>(
     db: &C,
     from: OffsetDateTime,
     to: OffsetDateTime,
     n: u64,
 ) -> Result<Vec<Total>> {
     traced(operation!(DEBUG, "summaries::top_principals"), async {
-        let db = &stored(db);
         let filter = CostFilter { from: Some(from), to: Some(to), ..Default::default() };
         let query = filtered(&filter)
             .column_as(Column::PrincipalId, "key")

@@ -1,14 +1,13 @@
 //! `capabilities`: the tools, endpoints and methods a resource offers.
 
-use crate::error::{unique_key_is, write_error};
+use crate::Conn;
+use crate::error::{is_unique_violation, unique_key_is, write_error};
 use crate::trace::{operation, traced};
 use crate::{Conflict, Entity, Error, Result, id, validate};
 use entity::{SensitivityLevel, capability};
 use migration::names::UQ_CAPABILITIES_RESOURCE_NAME;
 use sea_orm::ActiveValue::{Set, Unchanged};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -121,11 +120,7 @@ impl CapabilityPatch {
 /// # Ok(())
 /// # }
 /// ```
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
-    resource_id: &str,
-    new: &NewCapability,
-) -> Result<capability::Model> {
+pub async fn create<C: Conn>(db: &C, resource_id: &str, new: &NewCapability) -> Result<capability::Model> {
     traced(operation!(INFO, "capabilities::create", resource_id, name = %new.name), async {
         validate::key("resource_id", resource_id)?;
         new.validate()?;
@@ -137,7 +132,7 @@ pub async fn create<C: ConnectionTrait>(
         };
         // Which unique key was taken: as the server names it, else (SQLite, Citus) the name's
         // unless a capability has this id.
-        let unique = matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)));
+        let unique = is_unique_violation(&e);
         let name_taken = unique
             && match unique_key_is(&e, UQ_CAPABILITIES_RESOURCE_NAME) {
                 Some(taken) => taken,
@@ -154,8 +149,7 @@ pub async fn create<C: ConnectionTrait>(
 /// Whether the unique violation `e` of an update is the one-name-per-resource key: an update
 /// changes no id, so a unique violation whose key the server does not name is that one.
 fn name_taken(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-        && unique_key_is(e, UQ_CAPABILITIES_RESOURCE_NAME).unwrap_or(true)
+    is_unique_violation(e) && unique_key_is(e, UQ_CAPABILITIES_RESOURCE_NAME).unwrap_or(true)
 }
 
 fn name_conflict(resource_id: &str, name: &str) -> Error {
@@ -164,7 +158,7 @@ fn name_conflict(resource_id: &str, name: &str) -> Error {
 }
 
 /// The capability with `id`.
-pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::Model> {
+pub async fn get<C: Conn>(db: &C, id: &str) -> Result<capability::Model> {
     traced(operation!(DEBUG, "capabilities::get", capability_id = id), async {
         validate::key("id", id)?;
         capability::Entity::find_by_id(id)
@@ -176,10 +170,7 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::Mod
 }
 
 /// The capabilities of `resource_id`, by name (empty when the resource has none or does not exist).
-pub async fn list_by_resource<C: ConnectionTrait>(
-    db: &C,
-    resource_id: &str,
-) -> Result<Vec<capability::Model>> {
+pub async fn list_by_resource<C: Conn>(db: &C, resource_id: &str) -> Result<Vec<capability::Model>> {
     traced(operation!(DEBUG, "capabilities::list_by_resource", resource_id), async {
         validate::key("resource_id", resource_id)?;
         Ok(capability::Entity::find()
@@ -193,7 +184,7 @@ pub async fn list_by_resource<C: ConnectionTrait>(
 }
 
 /// Every capability called `name`, across resources, by resource id.
-pub async fn find_by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<Vec<capability::Model>> {
+pub async fn find_by_name<C: Conn>(db: &C, name: &str) -> Result<Vec<capability::Model>> {
     traced(operation!(DEBUG, "capabilities::find_by_name", name), async {
         validate::key("name", name)?;
         Ok(capability::Entity::find()
@@ -208,11 +199,7 @@ pub async fn find_by_name<C: ConnectionTrait>(db: &C, name: &str) -> Result<Vec<
 
 /// Applies `patch`; returns the capability as it is now. A new name its resource has already
 /// is a [`Error::Conflict`].
-pub async fn update<C: ConnectionTrait>(
-    db: &C,
-    id: &str,
-    patch: &CapabilityPatch,
-) -> Result<capability::Model> {
+pub async fn update<C: Conn>(db: &C, id: &str, patch: &CapabilityPatch) -> Result<capability::Model> {
     traced(operation!(INFO, "capabilities::update", capability_id = id), async {
         validate::key("id", id)?;
         patch.validate()?;
@@ -253,7 +240,7 @@ pub async fn update<C: ConnectionTrait>(
 }
 
 /// Deletes the capability with `id`; returns what was removed.
-pub async fn delete<C: ConnectionTrait>(db: &C, id: &str) -> Result<capability::Model> {
+pub async fn delete<C: Conn>(db: &C, id: &str) -> Result<capability::Model> {
     traced(operation!(INFO, "capabilities::delete", capability_id = id), async {
         validate::key("id", id)?;
         capability::Entity::delete_by_id(id)

@@ -1,7 +1,7 @@
 //! Discovery sync: make a resource's capability set equal to what discovery found.
 
 use super::resources;
-use crate::db::begin_write;
+use crate::Conn;
 use crate::registry::capabilities::NewCapability;
 use crate::trace::{self, operation, traced};
 use crate::{Entity, Error, Result, validate};
@@ -9,7 +9,6 @@ use entity::capability;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,11 +33,7 @@ pub struct SyncReport {
 /// transaction: new names are inserted (with their `id` or a UUIDv7), changed ones updated in
 /// place (keeping their id), missing ones deleted. Duplicate names in `found` are a validation
 /// error; a missing resource is [`Error::NotFound`].
-pub async fn sync<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    resource_id: &str,
-    found: &[NewCapability],
-) -> Result<SyncReport> {
+pub async fn sync<C: Conn>(db: &C, resource_id: &str, found: &[NewCapability]) -> Result<SyncReport> {
     traced(operation!(INFO, "discovery::sync", resource_id), async {
         validate::key("resource_id", resource_id)?;
         let mut wanted = BTreeMap::new();
@@ -55,7 +50,7 @@ pub async fn sync<C: ConnectionTrait + TransactionTrait>(
                 return Err(Error::validation("id", format!("{id:?} appears more than once")));
             }
         }
-        let txn = begin_write(db).await?;
+        let txn = db.begin_write().await?;
         resources::lock(&txn, resource_id).await?;
         let existing = capability::Entity::find()
             .filter(capability::Column::ResourceId.eq(resource_id))

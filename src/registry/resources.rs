@@ -1,10 +1,9 @@
 //! `resources`: the registry of governed MCP servers, HTTP APIs and gRPC services.
 
-use crate::db::begin_write;
+use crate::Conn;
 use crate::error::write_error;
 use crate::limits::{MAX_ENDPOINT_CHARS, MAX_NAME_CHARS};
 use crate::page::{self, Page};
-use crate::timestamp::stored;
 use crate::trace::{self, operation, traced};
 use crate::{Entity, Error, Result, id, timestamp, validate};
 use entity::{Protocol, SensitivityLevel, capability, resource};
@@ -12,7 +11,6 @@ use sea_orm::ActiveValue::{Set, Unchanged};
 use sea_orm::sea_query::{ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionSession, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -121,9 +119,8 @@ pub struct ResourceWithCapabilities {
 /// # Ok(())
 /// # }
 /// ```
-pub async fn create<C: ConnectionTrait>(db: &C, new: &NewResource) -> Result<resource::Model> {
+pub async fn create<C: Conn>(db: &C, new: &NewResource) -> Result<resource::Model> {
     traced(operation!(INFO, "resources::create", resource_id = new.id.as_deref(), name = %new.name), async {
-        let db = &stored(db);
         new.validate()?;
         let id = id::or_new(new.id.as_deref());
         let now = timestamp::now();
@@ -145,9 +142,8 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: &NewResource) -> Result<res
 }
 
 /// The resource with `id`.
-pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<resource::Model> {
+pub async fn get<C: Conn>(db: &C, id: &str) -> Result<resource::Model> {
     traced(operation!(DEBUG, "resources::get", resource_id = id), async {
-        let db = &stored(db);
         validate::key("id", id)?;
         resource::Entity::find_by_id(id).one(db).await?.ok_or_else(|| Error::not_found(Entity::Resource, id))
     })
@@ -155,9 +151,8 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: &str) -> Result<resource::Model
 }
 
 /// The resource with `id` and its capabilities, read in one query.
-pub async fn get_with_capabilities<C: ConnectionTrait>(db: &C, id: &str) -> Result<ResourceWithCapabilities> {
+pub async fn get_with_capabilities<C: Conn>(db: &C, id: &str) -> Result<ResourceWithCapabilities> {
     traced(operation!(DEBUG, "resources::get_with_capabilities", resource_id = id), async {
-        let db = &stored(db);
         validate::key("id", id)?;
         let found = resource::Entity::find_by_id(id).find_with_related(capability::Entity).all(db).await?;
         let (resource, mut capabilities) =
@@ -169,12 +164,8 @@ pub async fn get_with_capabilities<C: ConnectionTrait>(db: &C, id: &str) -> Resu
 }
 
 /// One page of resources matching `filter`, in id order.
-pub async fn list<C: ConnectionTrait>(
-    db: &C,
-    filter: &ResourceFilter,
-) -> Result<Page<resource::Model, String>> {
+pub async fn list<C: Conn>(db: &C, filter: &ResourceFilter) -> Result<Page<resource::Model, String>> {
     traced(operation!(DEBUG, "resources::list"), async {
-        let db = &stored(db);
         let limit = page::limit(filter.limit)?;
         validate::optional_key("name_prefix", filter.name_prefix.as_deref())?;
         validate::optional_key("after", filter.after.as_deref())?;
@@ -203,9 +194,8 @@ pub async fn list<C: ConnectionTrait>(
 }
 
 /// Applies `patch` and sets `updated_at`; returns the resource as it is now.
-pub async fn update<C: ConnectionTrait>(db: &C, id: &str, patch: &ResourcePatch) -> Result<resource::Model> {
+pub async fn update<C: Conn>(db: &C, id: &str, patch: &ResourcePatch) -> Result<resource::Model> {
     traced(operation!(INFO, "resources::update", resource_id = id), async {
-        let db = &stored(db);
         validate::key("id", id)?;
         patch.validate()?;
         let mut row = resource::ActiveModel {
@@ -237,13 +227,10 @@ pub async fn update<C: ConnectionTrait>(db: &C, id: &str, patch: &ResourcePatch)
 }
 
 /// Deletes the resource and its capabilities; returns what was removed.
-pub async fn delete<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    id: &str,
-) -> Result<ResourceWithCapabilities> {
+pub async fn delete<C: Conn>(db: &C, id: &str) -> Result<ResourceWithCapabilities> {
     traced(operation!(INFO, "resources::delete", resource_id = id), async {
         validate::key("id", id)?;
-        let txn = begin_write(db).await?;
+        let txn = db.begin_write().await?;
         let resource = lock(&txn, id).await?;
         let mut capabilities = capability::Entity::delete_many()
             .filter(capability::Column::ResourceId.eq(id))

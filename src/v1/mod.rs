@@ -6,10 +6,8 @@
 mod report;
 mod verify;
 
-use crate::Result;
-use crate::db::begin_write;
 use crate::trace::{operation, traced};
-use sea_orm::{TransactionSession, TransactionTrait};
+use crate::{Conn, Result};
 
 pub use migration::v1_copy::Copied;
 pub use report::{Counts, Difference, Missing, Report};
@@ -18,9 +16,9 @@ pub use verify::verify;
 /// Copies the v1 rows v2 has never had, in a write transaction of its own (a savepoint when
 /// `db` is a transaction): a failure part-way leaves nothing. See the README's mapping table
 /// for the rules.
-pub async fn copy<C: TransactionTrait>(db: &C) -> Result<Copied> {
+pub async fn copy<C: Conn>(db: &C) -> Result<Copied> {
     traced(operation!(INFO, "v1::copy"), async {
-        let txn = begin_write(db).await?;
+        let txn = db.begin_write().await?;
         let copied = migration::v1_copy::copy(&txn).await?;
         txn.commit().await?;
         Ok(copied)

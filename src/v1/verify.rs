@@ -1,6 +1,7 @@
 //! Recomputes the copy's mapping in Rust, independently of its SQL, and compares.
 
 use super::report::{Counts, Missing, Report};
+use crate::Conn;
 use crate::Result;
 use crate::timestamp;
 use crate::trace::{operation, traced};
@@ -24,7 +25,7 @@ use time::format_description::well_known::Rfc3339;
 /// # Ok(())
 /// # }
 /// ```
-pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Report> {
+pub async fn verify<C: Conn>(db: &C) -> Result<Report> {
     traced(operation!(DEBUG, "v1::verify"), async {
         let servers = mcp_server::Entity::find().all(db).await?;
         let tools = mcp_tool::Entity::find().all(db).await?;

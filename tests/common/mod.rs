@@ -1,6 +1,6 @@
 //! Test harness: one test body, two backends (DESIGN §7), three where Citus is asked for.
 //!
-//! `on_both!` turns `async fn name(db: &DatabaseConnection) { … }` into a module with a
+//! `on_both!` turns `async fn name(db: &Db) { … }` into a module with a
 //! `sqlite` and a `postgres` test; `on_all!` adds a `citus` test. SQLite runs on a fresh file;
 //! PostgreSQL on a fresh database cloned from a template migrated once per test binary, dropped
 //! by a guard when the test ends (also when it fails). `SARK_TEST_PG` is the admin URL (default
@@ -23,7 +23,8 @@
 
 pub mod certs;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sark_db::Db;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::sync::OnceCell;
 
@@ -58,7 +59,7 @@ pub enum Schema {
 /// swept by a later run once it is an hour old).
 pub struct TestDb {
     /// The connection the body uses.
-    pub db: DatabaseConnection,
+    pub db: Db,
     /// The URL it was opened with.
     pub url: String,
     /// What to remove afterwards.
@@ -113,7 +114,7 @@ fn url_for(admin_url: &str, name: &str) -> String {
     }
 }
 
-async fn admin(admin_url: &str) -> DatabaseConnection {
+async fn admin(admin_url: &str) -> Db {
     sark_db::connect(admin_url).await.unwrap_or_else(|e| {
         panic!(
             "PostgreSQL at {admin_url} is unreachable ({e}). Start it with \
@@ -123,13 +124,13 @@ async fn admin(admin_url: &str) -> DatabaseConnection {
     })
 }
 
-async fn exec(db: &DatabaseConnection, sql: &str) {
+async fn exec(db: &Db, sql: &str) {
     db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// Drops databases of this harness that are over an hour old (by the time in their name) and
 /// have nobody connected: left behind by killed runs, on this machine or another.
-async fn sweep(admin: &DatabaseConnection) {
+async fn sweep(admin: &Db) {
     let rows = admin
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
@@ -351,13 +352,13 @@ impl Drop for TestDb {
 /// Runs `body` on a fresh database of `backend`.
 pub async fn run<F>(backend: Backend, schema: Schema, body: F)
 where
-    F: AsyncFnOnce(&DatabaseConnection),
+    F: AsyncFnOnce(&Db),
 {
     let t = TestDb::new(backend, schema).await;
     body(&t.db).await;
 }
 
-/// Declares `async fn name(db: &DatabaseConnection)` bodies, each run as a `sqlite`, a
+/// Declares `async fn name(db: &Db)` bodies, each run as a `sqlite`, a
 /// `postgres` and a `timescale` test on a migrated database (`on_both!(empty: …)` for an empty
 /// one).
 #[macro_export]
@@ -375,11 +376,11 @@ macro_rules! on_all {
 /// made too.
 #[macro_export]
 macro_rules! backends {
-    ([$($citus:ident)?] $(#[$meta:meta])* async fn $name:ident($db:ident: &DatabaseConnection) $body:block $($rest:tt)*) => {
+    ([$($citus:ident)?] $(#[$meta:meta])* async fn $name:ident($db:ident: &Db) $body:block $($rest:tt)*) => {
         $crate::backends!(@one [$($citus)?] Migrated, $(#[$meta])* $name, $db, $body);
         $crate::backends!([$($citus)?] $($rest)*);
     };
-    ([$($citus:ident)?] empty: $(#[$meta:meta])* async fn $name:ident($db:ident: &DatabaseConnection) $body:block $($rest:tt)*) => {
+    ([$($citus:ident)?] empty: $(#[$meta:meta])* async fn $name:ident($db:ident: &Db) $body:block $($rest:tt)*) => {
         $crate::backends!(@one [$($citus)?] Empty, $(#[$meta])* $name, $db, $body);
         $crate::backends!([$($citus)?] $($rest)*);
     };
@@ -389,7 +390,7 @@ macro_rules! backends {
             #[allow(unused_imports)]
             use super::*;
 
-            pub(super) async fn body($db: &sea_orm::DatabaseConnection) $body
+            pub(super) async fn body($db: &sark_db::Db) $body
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
@@ -422,9 +423,9 @@ macro_rules! backends {
 
 /// Turns an empty database into a v1 SARK deployment: the v1 tables (as migration 1 makes
 /// them) and no sark-db migration bookkeeping, as if sark-db had never run there.
-pub async fn v1_database(db: &DatabaseConnection) {
+pub async fn v1_database(db: &Db) {
     use migration::MigratorTrait;
-    V1Tables::up(db, None).await.expect("create the v1 tables");
+    V1Tables::up(db.pool(), None).await.expect("create the v1 tables");
     exec(db, "DROP TABLE seaql_migrations").await;
 }
 
@@ -439,17 +440,17 @@ impl migration::MigratorTrait for V1Tables {
 }
 
 /// Whether `db` is PostgreSQL.
-pub fn is_pg(db: &DatabaseConnection) -> bool {
+pub fn is_pg(db: &Db) -> bool {
     db.get_database_backend() == DbBackend::Postgres
 }
 
 /// Whether `db` runs TimescaleDB (the extension is installed in it).
-pub async fn is_timescale(db: &DatabaseConnection) -> bool {
+pub async fn is_timescale(db: &Db) -> bool {
     is_pg(db) && scalar(db, "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").await > 0
 }
 
 /// Runs a query and returns its single `i64` result.
-pub async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
+pub async fn scalar(db: &Db, sql: &str) -> i64 {
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
@@ -459,7 +460,7 @@ pub async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
 }
 
 /// Runs a query and returns its first column as strings, in the order returned.
-pub async fn strings(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+pub async fn strings(db: &Db, sql: &str) -> Vec<String> {
     db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))

@@ -1,42 +1,100 @@
-//! PostgreSQL: the unkeyed calls of one group-commit transaction decided together, in a
-//! fixed number of statements whatever their number.
+//! Route 3 (see the table in [`super`]): the locked path, inside route 2's write
+//! transaction, for whatever the spend statement left — a cost in an older window than its
+//! budget row counts (a back-fill, a late report, a skewed clock), a refusal, an overflow.
 //!
-//! The budget rows of the calls' principals are created when missing and locked
-//! (`FOR UPDATE`, in principal order). Under that lock each call is judged in arrival order
-//! exactly as the locked path judges it alone ([`spend::after`]): a cost in the windows the
-//! row counts, or newer ones, is admitted or refused against the counters as the earlier calls
-//! left them. Then one statement inserts the admitted costs and one adds their amounts to the
-//! counters (`x = x + …`, still under the lock). A cost in an older window needs the ledger's
-//! own sum: from it on, its principal's calls are left to the one-by-one path, which runs
-//! after this one in the same transaction. Bulk recording applies its per-day budget changes
-//! the same way ([`add_all`]).
+//! The budget row is created when missing and locked (`FOR UPDATE`; SQLite's write
+//! transaction holds the database), the spend of each window of the cost is read — the counter
+//! when the row counts that window, else the ledger's own sum — the limit is checked, and only
+//! then is anything written. Either way a limit is checked against the spend of the cost's own
+//! windows.
+//!
+//! - [`spend`]: one cost.
+//! - [`settle_group`] (PostgreSQL): the unkeyed calls of one [`Ledger`](super::Ledger) group
+//!   in a fixed number of statements whatever their number. The rows of their principals are
+//!   locked in principal order ([`sql/create_budgets.pg.sql`](self) creates the missing ones);
+//!   under that lock each call is judged in arrival order exactly as [`spend`] judges it alone
+//!   ([`after`]); one statement inserts the admitted costs and one adds their amounts to the
+//!   counters ([`sql/add_to_budgets.pg.sql`](self)). A cost in an older window needs the
+//!   ledger's own sum: from it on, its principal's calls go one by one, after this, in the
+//!   same transaction.
+//! - [`add_all`] (PostgreSQL): the per-day budget changes of a bulk recording, the same way.
 
-use super::costs::{self, CostOutcome, Valid};
-use super::spend::{self, Spend, Spent};
-use crate::{Result, Window};
+use super::cost::{Call, CostOutcome, Valid, insert_unnest};
+use super::spend::{SPEND, Spend, Spent, after, counter, overflow, spent_in};
+use crate::{Entity, Error, Result, Window};
 use entity::principal_budget::{self, Column};
-use sea_orm::sea_query::{ArrayType, Expr};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value};
+use sea_orm::sea_query::{ArrayType, Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
-/// Creates the missing budget rows of `$1` (unlimited), stamped `$2`.
-const CREATE_MISSING: &str = "INSERT INTO principal_budgets (principal_id, created_at, updated_at) \
-    SELECT p, $2, $2 FROM UNNEST($1::varchar[]) AS p ON CONFLICT (principal_id) DO NOTHING";
+/// Creates the missing budget rows of a group, unlimited ([`sql/create_budgets.pg.sql`](self)).
+const CREATE_MISSING: &str = include_str!("sql/create_budgets.pg.sql");
 
-/// Adds each principal's admitted amounts to its counters: `$2`/`$4` are the newest day and
-/// month it now counts, `$3`/`$5` what they gained (their whole spend when they are newer
-/// than the row's).
-const ADD: &str = "UPDATE principal_budgets AS b SET
-    daily_spent_micros = CASE WHEN b.last_daily_reset = v.day THEN b.daily_spent_micros + v.daily ELSE v.daily END,
-    monthly_spent_micros = CASE WHEN b.last_monthly_reset = v.month THEN b.monthly_spent_micros + v.monthly ELSE v.monthly END,
-    last_daily_reset = v.day, last_monthly_reset = v.month, updated_at = $6
-FROM UNNEST($1::varchar[], $2::timestamptz[], $3::int8[], $4::timestamptz[], $5::int8[])
-    AS v(principal_id, day, daily, month, monthly)
-WHERE b.principal_id = v.principal_id";
+/// Adds a group's admitted amounts to its principals' counters
+/// ([`sql/add_to_budgets.pg.sql`](self)).
+const ADD: &str = include_str!("sql/add_to_budgets.pg.sql");
 
-/// One call: the cost and whether it is a charge.
-pub(super) type Call<'a> = (Valid<'a>, bool);
+/// One cost, inside route 2's write transaction `txn`, before its cost row is inserted: locks the budget row, reads the spend of each window of the cost (the counter
+/// when the row counts that window, else the ledger sum), refuses with
+/// [`Error::BudgetExceeded`] (when enforced) or [`Error::Validation`] (an overflow) before
+/// writing anything, and else adds the amount to the counters of the windows the row counts.
+pub(super) async fn spend<C: ConnectionTrait>(txn: &C, spend: &Spend<'_>) -> Result<Spent> {
+    let row = lock(txn, spend.principal_id, spend.now).await?;
+    let daily = window_after(txn, spend, &row, Window::Daily).await?;
+    let monthly = window_after(txn, spend, &row, Window::Monthly).await?;
+    let stmt = Statement::from_sql_and_values(txn.get_database_backend(), SPEND, spend.values(false));
+    txn.query_one_raw(stmt).await?.ok_or_else(|| {
+        sea_orm::DbErr::Custom(format!("the budget of {:?} did not take a checked spend", spend.principal_id))
+    })?;
+    Ok(Spent {
+        daily,
+        monthly,
+        daily_limit: row.daily_budget_micros,
+        monthly_limit: row.monthly_budget_micros,
+    })
+}
+
+/// The spend of `window` of the cost after it, checked against overflow and (when enforced)
+/// the limit.
+async fn window_after<C: ConnectionTrait>(
+    txn: &C,
+    spend: &Spend<'_>,
+    row: &principal_budget::Model,
+    window: Window,
+) -> Result<i64> {
+    let (spent, from_ledger) = spent_in(txn, row, window, spend.at).await?;
+    let unrecorded = if from_ledger && window == Window::Monthly { spend.unrecorded_in_month } else { 0 };
+    let before = spent.checked_add(unrecorded).ok_or_else(|| overflow(spend, window))?;
+    after(spend, window, before, counter(row, window).2)
+}
+
+/// The budget row of `principal_id`, created (unlimited) when missing, locked until the
+/// transaction ends (`FOR UPDATE` on PostgreSQL; SQLite's write transaction holds the
+/// database).
+async fn lock<C: ConnectionTrait>(
+    txn: &C,
+    principal_id: &str,
+    now: OffsetDateTime,
+) -> Result<principal_budget::Model> {
+    let row = principal_budget::ActiveModel {
+        principal_id: Set(principal_id.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    principal_budget::Entity::insert(row)
+        .on_conflict(OnConflict::column(Column::PrincipalId).do_nothing().to_owned())
+        .exec_without_returning(txn)
+        .await?;
+    principal_budget::Entity::find_by_id(principal_id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::not_found(Entity::Budget, principal_id))
+}
 
 /// A budget row as the calls before the current one left it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +124,11 @@ impl Counters {
         }
         // A window newer than the counted one starts at zero.
         let before = |counted, counter, start| if counted == Some(start) { counter } else { 0 };
-        let judged =
-            spend::after(spend, Window::Daily, before(self.day, self.daily, day), row.daily_budget_micros)
-                .and_then(|daily| {
-                    let monthly = before(self.month, self.monthly, month);
-                    Ok((daily, spend::after(spend, Window::Monthly, monthly, row.monthly_budget_micros)?))
-                });
+        let judged = after(spend, Window::Daily, before(self.day, self.daily, day), row.daily_budget_micros)
+            .and_then(|daily| {
+                let monthly = before(self.month, self.monthly, month);
+                Ok((daily, after(spend, Window::Monthly, monthly, row.monthly_budget_micros)?))
+            });
         Some(judged.map(|(daily, monthly)| {
             *self = Counters { day: Some(day), daily, month: Some(month), monthly };
             Spent {
@@ -114,14 +171,14 @@ impl Locked {
     }
 }
 
-/// Decides `calls` (unkeyed, in arrival order) in the write transaction `txn`: each call's
-/// answer, or `None` for a call left to the one-by-one path (see the module).
-pub(super) async fn settle<C: ConnectionTrait>(
+/// PostgreSQL: decides `calls` (unkeyed, in arrival order) in the write transaction `txn`:
+/// each call's answer, or `None` for a call left to the one-by-one path (see the module).
+pub(super) async fn settle_group<C: ConnectionTrait>(
     txn: &C,
     calls: &[Call<'_>],
     now: OffsetDateTime,
 ) -> Result<Vec<Option<Result<CostOutcome>>>> {
-    let mut locked = lock(txn, calls.iter().map(|(v, _)| v.cost.principal_id.as_str()), now).await?;
+    let mut locked = lock_all(txn, calls.iter().map(|(v, _)| v.cost.principal_id.as_str()), now).await?;
     let judged: Vec<_> = calls
         .iter()
         .map(|(valid, enforce)| {
@@ -131,7 +188,7 @@ pub(super) async fn settle<C: ConnectionTrait>(
         .collect();
     let admitted: Vec<&Valid<'_>> =
         calls.iter().zip(&judged).filter(|(_, j)| matches!(j, Some(Ok(_)))).map(|((v, _), _)| v).collect();
-    let mut ids = costs::insert_unnest(txn, &admitted).await?.into_iter();
+    let mut ids = insert_unnest(txn, &admitted).await?.into_iter();
     add(txn, &locked, now).await?;
     Ok(calls
         .iter()
@@ -143,7 +200,7 @@ pub(super) async fn settle<C: ConnectionTrait>(
         .collect())
 }
 
-/// Applies the budget changes of a bulk recording (oldest first per principal) in the write
+/// PostgreSQL: applies the budget changes of a bulk recording (oldest first per principal) in the write
 /// transaction `txn`, in a fixed number of statements; `false`, with no counter changed,
 /// when one is older than the windows its row counts (then apply them one by one).
 pub(super) async fn add_all<C: ConnectionTrait>(
@@ -151,7 +208,7 @@ pub(super) async fn add_all<C: ConnectionTrait>(
     spends: &[Spend<'_>],
     now: OffsetDateTime,
 ) -> Result<bool> {
-    let mut locked = lock(txn, spends.iter().map(|s| s.principal_id), now).await?;
+    let mut locked = lock_all(txn, spends.iter().map(|s| s.principal_id), now).await?;
     for spend in spends {
         match locked.get_mut(spend.principal_id).and_then(|l| l.admit(spend)) {
             Some(Ok(_)) => {}
@@ -165,7 +222,7 @@ pub(super) async fn add_all<C: ConnectionTrait>(
 
 /// The budget rows of `principals`, locked in principal order; the missing ones are created
 /// (unlimited) and locked after the others.
-async fn lock<'p, C: ConnectionTrait>(
+async fn lock_all<'p, C: ConnectionTrait>(
     txn: &C,
     principals: impl Iterator<Item = &'p str>,
     now: OffsetDateTime,

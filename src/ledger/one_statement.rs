@@ -1,29 +1,92 @@
-//! PostgreSQL: the unkeyed calls of a group-commit batch settled in one statement, which is
-//! its own transaction: one round trip and one commit for the whole group.
+//! Route 1 (see the table in [`super`]): PostgreSQL (not Citus), a cost or a group of costs
+//! in one statement that is its own transaction, whenever the costs fall in the windows their
+//! budget rows count (or newer ones) and fit their limits. A statement that does not apply
+//! writes nothing and leaves its calls to route 2.
 //!
-//! Per principal the statement ([`sql/spend_many.pg.sql`](self)) takes all of its calls or
-//! none. It adds the sum of their amounts to the counters in one conditional `UPDATE` only
-//! when the limits hold for every charge counting the calls before it — the spend before the
-//! group plus the largest running sum at a charge — and inserts their cost rows in the same
-//! statement. Amounts are never negative, so when they all fit, each call's answer is the
-//! one it would get alone in arrival order: the counters before it plus the calls up to it.
-//! The calls of a principal the statement leaves alone (no budget row yet, a window older
-//! than the row's, costs in two days, a charge that does not fit) are left to the locked
-//! path ([`grouped`](super::grouped)), which judges them one by one.
+//! - [`charge`]: one unkeyed cost ([`sql/charge.pg.sql`](self)), on the pool or inside
+//!   route 2's transaction.
+//! - [`charge_keyed`]: one keyed cost ([`sql/charge_keyed.pg.sql`](self)), where a unique
+//!   violation (the key's first use in flight elsewhere) aborts no transaction a caller goes
+//!   on with: on the pool, or in a [`Ledger`](super::Ledger) group, which then reruns its calls
+//!   one by one.
+//! - [`charge_many`]: the unkeyed calls of a [`Ledger`](super::Ledger) group
+//!   ([`sql/charge_many.pg.sql`](self)). Per principal it takes all of its calls or none: it
+//!   adds the sum of their amounts to the counters in one conditional `UPDATE` only when the
+//!   limits hold for every charge counting the calls before it — the spend before the group
+//!   plus the largest running sum at a charge — and inserts their cost rows in the same
+//!   statement. Amounts are never negative, so when they all fit, each call's answer is the
+//!   one it would get alone in arrival order: the counters before it plus the calls up to it.
 
-use super::costs::{CostOutcome, Valid, sorted_ids, unnest_values};
-use super::grouped::Call;
-use super::spend::Spent;
-use crate::{Error, Result, Window};
+use super::cost::{Call, CostOutcome, Valid, sorted_ids, unnest_values};
+use super::idempotency;
+use super::spend::{Spend, Spent};
+use crate::error::is_unique_violation;
+use crate::{Db, Error, Result, Window, timestamp};
 use sea_orm::sea_query::ArrayType;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, RuntimeErr, Statement, Value, sqlx};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, RuntimeErr, Statement, Value, sqlx};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
+
+/// [`SPEND`](super::spend::SPEND) and the insert of the cost row in one statement
+/// ([`sql/charge.pg.sql`](self), whole, its parameters documented there). Returns no row when
+/// the spend did not apply.
+pub(crate) const PG_SPEND_AND_INSERT: &str = include_str!("sql/charge.pg.sql");
+
+/// A keyed cost in one statement ([`sql/charge_keyed.pg.sql`](self)): the key's
+/// first use spends and inserts the cost row, its outcome and the key; a committed key returns
+/// its first payload and outcome and spends nothing.
+pub(crate) const PG_KEYED_SPEND_AND_INSERT: &str = include_str!("sql/charge_keyed.pg.sql");
 
 /// The budget changes and the cost rows of the principals they applied to, in one statement
 /// ([`sql/charge_many.pg.sql`](self)): a row per changed budget (its principal, counters and
 /// limits), then a row per inserted cost (its id alone).
 const SPEND_AND_INSERT_MANY: &str = include_str!("sql/charge_many.pg.sql");
+
+/// An unkeyed cost in one statement ([`PG_SPEND_AND_INSERT`]), on the pool or in a
+/// transaction: its outcome, or `None` when the spend did not apply (nothing was written).
+pub(super) async fn charge<C: ConnectionTrait>(
+    db: &C,
+    v: &Valid<'_>,
+    spend: &Spend<'_>,
+) -> Result<Option<CostOutcome>> {
+    let mut values = spend.values(true);
+    values.extend(v.cost_values());
+    let stmt = Statement::from_sql_and_values(db.get_database_backend(), PG_SPEND_AND_INSERT, values);
+    match db.query_one_raw(stmt).await? {
+        Some(row) => Ok(Some(v.outcome(row.try_get("", "id")?, Spent::from_row(&row)?))),
+        None => Ok(None),
+    }
+}
+
+/// A keyed cost in one statement ([`PG_KEYED_SPEND_AND_INSERT`]). The first outcome (or
+/// [`Conflict::IdempotencyKeyReused`]) when the key was used before; `None` when the spend did
+/// not apply or the key's first use is in flight elsewhere (then nothing was written).
+pub(super) async fn charge_keyed<C: ConnectionTrait>(
+    db: &C,
+    v: &Valid<'_>,
+    spend: &Spend<'_>,
+    key: &str,
+    enforce: bool,
+) -> Result<Option<CostOutcome>> {
+    let payload = v.payload(enforce);
+    let mut values = spend.values(true);
+    values.extend(v.cost_values());
+    values.extend::<[Value; 3]>([key.into(), payload.clone().into(), timestamp::now().into()]);
+    let stmt = Statement::from_sql_and_values(db.get_database_backend(), PG_KEYED_SPEND_AND_INSERT, values);
+    let row = match db.query_one_raw(stmt).await {
+        Ok(row) => row,
+        Err(e) if is_unique_violation(&e) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(row) = row else { return Ok(None) };
+    match row.try_get::<Option<String>>("", "payload")? {
+        Some(first) => {
+            let outcome: Option<String> = row.try_get("", "stored")?;
+            idempotency::replay(key, &payload, &first, outcome.as_deref()).map(Some)
+        }
+        None => Ok(Some(v.outcome(row.try_get("", "id")?, Spent::from_row(&row)?))),
+    }
+}
 
 /// One principal's calls in the group: what they add, what its charges need, their windows.
 #[derive(Debug)]
@@ -72,8 +135,8 @@ impl Principal {
 /// pool `db`: the answer of each call it settled, `None` for the others. When the statement
 /// fails in a way that leaves its outcome unknown (a lost connection), each of its calls is
 /// answered with the error: none is run again.
-pub(super) async fn settle(
-    db: &DatabaseConnection,
+pub(super) async fn charge_many(
+    db: &Db,
     calls: &[Call<'_>],
     now: OffsetDateTime,
 ) -> Vec<Option<Result<CostOutcome>>> {
@@ -191,12 +254,37 @@ fn not_applied(e: &DbErr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::ledger::spend::tests::folded;
+    use super::{PG_KEYED_SPEND_AND_INSERT, PG_SPEND_AND_INSERT};
+    use crate::ledger::spend::SPEND;
+
+    /// `sql` without its comments, its white space folded.
+    fn folded(sql: &str) -> String {
+        let code: Vec<&str> = sql.lines().map(|l| l.split("--").next().unwrap_or("")).collect();
+        code.join(" ").split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The whole statements carry the spend statement's rule as it is: the charge verbatim,
+    /// the keyed charge with the key's guard on both its insert and its update.
+    #[test]
+    fn the_whole_statements_hold_the_spend_statement() {
+        let spend = folded(SPEND);
+        assert!(folded(PG_SPEND_AND_INSERT).contains(&spend));
+        let no_key = "NOT EXISTS (SELECT FROM existing)";
+        let guarded = spend
+            .replacen(
+                "VALUES ($1, $2, $2, $3, $4, $5, $5)",
+                &format!("SELECT $1, $2, $2, $3, $4, $5, $5 WHERE {no_key}"),
+                1,
+            )
+            .replacen("WHERE (NOT $6 OR", &format!("WHERE {no_key} AND (NOT $6 OR"), 1);
+        assert_eq!(folded(PG_KEYED_SPEND_AND_INSERT).matches(no_key).count(), 2);
+        assert!(folded(PG_KEYED_SPEND_AND_INSERT).contains(&guarded));
+    }
 
     /// The statement's insert is the bulk insert, restricted to the changed budgets.
     #[test]
     fn the_cost_rows_follow_only_the_changed_budgets() {
-        let insert = folded(crate::ledger::costs::PG_INSERT_UNNEST).replacen(
+        let insert = folded(crate::ledger::cost::PG_INSERT_UNNEST).replacen(
             "ORDER BY n",
             "WHERE p IN (SELECT principal_id FROM budget) ORDER BY n",
             1,
