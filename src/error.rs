@@ -150,6 +150,18 @@ pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// Whether `e` shows that the statement did not take effect: no connection was had, or the
+/// server refused it (an autocommitted statement that fails is rolled back).
+pub(crate) fn not_applied(e: &DbErr) -> bool {
+    match e {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+            matches!(**e, sea_orm::sqlx::Error::Database(_))
+        }
+        _ => false,
+    }
+}
+
 /// The code a server gave a refused statement — SQLSTATE on PostgreSQL, the extended result
 /// code on SQLite — and the constraint it names (PostgreSQL only). Refusals are told apart by
 /// these, never by message text.

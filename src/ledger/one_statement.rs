@@ -20,10 +20,10 @@
 use super::cost::{Call, CostOutcome, Valid, sorted_ids, unnest_values};
 use super::idempotency;
 use super::spend::{Spend, Spent};
-use crate::error::is_unique_violation;
+use crate::error::{is_unique_violation, not_applied};
 use crate::{Db, Error, Result, Window, timestamp};
 use sea_orm::sea_query::ArrayType;
-use sea_orm::{ConnectionTrait, DbErr, QueryResult, RuntimeErr, Statement, Value, sqlx};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, Value};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -238,18 +238,6 @@ impl Applied {
 /// No answer yet for any of `calls`.
 fn unanswered(calls: &[Call<'_>]) -> Vec<Option<Result<CostOutcome>>> {
     calls.iter().map(|_| None).collect()
-}
-
-/// Whether `e` shows that the statement did not take effect: no connection was had, or the
-/// server refused it (an autocommitted statement that fails is rolled back).
-fn not_applied(e: &DbErr) -> bool {
-    match e {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
-            matches!(**e, sqlx::Error::Database(_))
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]
