@@ -1,19 +1,28 @@
-//! sark-db: the typed data layer of SARK v2.0.
+//! sark-db: the typed data layer of SARK v2.0. Start with the
+//! [guide](https://github.com/sark-gateway/sark-db/blob/main/docs/guide.md) (`docs/guide.md`).
 //!
-//! Every repository function takes `&C where C: `[`Conn`] — the handle [`Db`] that [`connect`]
-//! opens, or a transaction [`Tx`] opened from it with [`Conn::begin_write`] (`BEGIN IMMEDIATE`
-//! on SQLite) to compose several calls atomically — validates its input before any SQL runs,
-//! and returns [`Error`].
+//! [`connect`] opens a pool and returns the handle [`Db`]; [`migrate`] applies the schema.
+//! Every repository function takes `&C where C: `[`Conn`] — the handle, or a transaction [`Tx`]
+//! opened from it with [`Conn::begin_write`] (`BEGIN IMMEDIATE` on SQLite) to compose several
+//! calls atomically — validates its input before any SQL runs, and returns [`Error`]. The
+//! handle knows its [`Server`] and its [`Clock`], and binds timestamps as the database stores
+//! them ([`timestamp`]).
 //!
-//! | module | holds |
-//! |---|---|
-//! | [`registry`] | resources, their capabilities, discovery sync |
-//! | [`ledger`] | costs, budgets, idempotency keys, summaries |
-//! | [`audit`] | the append-only audit log and its seals (tamper evidence) |
-//! | [`federation`] | trusted nodes of other organisations and their trust anchors |
-//! | [`v1`] | the v1 → v2 registry copy and its verification |
-//! | [`maintenance`] | partitions made ahead, retention (PostgreSQL partitions or chunks, SQLite months) |
-//! | [`privileges`] | the PostgreSQL application role: what a service may do |
+//! [`registry`] holds the governed resources, their capabilities, and discovery sync.
+//!
+//! [`ledger`] holds the costs (one row per invocation), the budgets that are never overspent,
+//! idempotency keys, summaries and the group-commit [`ledger::Ledger`]; its module page tables
+//! the routes a charge takes.
+//!
+//! [`audit`] holds the append-only audit log, its seals (tamper evidence) and their anchors.
+//!
+//! [`federation`] holds the trusted nodes of other organisations and their trust anchors.
+//!
+//! [`v1`] copies the v1 registry into v2 and verifies the copy.
+//!
+//! [`maintenance`] makes partitions ahead and applies retention (PostgreSQL partitions or
+//! TimescaleDB chunks, SQLite months); [`privileges`] grants the PostgreSQL application role what
+//! a service may do; [`limits`] lists what the functions accept.
 
 #![warn(unreachable_pub)]
 
@@ -46,7 +55,23 @@ pub use page::Page;
 pub use sea_orm;
 pub use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-/// The README's Rust examples, compiled with the doctests so that they cannot drift.
-#[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-pub struct ReadmeExamples;
+/// Declares, for doctests only, a type per page whose documentation is that page, so that the
+/// page's Rust examples are compiled and run with the doctests and cannot drift.
+macro_rules! page_examples {
+    ($($name:ident = $page:literal),* $(,)?) => {
+        $(
+            #[cfg(doctest)]
+            #[doc = include_str!($page)]
+            pub struct $name;
+        )*
+    };
+}
+
+page_examples! {
+    ReadmeExamples = "../README.md",
+    GuideExamples = "../docs/guide.md",
+    OperationsExamples = "../docs/operations.md",
+    LedgerExamples = "../docs/ledger.md",
+    DesignExamples = "../docs/design.md",
+    BenchmarksExamples = "../docs/benchmarks.md",
+}
