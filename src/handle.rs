@@ -27,14 +27,18 @@ pub enum Server {
     Citus,
 }
 
+/// Whether the database has the `citus` extension installed (a Citus coordinator).
+const CITUS_INSTALLED: &str = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')";
+
 impl Server {
     /// What `pool` talks to: asked once, of the server itself.
     async fn of(pool: &DatabaseConnection) -> Result<Server> {
-        Ok(match pool.get_database_backend() {
-            DbBackend::Postgres if migration::citus::installed(pool).await? => Server::Citus,
-            DbBackend::Postgres => Server::Postgres,
-            _ => Server::Sqlite,
-        })
+        if pool.get_database_backend() != DbBackend::Postgres {
+            return Ok(Server::Sqlite);
+        }
+        let citus = pool.query_one_raw(Statement::from_string(DbBackend::Postgres, CITUS_INSTALLED)).await?;
+        let citus: bool = citus.map(|row| row.try_get_by_index(0)).transpose()?.unwrap_or(false);
+        Ok(if citus { Server::Citus } else { Server::Postgres })
     }
 }
 
