@@ -1,5 +1,5 @@
-//! sark-db: the typed data layer of SARK v2.0. Start with the
-//! [guide](https://github.com/sark-gateway/sark-db/blob/main/docs/guide.md) (`docs/guide.md`).
+//! sark-db: the typed data layer of SARK v2.0. Start with the guide, `docs/guide.md` in the
+//! repository; `docs/operations.md` is the operator's.
 //!
 //! [`connect`] opens a pool and returns the handle [`Db`]; [`migrate`] applies the schema.
 //! Every repository function takes `&C where C: `[`Conn`] — the handle, or a transaction [`Tx`]

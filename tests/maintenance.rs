@@ -339,8 +339,12 @@ on_all! {
         assert!(maintenance::run(db, &forever).await.unwrap().removed.is_empty());
         assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 1);
         assert_eq!(scalar(db, "SELECT count(*) FROM retention_log").await, 0);
-        // Compression is TimescaleDB's: elsewhere it is ignored, not an error.
+        // Compression is TimescaleDB's (where its license offers it): elsewhere it is ignored,
+        // not an error.
         let compress = Policy { compress_after: Some(Duration::days(7)), ..Policy::default() };
-        assert!(maintenance::run(db, &compress).await.unwrap().compressing.is_empty());
+        let compressing = maintenance::run(db, &compress).await.unwrap().compressing;
+        if !common::is_timescale(db).await {
+            assert!(compressing.is_empty(), "{compressing:?}");
+        }
     }
 }
