@@ -256,12 +256,11 @@ mod native {
         table: &str,
         cutoff: OffsetDateTime,
     ) -> Result<Vec<retention_entry::Model>> {
-        let sql = format!(
-            "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-             WHERE i.inhparent = '{table}'::regclass ORDER BY c.relname"
-        );
+        let sql = "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+                   WHERE i.inhparent = $1::regclass ORDER BY c.relname";
+        let partitions = Statement::from_sql_and_values(db.get_database_backend(), sql, [table.into()]);
         let mut removed = Vec::new();
-        for row in db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await? {
+        for row in db.query_all_raw(partitions).await? {
             let name: String = row.try_get("", "name")?;
             let Some(month) = month_in_name(table, &name) else { continue };
             if start_of(month.next())? > cutoff {
@@ -347,15 +346,18 @@ mod timescale {
             tracing::info!(table, "TimescaleDB here does not offer compression: chunks stay uncompressed");
             return Ok(false);
         }
-        let enabled = count(
-            db,
-            format!(
-                "SELECT count(*) AS n FROM timescaledb_information.hypertables \
-                 WHERE hypertable_name = '{table}' AND compression_enabled"
-            ),
-        )
-        .await?;
-        if enabled == 0 {
+        let enabled = db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables \
+                 WHERE hypertable_name = $1 AND compression_enabled) AS enabled",
+                [table.into()],
+            ))
+            .await?
+            .map(|row| row.try_get::<bool>("", "enabled"))
+            .transpose()?
+            .unwrap_or(false);
+        if !enabled {
             db.execute_unprepared(&format!(
                 "ALTER TABLE {table} SET (timescaledb.compress, timescaledb.compress_orderby = '\"timestamp\" DESC')"
             ))
