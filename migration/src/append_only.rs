@@ -24,10 +24,3 @@ pub(crate) fn rule(backend: DbBackend, table: &str) -> String {
             .join("\n"),
     }
 }
-
-/// SQLite's refusal of UPDATE of `audit_events`, made by migration 3 (migration 15 lifts it
-/// while it rewrites timestamps, and puts it back).
-pub(crate) const SQLITE_NO_UPDATE: &str = r#"
-CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE is not allowed'); END;
-"#;

@@ -3,7 +3,7 @@
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 /// Whether `db` is PostgreSQL with the `citus` extension installed (a Citus coordinator).
-pub(crate) async fn installed<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+pub async fn installed<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(false);
     }
@@ -18,7 +18,7 @@ pub(crate) async fn installed<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr>
 /// On a Citus coordinator, lets the rest of the caller's transaction create, enable and disable
 /// triggers on distributed tables (`citus.enable_unsafe_triggers`): sark-db's triggers read
 /// only their own row and reference tables, which every node holds. Elsewhere it does nothing.
-pub(crate) async fn allow_triggers<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+pub async fn allow_triggers<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     if installed(db).await? {
         db.execute_unprepared("SET LOCAL citus.enable_unsafe_triggers TO on").await?;
     }

@@ -7,9 +7,8 @@ use sea_orm_migration::sea_orm::DatabaseExecutor;
 
 mod adopted;
 mod append_only;
-mod audit_key;
 mod canonical;
-mod citus;
+pub mod citus;
 mod columns;
 mod m20261128_000000_record_adopted_v1_tables;
 mod m20261128_000001_create_v1_baseline;

@@ -1,7 +1,6 @@
 //! `audit_events` v2: federation, protocol and cost columns, the correlation index, and
 //! append-only enforcement by the database itself.
 
-use crate::append_only::SQLITE_NO_UPDATE;
 use crate::columns::micros_null;
 use crate::tables::AuditEvents;
 use sea_orm_migration::prelude::*;
@@ -51,6 +50,12 @@ const PG_DROP_APPEND_ONLY: &str = r#"
 DROP TRIGGER IF EXISTS audit_events_no_truncate ON audit_events;
 DROP TRIGGER IF EXISTS audit_events_no_update_delete ON audit_events;
 DROP FUNCTION IF EXISTS audit_events_append_only();
+"#;
+
+/// SQLite's refusal of UPDATE (migration 15 lifts it while it rewrites timestamps).
+pub(crate) const SQLITE_NO_UPDATE: &str = r#"
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: UPDATE is not allowed'); END;
 "#;
 
 const SQLITE_NO_DELETE: &str = r#"

@@ -4,7 +4,7 @@
 //!
 //! `down` leaves the wider key: `(id)` alone may no longer be unique.
 
-use crate::audit_key::{AUDIT_KEY_LACKS_TIMESTAMP, WIDEN_AUDIT_KEY, query_bool};
+use crate::m20261128_000007_enable_timescaledb::{AUDIT_KEY_LACKS_TIMESTAMP, WIDEN_AUDIT_KEY, query_bool};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 

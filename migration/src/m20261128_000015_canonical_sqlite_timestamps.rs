@@ -16,8 +16,8 @@
 //! PostgreSQL stores `timestamptz` and is left alone. `down` undoes 3–5; the rows keep the
 //! canonical form, which every reader (and migration 9's expression) reads the same.
 
-use crate::append_only::SQLITE_NO_UPDATE;
 use crate::canonical::{self, GLOB, NOW};
+use crate::m20261128_000003_extend_audit_events::SQLITE_NO_UPDATE;
 use crate::offenders::{describe, refuse};
 use crate::rules::{drop_sqlite_triggers, sqlite_triggers};
 use crate::sortable::sqlite_sortable;

@@ -4,12 +4,15 @@
 //! Hypertables (migration 7) stay hypertables; SQLite keeps plain tables. `down` turns them
 //! back into plain tables with their rows.
 
-use crate::partitions::{self, AHEAD_MONTHS, TABLES};
+use crate::partitions::{self, TABLES};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
+
+/// Months of partitions made ahead of the current one.
+pub const AHEAD_MONTHS: u32 = 3;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

@@ -20,7 +20,7 @@
 //! are copied into the shards the sealed-range trigger is off: those events are not new, and
 //! once `audit_seals` is on every node it would refuse each sealed one.
 
-use crate::partitions::AHEAD_MONTHS;
+use crate::m20261128_000016_partition_time_series::AHEAD_MONTHS;
 use crate::{citus, partitions};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::ConnectionTrait;

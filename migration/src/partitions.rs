@@ -9,9 +9,6 @@
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr, Statement};
 
-/// Months of partitions made ahead of the current one.
-pub(crate) const AHEAD_MONTHS: u32 = 3;
-
 /// The tables that are partitioned by time.
 pub const TABLES: [&str; 2] = ["audit_events", "cost_tracking"];
 
