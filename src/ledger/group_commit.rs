@@ -9,7 +9,7 @@
 //! the queue runs alone, without a transaction around it.
 //!
 //! On PostgreSQL the unkeyed calls first go to one statement that is its own transaction
-//! ([`at_once`]): it settles every principal whose calls all fit its limits, in one round
+//! ([`one_statement::charge_many`]): it settles every principal whose calls all fit its limits, in one round
 //! trip. The calls it leaves (keyed ones, a new principal, a charge that does not fit, …) then
 //! share one write transaction, as above.
 //!
@@ -159,7 +159,7 @@ async fn flush(db: Db, mut queue: mpsc::UnboundedReceiver<Call>, options: GroupC
     }
 }
 
-/// Settles `calls` and answers each: what it can in one statement ([`at_once`]), the rest in
+/// Settles `calls` and answers each: what it can in one statement ([`at_once`]: route 1), the rest in
 /// one transaction; alone when one is left, or when the transaction failed before its commit.
 async fn settle(db: &Db, calls: Vec<Call>) {
     let calls = if calls.len() > 1 { at_once(db, calls).await } else { calls };
@@ -188,7 +188,7 @@ async fn settle(db: &Db, calls: Vec<Call>) {
     }
 }
 
-/// On PostgreSQL (not Citus): settles and answers the unkeyed calls [`at_once::settle`]
+/// On PostgreSQL (not Citus): settles and answers the unkeyed calls [`one_statement::charge_many`]
 /// settles in one statement; the calls left, in arrival order.
 async fn at_once(db: &Db, calls: Vec<Call>) -> Vec<Call> {
     if db.server() != Server::Postgres {
@@ -250,7 +250,7 @@ enum Failed {
 
 /// Runs `calls` in one write transaction; the answer of each, as if each ran alone in
 /// arrival order. On PostgreSQL (not Citus) the unkeyed calls of principals without a keyed call in the
-/// group are decided together ([`grouped`]); the others run one by one after them.
+/// group are decided together ([`locked::settle_group`]); the others run one by one after them.
 async fn together(db: &Db, calls: &[Call]) -> std::result::Result<Vec<Result<CostOutcome>>, Failed> {
     let (server, clock) = (db.server(), db.clock());
     let txn = db.begin_write().await.map_err(|_| Failed::BeforeCommit)?;
