@@ -259,3 +259,77 @@ on_both! {
         }
     }
 }
+
+/// The whole statement files of maintenance, privileges and the v1 copy, by directory: the
+/// files that create functions or views for a session (run here), and the statements (planned
+/// here, with their values).
+fn other_statement_files() -> Vec<(&'static str, &'static str, Vec<sea_orm::Value>)> {
+    let cutoff = sea_orm::Value::from(T0);
+    vec![
+        ("maintenance/functions.pg.sql", include_str!("../src/maintenance/functions.pg.sql"), vec![]),
+        (
+            "maintenance/months_before.sqlite.sql",
+            include_str!("../src/maintenance/months_before.sqlite.sql"),
+            vec![cutoff.clone(), sea_orm::Value::TimeDateTimeWithTimeZone(None)],
+        ),
+        (
+            "privileges/grant_application.pg.sql",
+            include_str!("../src/privileges/grant_application.pg.sql"),
+            vec![],
+        ),
+        ("v1/sql/server_stamps.sqlite.sql", include_str!("../src/v1/sql/server_stamps.sqlite.sql"), vec![]),
+        ("v1/sql/refusals.sql", include_str!("../src/v1/sql/refusals.sql"), vec![]),
+        ("v1/sql/refusals.pg.sql", include_str!("../src/v1/sql/refusals.pg.sql"), vec![]),
+        ("v1/sql/refusals.sqlite.sql", include_str!("../src/v1/sql/refusals.sqlite.sql"), vec![]),
+        ("v1/sql/list_pending.sql", include_str!("../src/v1/sql/list_pending.sql"), vec![]),
+        ("v1/sql/insert_resources.pg.sql", include_str!("../src/v1/sql/insert_resources.pg.sql"), vec![]),
+        (
+            "v1/sql/insert_resources.sqlite.sql",
+            include_str!("../src/v1/sql/insert_resources.sqlite.sql"),
+            vec![],
+        ),
+        (
+            "v1/sql/insert_capabilities.pg.sql",
+            include_str!("../src/v1/sql/insert_capabilities.pg.sql"),
+            vec![],
+        ),
+        (
+            "v1/sql/insert_capabilities.sqlite.sql",
+            include_str!("../src/v1/sql/insert_capabilities.sqlite.sql"),
+            vec![],
+        ),
+        ("v1/sql/mark_copied.sql", include_str!("../src/v1/sql/mark_copied.sql"), vec![]),
+    ]
+}
+
+on_both! {
+    async fn every_other_statement_file_runs_or_plans_on_its_backend(db: &Db) {
+        let files = other_statement_files();
+        let mut found = Vec::new();
+        for dir in ["maintenance", "privileges", "v1/sql"] {
+            for f in std::fs::read_dir(format!("{}/src/{dir}", env!("CARGO_MANIFEST_DIR"))).unwrap() {
+                let name = f.unwrap().file_name().into_string().unwrap();
+                if name.ends_with(".sql") {
+                    found.push(format!("{dir}/{name}"));
+                }
+            }
+        }
+        found.sort();
+        let mut listed: Vec<String> = files.iter().map(|(file, ..)| (*file).to_owned()).collect();
+        listed.sort();
+        assert_eq!(found, listed, "every statement file is listed here");
+        let other = if common::is_pg(db) { ".sqlite.sql" } else { ".pg.sql" };
+        // In one transaction, which the definitions' temporary functions and views live in.
+        let tx = db.begin_write().await.unwrap();
+        for (file, sql, values) in files.into_iter().filter(|(file, ..)| !file.ends_with(other)) {
+            if sql.contains("CREATE OR REPLACE FUNCTION pg_temp.") || sql.contains("CREATE TEMP VIEW") {
+                tx.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{file}: {e}"));
+                continue;
+            }
+            let stmt = Statement::from_sql_and_values(tx.get_database_backend(), format!("EXPLAIN {sql}"), values);
+            let plan = tx.query_all_raw(stmt).await.unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert!(!plan.is_empty(), "{file}: no plan");
+        }
+        tx.rollback().await.unwrap();
+    }
+}

@@ -319,6 +319,28 @@ on_all! {
         assert_eq!(v1::copy(db).await.unwrap(), v1::Copied { resources: 1, capabilities: 1 });
     }
 
+    empty: async fn the_library_copy_maps_v1_rows_as_migration_10_does(db: &Db) {
+        v1_with(db, fixture(60, 4)).await;
+        // A v1 timestamp with a fraction and an offset, and one without either.
+        db.execute_unprepared(
+            "INSERT INTO mcp_servers (id, name, transport, command, created_at, updated_at) \
+             VALUES ('zoned', 'zoned', 'stdio', 'x', '2025-06-01T10:00:00.25+02:00', '2025-06-01 08:00:00')",
+        )
+        .await
+        .unwrap();
+        Migrator::up(db.pool(), None).await.unwrap();
+        let by_migration = v2(db).await;
+        assert_eq!((by_migration.0.len(), by_migration.1.len()), (61, 240));
+        let zoned = resources::get(db, "zoned").await.unwrap();
+        assert_eq!((zoned.created_at, zoned.updated_at), (datetime!(2025-06-01 08:00:00.25 UTC), datetime!(2025-06-01 08:00 UTC)));
+
+        // The same v1 rows, copied again by the library after v2 forgot them.
+        db.execute_unprepared("DELETE FROM capabilities; DELETE FROM resources; DELETE FROM v1_copied_rows").await.unwrap();
+        assert_eq!(v1::copy(db).await.unwrap(), v1::Copied { resources: 61, capabilities: 240 });
+        assert_eq!(v2(db).await, by_migration);
+        assert!(v1::verify(db).await.unwrap().is_clean());
+    }
+
     empty: async fn tools_sharing_a_name_under_one_server_stop_the_copy_by_id(db: &Db) {
         v1_with(db, fixture(3, 2)).await;
         db.execute_unprepared("UPDATE mcp_tools SET name = 'same' WHERE server_id = 'srv-000002'").await.unwrap();

@@ -1,15 +1,16 @@
 //! The v1 → v2 registry copy and its verification.
 //!
-//! [`copy`] is what migration 10 runs (idempotent: it copies only what v2 lacks).
+//! [`copy`] applies migration 10's rules again (idempotent: it copies only what v2 lacks).
 //! [`verify`] recomputes the mapping in Rust from the v1 rows and compares it with v2.
 
+mod copy;
 mod report;
 mod verify;
 
 use crate::trace::{operation, traced};
 use crate::{Conn, Result};
 
-pub use migration::v1_copy::Copied;
+pub use copy::Copied;
 pub use report::{Counts, Difference, Missing, Report};
 pub use verify::verify;
 
@@ -19,7 +20,7 @@ pub use verify::verify;
 pub async fn copy<C: Conn>(db: &C) -> Result<Copied> {
     traced(operation!(INFO, "v1::copy"), async {
         let txn = db.begin_write().await?;
-        let copied = migration::v1_copy::copy(&txn).await?;
+        let copied = copy::copy(&txn).await?;
         txn.commit().await?;
         Ok(copied)
     })

@@ -6,12 +6,14 @@ use crate::Result;
 use crate::timestamp;
 use crate::trace::{operation, traced};
 use entity::{capability, mcp_server, mcp_tool, resource};
-use migration::v1_copy::V1_METADATA_KEY;
 use sea_orm::{ConnectionTrait, EntityTrait, Statement};
 use serde_json::{Map, Value as Json, json};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+/// The metadata key that holds v1 metadata which could not be merged (migration 10's rule).
+const V1_METADATA_KEY: &str = "v1_metadata";
 
 /// Compares v1 with v2 under the copy's mapping. Needs migration 10 applied.
 ///

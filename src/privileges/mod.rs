@@ -26,29 +26,18 @@ use crate::Conn;
 use crate::db::is_postgres;
 use crate::trace::{operation, traced};
 use crate::{Error, Result};
+use sea_orm::{ConnectionTrait, Statement};
 
-/// Tables and what the application role may do on them.
-const GRANTS: [(&str, &str); 15] = [
-    ("audit_events", "SELECT, INSERT"),
-    ("cost_tracking", "SELECT, INSERT"),
-    ("retention_log", "SELECT"),
-    ("principal_budgets", "SELECT, INSERT, UPDATE"),
-    ("cost_idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
-    ("resources", "SELECT, INSERT, UPDATE, DELETE"),
-    ("capabilities", "SELECT, INSERT, UPDATE, DELETE"),
-    ("federation_nodes", "SELECT, INSERT, UPDATE, DELETE"),
-    ("mcp_servers", "SELECT"),
-    ("mcp_tools", "SELECT"),
-    ("v1_copied_rows", "SELECT"),
-    ("seaql_migrations", "SELECT"),
-    ("audit_seals", "SELECT"),
-    ("audit_seal_entries", "SELECT"),
-    ("audit_seal_removals", "SELECT"),
-];
+/// Creates the function below for the call's transaction (see the file).
+const FUNCTION: &str = include_str!("grant_application.pg.sql");
+
+/// Makes `$1` the application role.
+const GRANT: &str = "SELECT pg_temp.sark_grant_application($1)";
 
 /// Makes `role` (created, without login, when it does not exist) the application role: it
-/// gets exactly the privileges in the table above, any other privilege it had on the schema's
-/// tables is revoked, and tables the caller creates later grant it nothing. Run as the owner
+/// gets exactly the privileges in the table above (`grant_application.pg.sql` lists them), any
+/// other privilege it had on the schema's tables is revoked, and tables the caller creates later
+/// grant it nothing. Run as the owner
 /// of the schema. A role name that is not a plain lower-case SQL identifier is
 /// [`Error::Validation`]; on SQLite, which has no roles, so is any call.
 ///
@@ -65,19 +54,11 @@ pub async fn grant_application<C: Conn>(db: &C, role: &str) -> Result<()> {
             return Err(Error::validation("backend", "SQLite has no roles: privileges apply to PostgreSQL"));
         }
         check_role_name(role)?;
-        let mut sql = format!(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN \
-                 CREATE ROLE {role}; END IF; END $$;
-             REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role};
-             REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {role};
-             ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM {role};
-             ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM {role};
-             GRANT USAGE ON SCHEMA public TO {role};"
-        );
-        for (table, privileges) in GRANTS {
-            sql.push_str(&format!("\nGRANT {privileges} ON {table} TO {role};"));
-        }
-        db.execute_unprepared(&sql).await?;
+        let txn = db.begin_write().await?;
+        txn.execute_unprepared(FUNCTION).await?;
+        txn.execute_raw(Statement::from_sql_and_values(txn.get_database_backend(), GRANT, [role.into()]))
+            .await?;
+        txn.commit().await?;
         Ok(())
     })
     .await
