@@ -6,6 +6,7 @@
 //! A missing golden file fails the test; `SARK_BLESS=1` writes it — only ever for a new
 //! migration, in the commit that adds it.
 
+#[path = "integration/common/mod.rs"]
 mod common;
 
 use common::{Backend, Schema, TestDb};

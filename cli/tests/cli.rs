@@ -1,6 +1,6 @@
 //! The built `sark-db` binary, end to end, against a SQLite file and a PostgreSQL database.
 
-#[path = "../../tests/common/mod.rs"]
+#[path = "../../tests/integration/common/mod.rs"]
 mod common;
 
 use common::certs;

@@ -1,6 +1,6 @@
 //! Budgets: limits, windows, status, and charging under concurrency.
 
-mod common;
+use crate::common;
 
 use common::{CLOCK, scalar};
 use rust_decimal::{Decimal, dec};

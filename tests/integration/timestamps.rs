@@ -1,7 +1,7 @@
 //! Timestamps stamped by a column default, by an adopted v1 database or by the library are
 //! all found by time ranges, on both backends; SQLite keeps them in one fixed-width form.
 
-mod common;
+use crate::common;
 
 use common::{Backend, Schema, TestDb, is_pg, strings};
 use rust_decimal::dec;

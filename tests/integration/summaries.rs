@@ -1,6 +1,6 @@
 //! Cost summaries: totals, groupings, top spenders, and the index behind them.
 
-mod common;
+use crate::common;
 
 use common::CLOCK;
 

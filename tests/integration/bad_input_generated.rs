@@ -3,7 +3,7 @@
 //! `Validation` error and writes nothing — and SQLite and PostgreSQL give the same outcome for
 //! every input. Plus the regressions that once crashed the process or wrote before failing.
 
-mod common;
+use crate::common;
 
 use common::{Backend, CLOCK, Schema, TestDb, certs, scalar};
 use proptest::prelude::*;

@@ -4,7 +4,7 @@
 //! at or before the cut-off is gone after retention and every other row stays; each removal is
 //! in `retention_log` with its count; `retention_log` refuses change like the audit log.
 
-mod common;
+use crate::common;
 
 use common::{CLOCK, is_pg, scalar, strings};
 use rust_decimal::dec;

@@ -7,7 +7,7 @@
 //! `SELECT` and sums in Rust. Costs of one principal are serialised by its budget row, so
 //! their ledger ids are their commit order.
 
-mod common;
+use crate::common;
 
 use common::{from_micros, micros, scalar};
 use rust_decimal::{Decimal, dec};

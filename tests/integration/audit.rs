@@ -1,6 +1,6 @@
 //! The audit log: append, batches, get, trace, time-range queries with keyset pagination.
 
-mod common;
+use crate::common;
 
 use common::{CLOCK, scalar};
 use rust_decimal::dec;

@@ -2,7 +2,7 @@
 //! (as a superuser or someone with the file would) is named; appends racing a seal are either
 //! in it or after it; retention keeps the chain.
 
-mod common;
+use crate::common;
 
 use common::{CLOCK, is_pg, strings};
 use sark_db::audit::{self, NewAuditEvent, SealCheck, anchor};

@@ -1,6 +1,6 @@
 //! The cost ledger: amounts, idempotency, bulk recording, bad input.
 
-mod common;
+use crate::common;
 
 use common::{CLOCK, scalar};
 use rust_decimal::{Decimal, dec};

@@ -1,7 +1,7 @@
 //! Opening pools: the options reach the pool, a connection dropped while idle is replaced,
 //! and a database that cannot be opened fails at once with its cause.
 
-mod common;
+use crate::common;
 
 use common::{Backend, Schema, TestDb, scalar};
 use sark_db::{PoolOptions, connect_with};

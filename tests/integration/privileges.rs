@@ -1,7 +1,7 @@
 //! The application role: every function a service calls works as that role, and the audit
 //! log, the ledger, the retention log and their partitions refuse it any change of history.
 
-mod common;
+use crate::common;
 
 use common::{Backend, Schema, TestDb, certs};
 use rust_decimal::dec;

@@ -2,7 +2,7 @@
 //! realistic size (tens of thousands of rows, statistics gathered), with the planner free to
 //! choose any scan: each lookup must be served by the index made for it.
 
-mod common;
+use crate::common;
 
 use common::CLOCK;
 use rust_decimal::dec;
@@ -200,31 +200,31 @@ fn ledger_statements() -> Vec<(&'static str, &'static str, Vec<sea_orm::Value>)>
     ];
     let key: Vec<Value> = vec!["k-1".into(), "{}".into(), now.into()];
     vec![
-        ("spend.sql", include_str!("../src/ledger/sql/spend.sql"), spend.clone()),
+        ("spend.sql", include_str!("../../src/ledger/sql/spend.sql"), spend.clone()),
         (
             "charge.pg.sql",
-            include_str!("../src/ledger/sql/charge.pg.sql"),
+            include_str!("../../src/ledger/sql/charge.pg.sql"),
             [spend.clone(), cost.clone()].concat(),
         ),
         (
             "charge_keyed.pg.sql",
-            include_str!("../src/ledger/sql/charge_keyed.pg.sql"),
+            include_str!("../../src/ledger/sql/charge_keyed.pg.sql"),
             [spend, cost, key].concat(),
         ),
         (
             "charge_many.pg.sql",
-            include_str!("../src/ledger/sql/charge_many.pg.sql"),
+            include_str!("../../src/ledger/sql/charge_many.pg.sql"),
             [rows.clone(), principals].concat(),
         ),
-        ("insert_costs.pg.sql", include_str!("../src/ledger/sql/insert_costs.pg.sql"), rows),
+        ("insert_costs.pg.sql", include_str!("../../src/ledger/sql/insert_costs.pg.sql"), rows),
         (
             "create_budgets.pg.sql",
-            include_str!("../src/ledger/sql/create_budgets.pg.sql"),
+            include_str!("../../src/ledger/sql/create_budgets.pg.sql"),
             vec![array(ArrayType::String, vec!["p-1".into()]), now.into()],
         ),
         (
             "add_to_budgets.pg.sql",
-            include_str!("../src/ledger/sql/add_to_budgets.pg.sql"),
+            include_str!("../../src/ledger/sql/add_to_budgets.pg.sql"),
             vec![
                 array(ArrayType::String, vec!["p-1".into()]),
                 array(ArrayType::TimeDateTimeWithTimeZone, vec![day.into()]),
@@ -266,39 +266,43 @@ on_both! {
 fn other_statement_files() -> Vec<(&'static str, &'static str, Vec<sea_orm::Value>)> {
     let cutoff = sea_orm::Value::from(T0);
     vec![
-        ("maintenance/functions.pg.sql", include_str!("../src/maintenance/functions.pg.sql"), vec![]),
+        ("maintenance/functions.pg.sql", include_str!("../../src/maintenance/functions.pg.sql"), vec![]),
         (
             "maintenance/months_before.sqlite.sql",
-            include_str!("../src/maintenance/months_before.sqlite.sql"),
+            include_str!("../../src/maintenance/months_before.sqlite.sql"),
             vec![cutoff.clone(), sea_orm::Value::TimeDateTimeWithTimeZone(None)],
         ),
         (
             "privileges/grant_application.pg.sql",
-            include_str!("../src/privileges/grant_application.pg.sql"),
+            include_str!("../../src/privileges/grant_application.pg.sql"),
             vec![],
         ),
-        ("v1/sql/server_stamps.sqlite.sql", include_str!("../src/v1/sql/server_stamps.sqlite.sql"), vec![]),
-        ("v1/sql/refusals.sql", include_str!("../src/v1/sql/refusals.sql"), vec![]),
-        ("v1/sql/refusals.pg.sql", include_str!("../src/v1/sql/refusals.pg.sql"), vec![]),
-        ("v1/sql/refusals.sqlite.sql", include_str!("../src/v1/sql/refusals.sqlite.sql"), vec![]),
-        ("v1/sql/list_pending.sql", include_str!("../src/v1/sql/list_pending.sql"), vec![]),
-        ("v1/sql/insert_resources.pg.sql", include_str!("../src/v1/sql/insert_resources.pg.sql"), vec![]),
+        (
+            "v1/sql/server_stamps.sqlite.sql",
+            include_str!("../../src/v1/sql/server_stamps.sqlite.sql"),
+            vec![],
+        ),
+        ("v1/sql/refusals.sql", include_str!("../../src/v1/sql/refusals.sql"), vec![]),
+        ("v1/sql/refusals.pg.sql", include_str!("../../src/v1/sql/refusals.pg.sql"), vec![]),
+        ("v1/sql/refusals.sqlite.sql", include_str!("../../src/v1/sql/refusals.sqlite.sql"), vec![]),
+        ("v1/sql/list_pending.sql", include_str!("../../src/v1/sql/list_pending.sql"), vec![]),
+        ("v1/sql/insert_resources.pg.sql", include_str!("../../src/v1/sql/insert_resources.pg.sql"), vec![]),
         (
             "v1/sql/insert_resources.sqlite.sql",
-            include_str!("../src/v1/sql/insert_resources.sqlite.sql"),
+            include_str!("../../src/v1/sql/insert_resources.sqlite.sql"),
             vec![],
         ),
         (
             "v1/sql/insert_capabilities.pg.sql",
-            include_str!("../src/v1/sql/insert_capabilities.pg.sql"),
+            include_str!("../../src/v1/sql/insert_capabilities.pg.sql"),
             vec![],
         ),
         (
             "v1/sql/insert_capabilities.sqlite.sql",
-            include_str!("../src/v1/sql/insert_capabilities.sqlite.sql"),
+            include_str!("../../src/v1/sql/insert_capabilities.sqlite.sql"),
             vec![],
         ),
-        ("v1/sql/mark_copied.sql", include_str!("../src/v1/sql/mark_copied.sql"), vec![]),
+        ("v1/sql/mark_copied.sql", include_str!("../../src/v1/sql/mark_copied.sql"), vec![]),
     ]
 }
 

@@ -4,7 +4,7 @@
 //! exactly as if alone, in arrival order per principal": the same calls run one after the
 //! other would give them.
 
-mod common;
+use crate::common;
 
 use common::{Backend, CLOCK, Schema, TestDb, is_pg, micros, scalar};
 use rust_decimal::{Decimal, dec};

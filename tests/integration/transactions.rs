@@ -1,6 +1,6 @@
 //! A caller's own write transaction, composing several calls, under concurrency.
 
-mod common;
+use crate::common;
 
 use rust_decimal::dec;
 use sark_db::audit::{self, NewAuditEvent};

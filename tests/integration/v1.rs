@@ -1,6 +1,6 @@
 //! The v1 → v2 copy (migration 10) and its verification, on a generated v1 fixture.
 
-mod common;
+use crate::common;
 
 use common::{Backend, Schema, TestDb, scalar};
 use migration::MigratorTrait;
@@ -365,7 +365,7 @@ async fn both_backends_copy_identically() {
 }
 
 /// Times the copy on PostgreSQL for 10,000 servers and 100,000 tools:
-/// `cargo test --release --test v1 -- --ignored --nocapture copy_timing`.
+/// `cargo test --release --test integration -- --ignored --nocapture v1::copy_timing`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run by hand"]
 async fn copy_timing() {

@@ -1,7 +1,5 @@
 //! Public types and entities serialise timestamps as RFC 3339 text, and read it back.
 
-mod common;
-
 use rust_decimal::dec;
 use sark_db::entity::{principal_budget, resource};
 use sark_db::ledger::budgets::{self, Limits};

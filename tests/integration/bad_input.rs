@@ -1,7 +1,7 @@
 //! Bad input across resources, capabilities, federation and audit: a typed error naming the
 //! field, and nothing written. Odd but valid strings are stored verbatim.
 
-mod common;
+use crate::common;
 
 use common::{CLOCK, certs, scalar};
 use rust_decimal::dec;

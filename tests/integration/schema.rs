@@ -1,6 +1,6 @@
 //! The migrated schema: upgrades, up/down/up, entities against DDL, indexes, keys, triggers.
 
-mod common;
+use crate::common;
 
 use common::{is_pg, scalar, strings};
 use migration::{MigrationName, Migrator, MigratorTrait};

@@ -1,6 +1,6 @@
 //! Resources and capabilities: CRUD, listing with filters and keyset pagination, discovery sync.
 
-mod common;
+use crate::common;
 
 use common::scalar;
 use sark_db::Db;

@@ -1,6 +1,6 @@
 //! Federation nodes: registration, trust anchors, enable/disable, rate limits.
 
-mod common;
+use crate::common;
 
 use common::certs;
 use common::scalar;

@@ -1,0 +1,31 @@
+//! The library's integration tests, in one test binary: one build and one link instead of one
+//! per file, one migrated template database shared by every test, and every test free to run
+//! beside any other (`.cargo/config.toml` sets the number of test threads). Each module holds
+//! the tests of one part of the library; `common` is the harness (one body, every backend).
+//! `tests/migrations_pinned.rs` is a binary of its own: it records every statement its process
+//! runs.
+
+#[macro_use]
+mod common;
+
+mod audit;
+mod bad_input;
+mod bad_input_generated;
+mod budget_windows;
+mod budgets;
+mod connect;
+mod costs;
+mod federation;
+mod group_commit;
+mod maintenance;
+mod plans;
+mod privileges;
+mod resources;
+mod schema;
+mod seals;
+mod serialization;
+mod spans;
+mod summaries;
+mod timestamps;
+mod transactions;
+mod v1;
