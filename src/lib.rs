@@ -28,6 +28,8 @@
 
 pub mod audit;
 mod clock;
+#[cfg(feature = "postgres")]
+mod copy_text;
 mod db;
 mod error;
 pub mod federation;

@@ -39,6 +39,7 @@ fn no_migration_imports_another_but_the_three_that_landed_so() {
     }
     found.sort();
     found.dedup();
-    let landed: Vec<(String, String)> = LANDED.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect();
+    let landed: Vec<(String, String)> =
+        LANDED.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect();
     assert_eq!(found, landed, "a migration names another migration's module");
 }

@@ -1,6 +1,8 @@
 //! `audit_events`: the append-only audit log. Events are appended and read, never changed.
 
 use crate::Conn;
+#[cfg(feature = "postgres")]
+use crate::Server;
 use crate::error::{refused_by_rule_trigger, write_error};
 use crate::ledger::money::to_micros;
 use crate::page::{self, Page};
@@ -239,14 +241,26 @@ pub async fn append<C: Conn>(db: &C, event: &NewAuditEvent) -> Result<audit_even
     .await
 }
 
-/// Appends `events` in one transaction, in chunks below the bind limit; returns how many.
-/// One invalid event refuses the whole batch before anything is written.
+/// Appends `events` in one transaction — on a PostgreSQL pool by one `COPY`, else in chunks
+/// below the bind limit; returns how many. One invalid event refuses the whole batch before
+/// anything is written; a refused row (a taken id and timestamp, a sealed range) writes none.
 pub async fn append_many<C: Conn>(db: &C, events: &[NewAuditEvent]) -> Result<u64> {
     traced(operation!(INFO, "audit::append_many", events = events.len()), async {
         let rows = events.iter().map(|e| e.row(db.clock())).collect::<Result<Vec<_>>>()?;
         let mut keys = std::collections::HashSet::new();
         if let Some(twice) = rows.iter().find(|r| !keys.insert((r.id.as_ref(), r.timestamp.as_ref()))) {
             return Err(Error::exists(Entity::AuditEvent, twice.id.as_ref()));
+        }
+        // On the PostgreSQL pool: one `COPY`, its own transaction.
+        #[cfg(feature = "postgres")]
+        if let Some(pool) = db.as_pool().filter(|_| db.server() == Server::Postgres) {
+            let appended = super::copy::append(pool.get_postgres_connection_pool(), &rows).await;
+            let appended = match appended {
+                Ok(n) => n,
+                Err(e) => return Err(batch_error(db, e, &rows).await),
+            };
+            trace::rows(appended);
+            return Ok(appended);
         }
         let txn = db.begin_write().await?;
         let tx = &txn;

@@ -5,6 +5,8 @@
 
 pub mod anchor;
 mod canonical;
+#[cfg(feature = "postgres")]
+mod copy;
 mod log;
 mod seal;
 mod verify;

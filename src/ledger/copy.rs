@@ -4,22 +4,19 @@
 use super::cost::Valid;
 use super::locked;
 use super::spend::Spend;
+use crate::copy_text::{Rows, escaped, sqlx_error};
 use crate::{Result, timestamp};
 use sea_orm::sea_query::Values;
 use sea_orm::sqlx::{self, PgPool, Postgres};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, ExecResult, QueryResult, Statement};
 use sea_query_sqlx::SqlxValues;
 use std::fmt::Write;
-use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
 /// The columns a row is copied into, in the order [`line`] writes them.
 const COPY: &str = r#"COPY cost_tracking ("timestamp", principal_id, resource_id, capability_id,
     estimated_cost_micros, actual_cost_micros, metadata) FROM STDIN"#;
-
-/// Bytes of rows sent to the server at a time.
-const SEND_BYTES: usize = 1 << 20;
 
 /// Applies `spends` together ([`locked::add_all`]), then copies `rows`, and commits. `false`,
 /// with nothing written, when a spend is older than the windows its budget row counts: then
@@ -35,17 +32,12 @@ pub(super) async fn record(
         return Ok(false);
     }
     let mut txn = txn.0.into_inner();
-    let mut sink = txn.copy_in_raw(COPY).await.map_err(db_error)?;
-    let mut text = String::with_capacity(SEND_BYTES + 4096);
+    let mut copy = Rows::new(txn.copy_in_raw(COPY).await.map_err(db_error)?);
     for row in rows {
-        line(&mut text, row);
-        if text.len() >= SEND_BYTES {
-            sink.send(text.as_bytes()).await.map_err(db_error)?;
-            text.clear();
-        }
+        line(copy.line(), row);
+        copy.end_line().await?;
     }
-    sink.send(text.as_bytes()).await.map_err(db_error)?;
-    sink.finish().await.map_err(db_error)?;
+    copy.finish().await?;
     txn.commit().await.map_err(db_error)?;
     Ok(true)
 }
@@ -93,7 +85,7 @@ impl ConnectionTrait for InCopy {
     }
 }
 
-/// Appends one row in `COPY`'s text format: tab-separated, `\N` for NULL, a newline.
+/// Appends one row in `COPY`'s text format: tab-separated, `\N` for NULL.
 fn line(text: &mut String, v: &Valid<'_>) {
     let amount = |text: &mut String, micros: Option<i64>| match micros {
         Some(m) => write!(text, "{m}").expect("writing to a String"),
@@ -113,24 +105,6 @@ fn line(text: &mut String, v: &Valid<'_>) {
         Some(empty) if empty.is_empty() => text.push_str("{}"),
         _ => escaped(text, &v.cost.metadata.to_string()),
     }
-    text.push('\n');
-}
-
-/// Appends `field` with the characters `COPY`'s text format gives a meaning escaped.
-fn escaped(text: &mut String, field: &str) {
-    for c in field.chars() {
-        match c {
-            '\\' => text.push_str("\\\\"),
-            '\t' => text.push_str("\\t"),
-            '\n' => text.push_str("\\n"),
-            '\r' => text.push_str("\\r"),
-            c => text.push(c),
-        }
-    }
-}
-
-fn sqlx_error(e: sqlx::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
 }
 
 fn db_error(e: sqlx::Error) -> crate::Error {
