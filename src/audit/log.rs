@@ -102,7 +102,7 @@ impl NewAuditEvent {
     }
 
     /// Validates the event (its timestamp against `clock`) and builds its row.
-    fn row(&self, clock: &Clock) -> Result<audit_event::ActiveModel> {
+    pub(super) fn row(&self, clock: &Clock) -> Result<audit_event::ActiveModel> {
         validate::name("event_type", &self.event_type)?;
         validate::name("severity", &self.severity)?;
         for (field, value) in [

@@ -7,6 +7,7 @@ pub mod anchor;
 mod canonical;
 #[cfg(feature = "postgres")]
 mod copy;
+pub(crate) mod grouped;
 mod log;
 mod seal;
 mod verify;

@@ -22,8 +22,11 @@
 use super::cost::{CostOutcome, NewCost, Valid, cost_span};
 use super::costs;
 use super::{locked, one_statement};
-use crate::trace::traced;
+use crate::audit::NewAuditEvent;
+use crate::audit::grouped::{self, Append};
+use crate::trace::{operation, traced};
 use crate::{Conn, Db, Error, Result, Server, Tx};
+use entity::audit_event;
 use sea_orm::DbErr;
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -53,6 +56,12 @@ impl Default for GroupCommit {
     }
 }
 
+/// What a lane's flusher takes: a cost, or an audit event.
+enum Queued {
+    Cost(Call),
+    Event(Box<Append>),
+}
+
 /// A charge or record waiting for its transaction.
 struct Call {
     cost: NewCost,
@@ -80,7 +89,7 @@ struct Call {
 /// ```
 #[derive(Clone)]
 pub struct Ledger {
-    lanes: Arc<[mpsc::UnboundedSender<Call>]>,
+    lanes: Arc<[mpsc::UnboundedSender<Queued>]>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -124,8 +133,29 @@ impl Ledger {
         cost.principal_id.hash(&mut hasher);
         let lane = &self.lanes[(hasher.finish() % self.lanes.len() as u64) as usize];
         let (reply, answer) = oneshot::channel();
-        lane.send(Call { cost: cost.clone(), enforce, reply }).map_err(|_| stopped())?;
+        lane.send(Queued::Cost(Call { cost: cost.clone(), enforce, reply })).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// [`audit::append`](crate::audit::append) through group commit: the events of concurrent
+    /// callers share one commit; the same outcome, refusal or error.
+    pub async fn append(&self, event: &NewAuditEvent) -> Result<audit_event::Model> {
+        let span = operation!(
+            INFO,
+            "ledger::append",
+            event_type = %event.event_type,
+            correlation_id = event.correlation_id.as_deref()
+        );
+        traced(span, async {
+            let mut hasher = DefaultHasher::new();
+            event.timestamp.hash(&mut hasher);
+            let lane = &self.lanes[(hasher.finish() % self.lanes.len() as u64) as usize];
+            let (reply, answer) = oneshot::channel();
+            lane.send(Queued::Event(Box::new(Append { event: event.clone(), reply })))
+                .map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        })
+        .await
     }
 }
 
@@ -135,7 +165,7 @@ fn stopped() -> Error {
 }
 
 /// One lane's flusher: takes the queued calls, at most `max_calls`, and settles them together.
-async fn flush(db: Db, mut queue: mpsc::UnboundedReceiver<Call>, options: GroupCommit) {
+async fn flush(db: Db, mut queue: mpsc::UnboundedReceiver<Queued>, options: GroupCommit) {
     let mut calls = Vec::with_capacity(options.max_calls);
     while queue.recv_many(&mut calls, options.max_calls).await > 0 {
         // The callers already woken (say, by the previous group's answers) queue their next
@@ -155,7 +185,19 @@ async fn flush(db: Db, mut queue: mpsc::UnboundedReceiver<Call>, options: GroupC
                 }
             }
         }
-        settle(&db, std::mem::take(&mut calls)).await;
+        let (mut costs, mut events) = (Vec::new(), Vec::new());
+        for queued in calls.drain(..) {
+            match queued {
+                Queued::Cost(call) => costs.push(call),
+                Queued::Event(append) => events.push(*append),
+            }
+        }
+        if !costs.is_empty() {
+            settle(&db, costs).await;
+        }
+        if !events.is_empty() {
+            grouped::settle(&db, events).await;
+        }
     }
 }
 

@@ -9,10 +9,11 @@ use crate::common;
 use common::{Backend, CLOCK, Schema, TestDb, is_pg, micros, scalar};
 use rust_decimal::{Decimal, dec};
 use sark_db::Db;
+use sark_db::audit::{self, NewAuditEvent};
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{CostOutcome, NewCost};
 use sark_db::ledger::{GroupCommit, Ledger};
-use sark_db::{Conflict, Error, Window};
+use sark_db::{Conflict, Entity, Error, Window};
 use sea_orm::ConnectionTrait;
 use std::time::Duration;
 
@@ -296,4 +297,63 @@ async fn killed_connections_lose_or_double_no_charge() {
             .unwrap()
             .is_empty()
     );
+}
+
+on_all! {
+    async fn concurrent_appends_share_commits_and_each_is_stored_once(db: &Db) {
+        let ledger = ledger(db, 256);
+        let tasks: Vec<_> = (0..32)
+            .map(|t| {
+                let ledger = ledger.clone();
+                tokio::spawn(async move {
+                    let mut ids = Vec::new();
+                    for i in 0..25 {
+                        let event = NewAuditEvent { correlation_id: Some(format!("t{t}-{i}")), ..NewAuditEvent::new("call") };
+                        let stored = ledger.append(&event.clone()).await.unwrap();
+                        assert_eq!((stored.correlation_id, stored.event_type), (event.correlation_id, event.event_type));
+                        ids.push(stored.id);
+                    }
+                    ids
+                })
+            })
+            .collect();
+        let mut acknowledged = Vec::new();
+        for task in tasks {
+            acknowledged.extend(task.await.unwrap());
+        }
+        // Every acknowledged event is stored, once; nothing else is.
+        let stored = common::strings(db, "SELECT id FROM audit_events ORDER BY id").await;
+        acknowledged.sort();
+        assert_eq!(stored, acknowledged);
+        assert_eq!(stored.len(), 800);
+        let citus = is_pg(db) && scalar(db, "SELECT count(*) FROM pg_extension WHERE extname = 'citus'").await == 1;
+        if is_pg(db) && !citus {
+            // A transaction's rows share its xmin: 800 events took far fewer commits.
+            let commits = scalar(db, "SELECT count(DISTINCT xmin::text) FROM audit_events").await;
+            assert!(commits < 400, "800 events took {commits} commits");
+        }
+    }
+
+    async fn each_grouped_append_gets_its_own_outcome(db: &Db) {
+        let at = |minutes: i64| CLOCK.now() - time::Duration::hours(2) + time::Duration::minutes(minutes);
+        let event = |id: &str, minutes| NewAuditEvent { id: Some(id.into()), timestamp: at(minutes), ..NewAuditEvent::new("x") };
+        audit::append(&db.with_clock(CLOCK), &event("taken", 70)).await.unwrap();
+        audit::seal(&db.with_clock(CLOCK), at(60)).await.unwrap();
+        let ledger = ledger(db, 64);
+        let calls = [
+            event("a", 80),
+            event("sealed", 30),                                              // inside the sealed range
+            NewAuditEvent { event_type: " ".into(), ..event("blank", 81) },   // bad input
+            event("taken", 70),                                               // its id and timestamp exist
+            event("b", 82),
+        ];
+        let answers = futures::future::join_all(calls.iter().map(|e| ledger.append(e))).await;
+        assert_eq!(answers[0].as_ref().unwrap().id, "a");
+        assert!(matches!(&answers[1], Err(Error::Conflict(Conflict::Sealed { id })) if id == "sealed"), "{:?}", answers[1]);
+        assert!(matches!(&answers[2], Err(Error::Validation { field: "event_type", .. })), "{:?}", answers[2]);
+        assert!(matches!(&answers[3], Err(Error::Conflict(Conflict::Exists { entity: Entity::AuditEvent, id })) if id == "taken"), "{:?}", answers[3]);
+        assert_eq!(answers[4].as_ref().unwrap().id, "b");
+        let stored = common::strings(db, "SELECT id FROM audit_events ORDER BY id").await;
+        assert_eq!(stored, ["a", "b", "taken"], "exactly the acknowledged events, and the one stored before");
+    }
 }

@@ -127,6 +127,9 @@ on_both! {
     }
 }
 
+/// `[from, to)`.
+type Range = (OffsetDateTime, OffsetDateTime);
+
 /// The TimescaleDB chunks a plan reads (`_hyper_<n>_<m>_chunk`).
 fn chunks_read(plan: &str) -> std::collections::BTreeSet<String> {
     plan.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
@@ -180,7 +183,7 @@ on_both! {
         };
         let day = AuditFilter::between(T0 + Duration::days(3), T0 + Duration::days(4));
         let december = (datetime!(2026-12-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
-        let cases: [(&str, &str, (OffsetDateTime, OffsetDateTime), Vec<Statement>); 3] = [
+        let cases: [(&str, &str, Range, Vec<Statement>); 3] = [
             ("p2026_10", "cost_tracking", (october.from.unwrap(), october.to.unwrap()), statements(db, async |db| drop(summaries::grouped(db, &october, summaries::GroupBy::Principal).await.unwrap())).await),
             ("p2026_09", "audit_events", (day.from, day.to), statements(db, async |db| drop(audit::query(db, &day).await.unwrap())).await),
             // The budget counters count December's newest day and the month: the ledger sums read December.
