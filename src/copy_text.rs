@@ -47,6 +47,10 @@ impl<C: std::ops::DerefMut<Target = sqlx::PgConnection>> Rows<C> {
 
 /// Appends `field` with the characters the text format gives a meaning escaped.
 pub(crate) fn escaped(text: &mut String, field: &str) {
+    if !field.contains(['\\', '\t', '\n', '\r']) {
+        text.push_str(field);
+        return;
+    }
     for c in field.chars() {
         match c {
             '\\' => text.push_str("\\\\"),

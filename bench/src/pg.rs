@@ -106,6 +106,9 @@ impl Pg {
         if a.runs("audit") {
             rows.push(self.audit().await?);
         }
+        if a.runs("appends") {
+            rows.push(self.appends().await?);
+        }
         Ok(rows)
     }
 
@@ -545,6 +548,60 @@ impl Pg {
         }
         Ok(Row::new(format!("audit append_many, {n} events in batches of 1000"), "events/s", sark_rate)
             .against("COPY", copy_rate))
+    }
+
+    /// `tasks` tasks appending single audit events through the Ledger (group commit), against
+    /// pgbench running the same INSERT with one commit per event. After each run the events it
+    /// acknowledged are counted: every one stored, nothing more.
+    async fn appends(&self) -> Res<Row> {
+        let tasks = self.args.tasks;
+        let per_task = self.args.concurrent / tasks;
+        let n = per_task * tasks;
+        let before = self.events().await?;
+        let start = Instant::now();
+        let handles: Vec<_> = (0..tasks)
+            .map(|t| {
+                let ledger = self.ledger.clone();
+                tokio::spawn(async move {
+                    for i in 0..per_task {
+                        let event = NewAuditEvent {
+                            correlation_id: Some(format!("req-{t}-{i}")),
+                            ..NewAuditEvent::new("tool_invoked")
+                        };
+                        ledger.append(&event).await?;
+                    }
+                    Ok::<_, sark_db::Error>(())
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.await??;
+        }
+        let grouped = n as f64 / start.elapsed().as_secs_f64();
+        let after = self.events().await?;
+        let script = "INSERT INTO audit_events (id, \"timestamp\", event_type, correlation_id) \
+                      VALUES (gen_random_uuid()::text, now(), 'tool_invoked', 'req-' || :client_id);\n";
+        let pgbench = self.pgbench(script, tasks, n)?;
+        let last = self.events().await?;
+        if after - before != n as i64 || last - after != n as i64 {
+            return Err(format!(
+                "audit appends: {} and {} stored, {n} acknowledged each",
+                after - before,
+                last - after
+            )
+            .into());
+        }
+        Ok(Row::new(
+            format!("audit appends: {tasks} tasks, single events through the Ledger, N={n}"),
+            "events/s",
+            grouped,
+        )
+        .pgbench(pgbench))
+    }
+
+    /// How many audit events are stored.
+    async fn events(&self) -> Res<i64> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_events").fetch_one(&self.raw).await?)
     }
 
     /// Loads `n` audit events over 30 days by `COPY` (10,000 rows at a time), then times one

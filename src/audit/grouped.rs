@@ -1,12 +1,14 @@
 //! Audit appends through group commit ([`Ledger::append`](crate::ledger::Ledger::append)): the
-//! events queued together are inserted by one statement in one transaction, so they share one
-//! commit. Each caller gets its own answer: a refused event (bad input) is refused before the
-//! transaction; when the shared statement fails (an event in a sealed range, a taken id and
-//! timestamp), nothing of it is written and every event is appended on its own, which gives each
-//! its own outcome; when the commit fails, nobody can tell whether it took effect, and every
-//! event of the group gets the error. No event is answered Ok before its commit.
+//! events queued together are inserted by one statement, which is its own transaction on every
+//! backend, so they share one commit and one round trip. Each caller gets its own answer: bad
+//! input is refused before the statement; when the server refuses the statement (an event in a
+//! sealed range, a taken id and timestamp), nothing of it is written and every event is appended
+//! on its own, which gives each its own outcome; when the statement's outcome is unknown (the
+//! connection lost on the way back), every event of the group gets the error. No event is
+//! answered Ok before its statement returned.
 
 use super::log::{NewAuditEvent, append};
+use crate::error::not_applied;
 use crate::{Conn, Db, Error, Result};
 use entity::audit_event;
 use sea_orm::{DbErr, EntityTrait, TryIntoModel};
@@ -44,7 +46,7 @@ pub(crate) async fn settle(db: &Db, calls: Vec<Append>) {
             Err(Some(e)) => {
                 let e = e.to_string();
                 for call in valid {
-                    let reason = format!("the commit of a group of audit events failed: {e}");
+                    let reason = format!("a group of audit events may or may not have been written: {e}");
                     let _ = call.reply.send(Err(DbErr::Custom(reason).into()));
                 }
                 return;
@@ -57,8 +59,9 @@ pub(crate) async fn settle(db: &Db, calls: Vec<Append>) {
     }
 }
 
-/// Inserts `rows` in one transaction and returns them as stored. `Err(None)` when a statement
-/// failed (nothing is written); `Err(Some(e))` when the commit failed (unknown).
+/// Inserts `rows` by one statement, its own transaction (one round trip), and returns them as
+/// stored. `Err(None)` when the statement was refused or never sent (nothing is written);
+/// `Err(Some(e))` when its outcome is unknown (say, the connection was lost on the way back).
 async fn together(
     db: &Db,
     rows: &[audit_event::ActiveModel],
@@ -66,11 +69,9 @@ async fn together(
     let models =
         rows.iter().map(|row| row.clone().try_into_model()).collect::<std::result::Result<Vec<_>, _>>();
     let models = models.map_err(|_| None)?;
-    let txn = db.begin_write().await.map_err(|_| None)?;
-    if audit_event::Entity::insert_many(rows.to_vec()).exec_without_returning(&txn).await.is_err() {
-        let _ = txn.rollback().await;
-        return Err(None);
+    match audit_event::Entity::insert_many(rows.to_vec()).exec_without_returning(db).await {
+        Ok(_) => Ok(models),
+        Err(e) if not_applied(&e) => Err(None),
+        Err(e) => Err(Some(e.into())),
     }
-    txn.commit().await.map_err(Some)?;
-    Ok(models)
 }

@@ -357,3 +357,79 @@ on_all! {
         assert_eq!(stored, ["a", "b", "taken"], "exactly the acknowledged events, and the one stored before");
     }
 }
+
+/// Terminates the ledger's connections every few milliseconds while 32 tasks append audit
+/// events through it, retrying what failed with the same id and timestamp: every event answered
+/// Ok is found right away on another connection, and in the end each event is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
+async fn killed_connections_lose_or_double_no_event() {
+    let t = TestDb::new(Backend::Postgres, Schema::Migrated).await;
+    let db = &t.db;
+    let url = format!("{}?application_name=sark_killed_audit", t.url);
+    let ledger = Ledger::new(sark_db::connect(&url).await.unwrap().with_clock(CLOCK), GroupCommit::default());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killer = {
+        let (db, done) = (db.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut kills = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sark_killed_audit'";
+                kills += db
+                    .query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+                    .await
+                    .unwrap()
+                    .len();
+                tokio::time::sleep(Duration::from_millis(fastrand::u64(20..60))).await;
+            }
+            kills
+        })
+    };
+    let tasks: Vec<_> = (0..32)
+        .map(|task| {
+            let (ledger, db) = (ledger.clone(), db.clone());
+            tokio::spawn(async move {
+                let mut failures = 0;
+                for i in 0..15 {
+                    let id = format!("t{task}-{i}");
+                    let event = NewAuditEvent {
+                        id: Some(id.clone()),
+                        timestamp: CLOCK.now(),
+                        ..NewAuditEvent::new("call")
+                    };
+                    let mut retried = false;
+                    loop {
+                        match ledger.append(&event).await {
+                            Ok(stored) => {
+                                assert_eq!(
+                                    audit::get(&db, &id).await.unwrap(),
+                                    stored,
+                                    "acknowledged, so committed"
+                                );
+                                break;
+                            }
+                            // Stored by an attempt whose answer was lost.
+                            Err(Error::Conflict(Conflict::Exists { .. })) if retried => break,
+                            Err(Error::Db(_)) => {
+                                failures += 1;
+                                retried = true;
+                            }
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    let mut failures = 0;
+    for task in tasks {
+        failures += task.await.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let kills = killer.await.unwrap();
+    eprintln!("{kills} connections killed, {failures} appends failed and were retried");
+    assert!(kills > 0 && failures > 0, "the test must kill connections under load");
+    assert_eq!(scalar(db, "SELECT count(*) FROM audit_events").await, 32 * 15, "each event once");
+    assert_eq!(scalar(db, "SELECT count(DISTINCT id) FROM audit_events").await, 32 * 15);
+}
