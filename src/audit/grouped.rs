@@ -9,10 +9,17 @@
 
 use super::log::{NewAuditEvent, append};
 use crate::error::not_applied;
-use crate::{Conn, Db, Error, Result};
+use crate::{Conn, Db, Error, Result, Server, timestamp};
 use entity::audit_event;
-use sea_orm::{DbErr, EntityTrait, TryIntoModel};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, Iterable, Statement,
+    TryIntoModel, Value,
+};
+use serde_json::Value as Json;
 use tokio::sync::oneshot;
+
+/// PostgreSQL (not Citus): the events by one statement of fixed text, as one JSON array.
+const INSERT_EVENTS: &str = include_str!("sql/insert_events.pg.sql");
 
 /// An append waiting for its transaction.
 pub(crate) struct Append {
@@ -69,9 +76,38 @@ async fn together(
     let models =
         rows.iter().map(|row| row.clone().try_into_model()).collect::<std::result::Result<Vec<_>, _>>();
     let models = models.map_err(|_| None)?;
-    match audit_event::Entity::insert_many(rows.to_vec()).exec_without_returning(db).await {
-        Ok(_) => Ok(models),
+    let inserted = if db.server() == Server::Postgres {
+        let events = as_json(rows).map_err(|_| None)?;
+        db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, INSERT_EVENTS, [events.into()]))
+            .await
+            .map(drop)
+    } else {
+        audit_event::Entity::insert_many(rows.to_vec()).exec_without_returning(db).await.map(drop)
+    };
+    match inserted {
+        Ok(()) => Ok(models),
         Err(e) if not_applied(&e) => Err(None),
         Err(e) => Err(Some(e.into())),
     }
+}
+
+/// `rows` as a JSON array of objects keyed by column name, as `insert_events.pg.sql` reads it.
+fn as_json(rows: &[audit_event::ActiveModel]) -> std::result::Result<Json, DbErr> {
+    let event = |row: &audit_event::ActiveModel| {
+        let mut object = serde_json::Map::with_capacity(22);
+        for column in audit_event::Column::iter() {
+            let value = match row.get(column).into_value() {
+                Some(Value::String(s)) => s.map_or(Json::Null, Json::String),
+                Some(Value::BigInt(n)) => n.map_or(Json::Null, Json::from),
+                Some(Value::Json(json)) => json.map_or(Json::Null, |json| *json),
+                Some(Value::TimeDateTimeWithTimeZone(t)) => {
+                    t.map_or(Json::Null, |t| Json::String(timestamp::text(t)))
+                }
+                other => return Err(DbErr::Custom(format!("audit event column {column:?}: {other:?}"))),
+            };
+            object.insert(column.as_str().to_owned(), value);
+        }
+        Ok(Json::Object(object))
+    };
+    rows.iter().map(event).collect::<std::result::Result<Vec<_>, _>>().map(Json::Array)
 }

@@ -7,6 +7,7 @@ use rust_decimal::dec;
 use sark_db::Db;
 use sark_db::audit::{self, AuditCursor, AuditFilter, NewAuditEvent};
 use sark_db::entity::Protocol;
+use sark_db::ledger::{GroupCommit, Ledger};
 use sark_db::{Conflict, Entity, Error, Page};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -25,6 +26,98 @@ async fn walk(db: &Db, mut q: AuditFilter) -> Vec<(OffsetDateTime, String)> {
             Some(after) => q.after = Some(after),
             None => return keys,
         }
+    }
+}
+
+/// Events whose every text field holds what a bulk format gives a meaning: tabs, line ends,
+/// backslashes, `\N`, `\.`.
+fn odd_events() -> Vec<NewAuditEvent> {
+    let odd = [
+        "tab\there",
+        "line\nbreak",
+        "cr\rreturn",
+        "back\\slash",
+        "\\N",
+        "\\.",
+        "end\\",
+        "quote'\"",
+        "ünï 🚀",
+    ];
+    odd.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let text = Some(format!("{s} {i}"));
+            NewAuditEvent {
+                id: Some(format!("odd {i} {s}")),
+                timestamp: T0 + Duration::seconds(i as i64),
+                severity: (*s).to_owned(),
+                user_id: text.clone(),
+                user_email: text.clone(),
+                server_id: text.clone(),
+                tool_name: text.clone(),
+                decision: text.clone(),
+                policy_id: text.clone(),
+                ip_address: text.clone(),
+                user_agent: text.clone(),
+                request_id: text.clone(),
+                details: json!({ "s": s, "nested": [s, { "k": s }] }),
+                principal_org: text.clone(),
+                resource_protocol: Some(Protocol::Http),
+                capability_id: text.clone(),
+                correlation_id: text.clone(),
+                source_node: text.clone(),
+                target_node: text.clone(),
+                estimated_cost: Some(dec!(0.000001) * rust_decimal::Decimal::from(i)),
+                actual_cost: None,
+                ..NewAuditEvent::new(*s)
+            }
+        })
+        .collect()
+}
+
+/// Each of `events` reads back as given.
+async fn stored_as_given(db: &Db, events: &[NewAuditEvent]) {
+    for (i, e) in events.iter().enumerate() {
+        let stored = audit::get(db, e.id.as_deref().unwrap()).await.unwrap();
+        let given = [
+            &e.user_id,
+            &e.user_email,
+            &e.server_id,
+            &e.tool_name,
+            &e.decision,
+            &e.policy_id,
+            &e.ip_address,
+            &e.user_agent,
+            &e.request_id,
+            &e.principal_org,
+            &e.capability_id,
+            &e.correlation_id,
+            &e.source_node,
+            &e.target_node,
+        ];
+        let read = [
+            &stored.user_id,
+            &stored.user_email,
+            &stored.server_id,
+            &stored.tool_name,
+            &stored.decision,
+            &stored.policy_id,
+            &stored.ip_address,
+            &stored.user_agent,
+            &stored.request_id,
+            &stored.principal_org,
+            &stored.capability_id,
+            &stored.correlation_id,
+            &stored.source_node,
+            &stored.target_node,
+        ];
+        assert_eq!(given, read);
+        assert_eq!(
+            (&stored.event_type, &stored.severity, &stored.details),
+            (&e.event_type, &e.severity, &e.details)
+        );
+        assert_eq!((stored.timestamp, stored.resource_protocol), (e.timestamp, e.resource_protocol));
+        assert_eq!((stored.estimated_cost_micros, stored.actual_cost_micros), (Some(i as i64), None));
     }
 }
 
@@ -84,57 +177,18 @@ on_all! {
     }
 
     async fn a_batch_stores_every_field_as_given(db: &Db) {
-        // What a bulk format gives a meaning: tabs, line ends, backslashes, `\N`, `\.`.
-        let odd = ["tab\there", "line\nbreak", "cr\rreturn", "back\\slash", "\\N", "\\.", "end\\", "quote'\"", "ünï 🚀"];
-        let events: Vec<_> = odd
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let text = Some(format!("{s} {i}"));
-                NewAuditEvent {
-                    id: Some(format!("odd {i} {s}")),
-                    timestamp: T0 + Duration::seconds(i as i64),
-                    severity: (*s).to_owned(),
-                    user_id: text.clone(),
-                    user_email: text.clone(),
-                    server_id: text.clone(),
-                    tool_name: text.clone(),
-                    decision: text.clone(),
-                    policy_id: text.clone(),
-                    ip_address: text.clone(),
-                    user_agent: text.clone(),
-                    request_id: text.clone(),
-                    details: json!({ "s": s, "nested": [s, { "k": s }] }),
-                    principal_org: text.clone(),
-                    resource_protocol: Some(Protocol::Http),
-                    capability_id: text.clone(),
-                    correlation_id: text.clone(),
-                    source_node: text.clone(),
-                    target_node: text.clone(),
-                    estimated_cost: Some(dec!(0.000001) * rust_decimal::Decimal::from(i)),
-                    actual_cost: None,
-                    ..NewAuditEvent::new(*s)
-                }
-            })
-            .collect();
-        assert_eq!(audit::append_many(&db.with_clock(CLOCK), &events).await.unwrap(), odd.len() as u64);
-        for (i, e) in events.iter().enumerate() {
-            let stored = audit::get(db, e.id.as_deref().unwrap()).await.unwrap();
-            let given = [
-                &e.user_id, &e.user_email, &e.server_id, &e.tool_name, &e.decision, &e.policy_id, &e.ip_address,
-                &e.user_agent, &e.request_id, &e.principal_org, &e.capability_id, &e.correlation_id,
-                &e.source_node, &e.target_node,
-            ];
-            let read = [
-                &stored.user_id, &stored.user_email, &stored.server_id, &stored.tool_name, &stored.decision,
-                &stored.policy_id, &stored.ip_address, &stored.user_agent, &stored.request_id, &stored.principal_org,
-                &stored.capability_id, &stored.correlation_id, &stored.source_node, &stored.target_node,
-            ];
-            assert_eq!(given, read);
-            assert_eq!((&stored.event_type, &stored.severity, &stored.details), (&e.event_type, &e.severity, &e.details));
-            assert_eq!((stored.timestamp, stored.resource_protocol), (e.timestamp, e.resource_protocol));
-            assert_eq!((stored.estimated_cost_micros, stored.actual_cost_micros), (Some(i as i64), None));
+        let events = odd_events();
+        assert_eq!(audit::append_many(&db.with_clock(CLOCK), &events).await.unwrap(), events.len() as u64);
+        stored_as_given(db, &events).await;
+    }
+
+    async fn grouped_appends_store_every_field_as_given(db: &Db) {
+        let ledger = Ledger::new(db.with_clock(CLOCK), GroupCommit::default());
+        let events = odd_events();
+        for answer in futures::future::join_all(events.iter().map(|e| ledger.append(e))).await {
+            answer.unwrap();
         }
+        stored_as_given(db, &events).await;
     }
 
     async fn a_refused_batch_names_the_event_it_is_refused_for(db: &Db) {

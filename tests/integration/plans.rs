@@ -312,12 +312,17 @@ on_both! {
     }
 }
 
-/// The whole statement files of maintenance, privileges and the v1 copy, by directory: the
-/// files that create functions or views for a session (run here), and the statements (planned
-/// here, with their values).
+/// The whole statement files of grouped audit appends, maintenance, privileges and the v1 copy,
+/// by directory: the files that create functions or views for a session (run here), and the
+/// statements (planned here, with their values).
 fn other_statement_files() -> Vec<(&'static str, &'static str, Vec<sea_orm::Value>)> {
     let cutoff = sea_orm::Value::from(T0);
     vec![
+        (
+            "audit/sql/insert_events.pg.sql",
+            include_str!("../../src/audit/sql/insert_events.pg.sql"),
+            vec![serde_json::json!([{ "id": "e-1", "timestamp": "2026-09-01T00:00:00.000000Z", "event_type": "x", "severity": "low", "details": {} }]).into()],
+        ),
         ("maintenance/functions.pg.sql", include_str!("../../src/maintenance/functions.pg.sql"), vec![]),
         (
             "maintenance/months_before.sqlite.sql",
@@ -362,7 +367,7 @@ on_both! {
     async fn every_other_statement_file_runs_or_plans_on_its_backend(db: &Db) {
         let files = other_statement_files();
         let mut found = Vec::new();
-        for dir in ["maintenance", "privileges", "v1/sql"] {
+        for dir in ["audit/sql", "maintenance", "privileges", "v1/sql"] {
             for f in std::fs::read_dir(format!("{}/src/{dir}", env!("CARGO_MANIFEST_DIR"))).unwrap() {
                 let name = f.unwrap().file_name().into_string().unwrap();
                 if name.ends_with(".sql") {
