@@ -210,6 +210,19 @@ impl AuditFilter {
     }
 }
 
+/// The span of one append: the event's type and correlation id.
+macro_rules! event_span {
+    ($name:literal, $event:expr) => {
+        $crate::trace::operation!(
+            INFO,
+            $name,
+            event_type = %$event.event_type,
+            correlation_id = $event.correlation_id.as_deref()
+        )
+    };
+}
+pub(crate) use event_span;
+
 /// Appends one event and returns it as stored. An `(id, timestamp)` that exists already is
 /// a [`Error::Conflict`].
 ///
@@ -227,13 +240,7 @@ impl AuditFilter {
 /// # }
 /// ```
 pub async fn append<C: Conn>(db: &C, event: &NewAuditEvent) -> Result<audit_event::Model> {
-    let span = operation!(
-        INFO,
-        "audit::append",
-        event_type = %event.event_type,
-        correlation_id = event.correlation_id.as_deref()
-    );
-    traced(span, async {
+    traced(event_span!("audit::append", event), async {
         let row = event.row(db.clock())?;
         let id = row.id.as_ref().clone();
         row.insert(db).await.map_err(|e| append_error(e, &id))

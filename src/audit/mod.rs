@@ -13,6 +13,7 @@ mod seal;
 mod verify;
 
 pub use canonical::{ALGORITHM, ALGORITHM_V1};
+pub(crate) use log::event_span;
 pub use log::{AuditCursor, AuditFilter, NewAuditEvent, append, append_many, get, query, trace};
 pub use seal::seal;
 pub use verify::{Accounted, SealCheck, SealReport, verify};

@@ -22,9 +22,9 @@
 use super::cost::{CostOutcome, NewCost, Valid, cost_span};
 use super::costs;
 use super::{locked, one_statement};
-use crate::audit::NewAuditEvent;
 use crate::audit::grouped::{self, Append};
-use crate::trace::{operation, traced};
+use crate::audit::{NewAuditEvent, event_span};
+use crate::trace::traced;
 use crate::{Conn, Db, Error, Result, Server, Tx};
 use entity::audit_event;
 use sea_orm::DbErr;
@@ -140,13 +140,7 @@ impl Ledger {
     /// [`audit::append`](crate::audit::append) through group commit: the events of concurrent
     /// callers share one commit; the same outcome, refusal or error.
     pub async fn append(&self, event: &NewAuditEvent) -> Result<audit_event::Model> {
-        let span = operation!(
-            INFO,
-            "ledger::append",
-            event_type = %event.event_type,
-            correlation_id = event.correlation_id.as_deref()
-        );
-        traced(span, async {
+        traced(event_span!("ledger::append", event), async {
             let mut hasher = DefaultHasher::new();
             event.timestamp.hash(&mut hasher);
             let lane = &self.lanes[(hasher.finish() % self.lanes.len() as u64) as usize];

@@ -207,6 +207,27 @@ on_all! {
     }
 }
 
+/// Terminates every connection named `application` every 20–60 ms until `done`; returns how
+/// many it terminated.
+fn killer(
+    db: &Db,
+    application: &'static str,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<usize> {
+    let db = db.clone();
+    tokio::spawn(async move {
+        let mut kills = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1";
+            let stmt =
+                sea_orm::Statement::from_sql_and_values(db.get_database_backend(), sql, [application.into()]);
+            kills += db.query_all_raw(stmt).await.unwrap().len();
+            tokio::time::sleep(Duration::from_millis(fastrand::u64(20..60))).await;
+        }
+        kills
+    })
+}
+
 /// Terminates the ledger's connections every few milliseconds while 32 tasks charge with keys
 /// and retry what failed; in the end every successful key has one ledger row, counters equal
 /// the ledger, and no day holds more than its limit.
@@ -221,22 +242,7 @@ async fn killed_connections_lose_or_double_no_charge() {
     let pool = sark_db::connect(&url).await.unwrap();
     let ledger = Ledger::new(pool.with_clock(CLOCK), GroupCommit::default());
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let killer = {
-        let (db, done) = (db.clone(), done.clone());
-        tokio::spawn(async move {
-            let mut kills = 0;
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sark_killed'";
-                kills += db
-                    .query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
-                    .await
-                    .unwrap()
-                    .len();
-                tokio::time::sleep(Duration::from_millis(fastrand::u64(20..60))).await;
-            }
-            kills
-        })
-    };
+    let killer = killer(db, "sark_killed", done.clone());
     let tasks: Vec<_> = (0..32)
         .map(|task| {
             let ledger = ledger.clone();
@@ -369,22 +375,7 @@ async fn killed_connections_lose_or_double_no_event() {
     let url = format!("{}?application_name=sark_killed_audit", t.url);
     let ledger = Ledger::new(sark_db::connect(&url).await.unwrap().with_clock(CLOCK), GroupCommit::default());
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let killer = {
-        let (db, done) = (db.clone(), done.clone());
-        tokio::spawn(async move {
-            let mut kills = 0;
-            while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'sark_killed_audit'";
-                kills += db
-                    .query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
-                    .await
-                    .unwrap()
-                    .len();
-                tokio::time::sleep(Duration::from_millis(fastrand::u64(20..60))).await;
-            }
-            kills
-        })
-    };
+    let killer = killer(db, "sark_killed_audit", done.clone());
     let tasks: Vec<_> = (0..32)
         .map(|task| {
             let (ledger, db) = (ledger.clone(), db.clone());
