@@ -2,8 +2,10 @@
 //! per file, one migrated template database shared by every test, and every test free to run
 //! beside any other (`.cargo/config.toml` sets the number of test threads). Each module holds
 //! the tests of one part of the library; `common` is the harness (one body, every backend).
-//! `tests/migrations_pinned.rs` is a binary of its own: it records every statement its process
-//! runs.
+//! Two test files are binaries of their own, as they watch their whole process through
+//! `tracing`: `tests/migrations_pinned.rs` records every statement its process runs, and
+//! `tests/spans.rs` installs subscribers, whose interest in each callsite `tracing` keeps for the
+//! whole process, so that other tests' threads would race with them.
 
 #[macro_use]
 mod common;
@@ -24,7 +26,6 @@ mod resources;
 mod schema;
 mod seals;
 mod serialization;
-mod spans;
 mod summaries;
 mod timestamps;
 mod transactions;

@@ -1,6 +1,9 @@
 //! Every public operation runs in a span named after it, with its ids, its outcome and the rows
 //! it touched; a budget refusal is an INFO event and a database error a WARN event.
 
+#[path = "integration/common/mod.rs"]
+mod common;
+
 use rust_decimal::dec;
 use sark_db::ConnectionTrait;
 use sark_db::entity::Protocol;
