@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 /// PostgreSQL (not Citus): the events by one statement of fixed text, as one JSON array.
 const INSERT_EVENTS: &str = include_str!("sql/insert_events.pg.sql");
 
-/// An append waiting for its transaction.
+/// An append waiting for its group's statement.
 pub(crate) struct Append {
     /// The event.
     pub(crate) event: NewAuditEvent,

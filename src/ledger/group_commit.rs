@@ -18,6 +18,9 @@
 //! calls run again one by one. When the commit itself fails, nobody can tell whether it took
 //! effect: every call of the transaction gets the error, and none is retried (retry with an
 //! idempotency key). No call is answered with success before its transaction committed.
+//!
+//! Audit events ([`Ledger::append`]) share the lanes; the events a flusher takes go together by
+//! one statement of their own (`crate::audit::grouped`), after the costs it took.
 
 use super::cost::{CostOutcome, NewCost, Valid, cost_span};
 use super::costs;
@@ -129,23 +132,27 @@ impl Ledger {
     /// Queues `cost` on its principal's lane and waits for its answer (bad input is judged by
     /// the flusher, once: its refusal is the call's answer and writes nothing).
     async fn submit(&self, cost: &NewCost, enforce: bool) -> Result<CostOutcome> {
-        let mut hasher = DefaultHasher::new();
-        cost.principal_id.hash(&mut hasher);
-        let lane = &self.lanes[(hasher.finish() % self.lanes.len() as u64) as usize];
         let (reply, answer) = oneshot::channel();
-        lane.send(Queued::Cost(Call { cost: cost.clone(), enforce, reply })).map_err(|_| stopped())?;
+        self.lane(&cost.principal_id)
+            .send(Queued::Cost(Call { cost: cost.clone(), enforce, reply }))
+            .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// The lane `key` goes to.
+    fn lane(&self, key: impl Hash) -> &mpsc::UnboundedSender<Queued> {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        &self.lanes[(hasher.finish() % self.lanes.len() as u64) as usize]
     }
 
     /// [`audit::append`](crate::audit::append) through group commit: the events of concurrent
     /// callers share one commit; the same outcome, refusal or error.
     pub async fn append(&self, event: &NewAuditEvent) -> Result<audit_event::Model> {
         traced(event_span!("ledger::append", event), async {
-            let mut hasher = DefaultHasher::new();
-            event.timestamp.hash(&mut hasher);
-            let lane = &self.lanes[(hasher.finish() % self.lanes.len() as u64) as usize];
             let (reply, answer) = oneshot::channel();
-            lane.send(Queued::Event(Box::new(Append { event: event.clone(), reply })))
+            self.lane(event.timestamp)
+                .send(Queued::Event(Box::new(Append { event: event.clone(), reply })))
                 .map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
         })

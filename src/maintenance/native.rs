@@ -27,7 +27,7 @@ pub(super) async fn move_default_rows<C: ConnectionTrait>(db: &C, table: &str) -
         ))
         .await?;
     let moved: i64 = row.map(|r| r.try_get("", "moved")).transpose()?.unwrap_or(0);
-    Ok(moved.unsigned_abs())
+    Ok(u64::try_from(moved).unwrap_or(0))
 }
 
 /// Creates the partitions of `table` from the month of `now` to `ahead` months after it;
