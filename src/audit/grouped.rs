@@ -11,6 +11,7 @@ use super::log::{NewAuditEvent, append};
 use crate::error::not_applied;
 use crate::{Conn, Db, Error, Result, Server, timestamp};
 use entity::audit_event;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, Iterable, Statement,
     TryIntoModel, Value,
@@ -20,6 +21,9 @@ use tokio::sync::oneshot;
 
 /// PostgreSQL (not Citus): the events by one statement of fixed text, as one JSON array.
 const INSERT_EVENTS: &str = include_str!("sql/insert_events.pg.sql");
+
+/// PostgreSQL: [`INSERT_EVENTS`], skipping an event whose id and timestamp are stored already.
+const INSERT_NEW_EVENTS: &str = include_str!("sql/insert_new_events.pg.sql");
 
 /// An append waiting for its group's statement.
 pub(crate) struct Append {
@@ -91,8 +95,34 @@ async fn together(
     }
 }
 
+/// Inserts `rows` on `db` (a transaction) by one statement, skipping any whose id and timestamp
+/// are stored already: the events of governed calls, committed with their charges.
+pub(crate) async fn insert_new<C: ConnectionTrait>(
+    db: &C,
+    rows: &[&audit_event::ActiveModel],
+) -> std::result::Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let events = as_json(rows.iter().copied())?;
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            INSERT_NEW_EVENTS,
+            [events.into()],
+        ))
+        .await?;
+    } else {
+        let rows = rows.iter().map(|&row| row.clone());
+        let skip = OnConflict::columns([audit_event::Column::Id, audit_event::Column::Timestamp])
+            .do_nothing()
+            .to_owned();
+        audit_event::Entity::insert_many(rows).on_conflict(skip).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
 /// `rows` as a JSON array of objects keyed by column name, as `insert_events.pg.sql` reads it.
-fn as_json(rows: &[audit_event::ActiveModel]) -> std::result::Result<Json, DbErr> {
+fn as_json<'a>(
+    rows: impl IntoIterator<Item = &'a audit_event::ActiveModel>,
+) -> std::result::Result<Json, DbErr> {
     let event = |row: &audit_event::ActiveModel| {
         let mut object = serde_json::Map::with_capacity(22);
         for column in audit_event::Column::iter() {
@@ -109,5 +139,5 @@ fn as_json(rows: &[audit_event::ActiveModel]) -> std::result::Result<Json, DbErr
         }
         Ok(Json::Object(object))
     };
-    rows.iter().map(event).collect::<std::result::Result<Vec<_>, _>>().map(Json::Array)
+    rows.into_iter().map(event).collect::<std::result::Result<Vec<_>, _>>().map(Json::Array)
 }

@@ -102,7 +102,7 @@ impl NewAuditEvent {
     }
 
     /// Validates the event (its timestamp against `clock`) and builds its row.
-    pub(super) fn row(&self, clock: &Clock) -> Result<audit_event::ActiveModel> {
+    pub(crate) fn row(&self, clock: &Clock) -> Result<audit_event::ActiveModel> {
         validate::name("event_type", &self.event_type)?;
         validate::name("severity", &self.severity)?;
         for (field, value) in [
@@ -290,7 +290,7 @@ pub async fn append_many<C: Conn>(db: &C, events: &[NewAuditEvent]) -> Result<u6
 
 /// Translates the error of an append: the sealed-range trigger's refusal (the one rule trigger
 /// an event that passed validation can meet) is [`Conflict::Sealed`], the rest as for any write.
-fn append_error(e: DbErr, id: &str) -> Error {
+pub(crate) fn append_error(e: DbErr, id: &str) -> Error {
     if refused_by_rule_trigger(&e) {
         Conflict::Sealed { id: id.to_owned() }.into()
     } else {

@@ -8,7 +8,7 @@ mod canonical;
 #[cfg(feature = "postgres")]
 mod copy;
 pub(crate) mod grouped;
-mod log;
+pub(crate) mod log;
 mod seal;
 mod verify;
 

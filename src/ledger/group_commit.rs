@@ -20,10 +20,14 @@
 //! idempotency key). No call is answered with success before its transaction committed.
 //!
 //! Audit events ([`Ledger::append`]) share the lanes; the events a flusher takes go together by
-//! one statement of their own (`crate::audit::grouped`), after the costs it took.
+//! one statement of their own (`crate::audit::grouped`), after the costs it took. Governed calls
+//! ([`Ledger::govern`]) are charges that take their event into their transaction: they join the
+//! shared write transaction (never the one-statement route), and its events go in by one
+//! statement before its commit; alone, each is its own transaction (`super::governed`).
 
 use super::cost::{CostOutcome, NewCost, Valid, cost_span};
 use super::costs;
+use super::governed::{self, Events, Governed, GovernedCall};
 use super::{locked, one_statement};
 use crate::audit::grouped::{self, Append};
 use crate::audit::{NewAuditEvent, event_span};
@@ -59,17 +63,49 @@ impl Default for GroupCommit {
     }
 }
 
-/// What a lane's flusher takes: a cost, or an audit event.
+/// What a lane's flusher takes: a cost, an audit event, or a governed call.
 enum Queued {
     Cost(Call),
     Event(Box<Append>),
+    Governed(Box<GovernedCall>, oneshot::Sender<Result<Governed>>),
 }
 
 /// A charge or record waiting for its transaction.
 struct Call {
     cost: NewCost,
     enforce: bool,
-    reply: oneshot::Sender<Result<CostOutcome>>,
+    reply: Reply,
+}
+
+/// Where a call's answer goes.
+enum Reply {
+    /// A charge or record: its outcome.
+    Cost(oneshot::Sender<Result<CostOutcome>>),
+    /// A governed call: its events, the one its outcome picks committed with it.
+    Governed(Box<Events>, oneshot::Sender<Result<Governed>>),
+}
+
+impl Call {
+    /// The event this call appends in its charge's commit, given the charge's `outcome`.
+    fn event(&self, outcome: &Result<CostOutcome>) -> Option<&audit_event::ActiveModel> {
+        match &self.reply {
+            Reply::Cost(_) => None,
+            Reply::Governed(events, _) => events.pick(outcome),
+        }
+    }
+
+    /// Whether the call must share its transaction with its event.
+    fn governed(&self) -> bool {
+        matches!(self.reply, Reply::Governed(..))
+    }
+
+    /// Answers the call with its charge's `outcome`, committed.
+    fn answer(self, outcome: Result<CostOutcome>) {
+        match self.reply {
+            Reply::Cost(reply) => drop(reply.send(outcome)),
+            Reply::Governed(events, reply) => drop(reply.send(events.answer(outcome))),
+        }
+    }
 }
 
 /// Charges and records through group commit. Cheap to clone; the flushers stop when the last
@@ -134,7 +170,7 @@ impl Ledger {
     async fn submit(&self, cost: &NewCost, enforce: bool) -> Result<CostOutcome> {
         let (reply, answer) = oneshot::channel();
         self.lane(&cost.principal_id)
-            .send(Queued::Cost(Call { cost: cost.clone(), enforce, reply }))
+            .send(Queued::Cost(Call { cost: cost.clone(), enforce, reply: Reply::Cost(reply) }))
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -153,6 +189,47 @@ impl Ledger {
             let (reply, answer) = oneshot::channel();
             self.lane(event.timestamp)
                 .send(Queued::Event(Box::new(Append { event: event.clone(), reply })))
+                .map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        })
+        .await
+    }
+}
+
+impl Ledger {
+    /// A governed call: charges `call.cost` and appends the audit event of the outcome in the
+    /// same commit — `call.charged` with an accepted charge, `call.refused` with a budget
+    /// refusal (then nothing is charged). Concurrent calls share commits. See
+    /// [`governed`](super::governed) for retries.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> sark_db::Result<()> {
+    /// # let db = sark_db::connect("sqlite::memory:").await?;
+    /// # sark_db::migrate(&db).await?;
+    /// use rust_decimal::dec;
+    /// use sark_db::audit::NewAuditEvent;
+    /// use sark_db::ledger::budgets::{self, Limits};
+    /// use sark_db::ledger::costs::NewCost;
+    /// use sark_db::ledger::{Governed, GovernedCall, GroupCommit, Ledger};
+    ///
+    /// budgets::set_limits(&db, "ann", &Limits { daily: Some(dec!(1)), monthly: None, currency: "USD".into() }).await?;
+    /// let ledger = Ledger::new(db.clone(), GroupCommit::default());
+    /// let call = GovernedCall {
+    ///     cost: NewCost::new("ann", "search-api", "query").estimated(dec!(0.6)),
+    ///     charged: NewAuditEvent { decision: Some("allow".into()), ..NewAuditEvent::new("tool_invoked") },
+    ///     refused: Some(NewAuditEvent { decision: Some("deny".into()), ..NewAuditEvent::new("budget_exceeded") }),
+    /// };
+    /// assert!(matches!(ledger.govern(&call).await?, Governed::Charged { .. }));
+    /// assert!(matches!(ledger.govern(&call).await?, Governed::Refused { event: Some(_), .. }));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn govern(&self, call: &GovernedCall) -> Result<Governed> {
+        traced(cost_span!("ledger::govern", call.cost), async {
+            let (reply, answer) = oneshot::channel();
+            self.lane(&call.cost.principal_id)
+                .send(Queued::Governed(Box::new(call.clone()), reply))
                 .map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
         })
@@ -191,6 +268,13 @@ async fn flush(db: Db, mut queue: mpsc::UnboundedReceiver<Queued>, options: Grou
             match queued {
                 Queued::Cost(call) => costs.push(call),
                 Queued::Event(append) => events.push(*append),
+                Queued::Governed(call, reply) => match Events::new(&call, db.clock()) {
+                    Ok(events) => {
+                        let reply = Reply::Governed(Box::new(events), reply);
+                        costs.push(Call { cost: call.cost, enforce: true, reply });
+                    }
+                    Err(e) => drop(reply.send(Err(e))),
+                },
             }
         }
         if !costs.is_empty() {
@@ -210,7 +294,7 @@ async fn settle(db: &Db, calls: Vec<Call>) {
         match together(db, &calls).await {
             Ok(outcomes) => {
                 for (call, outcome) in calls.into_iter().zip(outcomes) {
-                    let _ = call.reply.send(outcome);
+                    call.answer(outcome);
                 }
                 return;
             }
@@ -218,7 +302,7 @@ async fn settle(db: &Db, calls: Vec<Call>) {
                 let e = e.to_string();
                 for call in calls {
                     let reason = format!("the commit of a group of charges failed: {e}");
-                    let _ = call.reply.send(Err(DbErr::Custom(reason).into()));
+                    call.answer(Err(DbErr::Custom(reason).into()));
                 }
                 return;
             }
@@ -226,8 +310,7 @@ async fn settle(db: &Db, calls: Vec<Call>) {
         }
     }
     for call in calls {
-        let outcome = alone(db, &call).await;
-        let _ = call.reply.send(outcome);
+        alone(db, call).await;
     }
 }
 
@@ -241,7 +324,8 @@ async fn at_once(db: &Db, calls: Vec<Call>) -> Vec<Call> {
     let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
     {
         let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
-        let (at, group) = unkeyed(&calls, &valid);
+        // A governed call's event must share its charge's commit: not this statement's.
+        let (at, group) = unkeyed(&calls, &valid, |c| c.cost.idempotency_key.is_some() || c.governed());
         let decided = one_statement::charge_many(db, &group, clock.now()).await;
         at.into_iter().zip(decided).for_each(|(i, answer)| answers[i] = answer);
     }
@@ -250,7 +334,7 @@ async fn at_once(db: &Db, calls: Vec<Call>) -> Vec<Call> {
         .zip(answers)
         .filter_map(|(call, answer)| match answer {
             Some(answer) => {
-                let _ = call.reply.send(answer);
+                call.answer(answer);
                 None
             }
             None => Some(call),
@@ -258,14 +342,15 @@ async fn at_once(db: &Db, calls: Vec<Call>) -> Vec<Call> {
         .collect()
 }
 
-/// The valid calls of the principals without a keyed call among `calls`, with their
-/// indices: the calls a group decides together.
-fn unkeyed<'a>(calls: &[Call], valid: &[Result<Valid<'a>>]) -> (Vec<usize>, Vec<super::cost::Call<'a>>) {
-    let keyed: BTreeSet<&str> = calls
-        .iter()
-        .filter(|c| c.cost.idempotency_key.is_some())
-        .map(|c| c.cost.principal_id.as_str())
-        .collect();
+/// The valid calls of the principals without a call that is `apart` among `calls` (a keyed
+/// one, say), with their indices: the calls a group decides together.
+fn unkeyed<'a>(
+    calls: &[Call],
+    valid: &[Result<Valid<'a>>],
+    apart: impl Fn(&Call) -> bool,
+) -> (Vec<usize>, Vec<super::cost::Call<'a>>) {
+    let keyed: BTreeSet<&str> =
+        calls.iter().filter(|c| apart(c)).map(|c| c.cost.principal_id.as_str()).collect();
     valid
         .iter()
         .zip(calls)
@@ -277,10 +362,21 @@ fn unkeyed<'a>(calls: &[Call], valid: &[Result<Valid<'a>>]) -> (Vec<usize>, Vec<
         .unzip()
 }
 
-/// A call on its own, as the free functions run it.
-async fn alone(db: &Db, call: &Call) -> Result<CostOutcome> {
-    let valid = Valid::new(&call.cost, db.clock())?;
-    costs::settle_valid(db, &valid, call.enforce, db.clock().now(), true).await
+/// Settles and answers a call on its own: a charge or record as the free functions run it, a
+/// governed call in a transaction of its own.
+async fn alone(db: &Db, call: Call) {
+    match call.reply {
+        Reply::Cost(reply) => {
+            let outcome = async {
+                let valid = Valid::new(&call.cost, db.clock())?;
+                costs::settle_valid(db, &valid, call.enforce, db.clock().now(), true).await
+            };
+            let _ = reply.send(outcome.await);
+        }
+        Reply::Governed(events, reply) => {
+            let _ = reply.send(governed::alone(db, &call.cost, *events).await);
+        }
+    }
 }
 
 /// How a shared transaction failed.
@@ -301,7 +397,7 @@ async fn together(db: &Db, calls: &[Call]) -> std::result::Result<Vec<Result<Cos
     let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
     let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
     if server == Server::Postgres {
-        let (at, group) = unkeyed(calls, &valid);
+        let (at, group) = unkeyed(calls, &valid, |c| c.cost.idempotency_key.is_some());
         match locked::settle_group(&txn, &group, now).await {
             Ok(decided) => at.into_iter().zip(decided).for_each(|(i, answer)| answers[i] = answer),
             Err(_) => return Err(rollback(txn).await),
@@ -318,6 +414,11 @@ async fn together(db: &Db, calls: &[Call]) -> std::result::Result<Vec<Result<Cos
             return Err(rollback(txn).await);
         }
         outcomes.push(outcome);
+    }
+    let events: Vec<_> =
+        calls.iter().zip(&outcomes).filter_map(|(call, outcome)| call.event(outcome)).collect();
+    if !events.is_empty() && grouped::insert_new(&txn, &events).await.is_err() {
+        return Err(rollback(txn).await);
     }
     txn.commit().await.map_err(Failed::AtCommit)?;
     Ok(outcomes)

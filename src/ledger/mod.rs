@@ -28,6 +28,7 @@ mod bulk;
 mod copy;
 mod cost;
 pub mod costs;
+pub mod governed;
 mod group_commit;
 pub mod idempotency;
 mod locked;
@@ -41,5 +42,6 @@ pub mod statements;
 pub mod summaries;
 pub(crate) mod window;
 
+pub use governed::{Governed, GovernedCall};
 pub use group_commit::{GroupCommit, Ledger};
 pub use money::MAX_AMOUNT;

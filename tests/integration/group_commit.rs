@@ -209,7 +209,7 @@ on_all! {
 
 /// Terminates every connection named `application` every 20–60 ms until `done`; returns how
 /// many it terminated.
-fn killer(
+pub(crate) fn killer(
     db: &Db,
     application: &'static str,
     done: std::sync::Arc<std::sync::atomic::AtomicBool>,

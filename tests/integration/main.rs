@@ -18,6 +18,7 @@ mod budgets;
 mod connect;
 mod costs;
 mod federation;
+mod governed;
 mod group_commit;
 mod maintenance;
 mod plans;
