@@ -162,6 +162,25 @@ pub(crate) fn not_applied(e: &DbErr) -> bool {
     }
 }
 
+/// Whether `e` shows that the connection was lost (none was had, it broke, or the server ended
+/// it: SQLSTATE classes 08 and 57P): a statement that failed so may go again on another.
+pub(crate) fn connection_lost(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            Sqlx::Io(_) | Sqlx::Protocol(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => {
+                true
+            }
+            Sqlx::Database(e) => {
+                e.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// The code a server gave a refused statement — SQLSTATE on PostgreSQL, the extended result
 /// code on SQLite — and the constraint it names (PostgreSQL only). Refusals are told apart by
 /// these, never by message text.

@@ -59,7 +59,7 @@ pub struct Args {
     #[arg(long, default_value_t = GroupCommit::default().lanes)]
     lanes: usize,
     /// Only these workloads (comma-separated): sequential, hot, spread, keyed, tight, mixed,
-    /// bulk, summary, audit, appends, sqlite.
+    /// bulk, summary, audit, appends, governed, kills, sqlite.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run on plain tables: roll back the migrations after 15 first, to compare a run on

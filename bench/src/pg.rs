@@ -15,7 +15,7 @@ use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, NewCost};
 use sark_db::ledger::statements::{PG_CHARGE, PG_KEYED_CHARGE};
 use sark_db::ledger::summaries::{self, CostFilter};
-use sark_db::ledger::{GroupCommit, Ledger};
+use sark_db::ledger::{Governed, GovernedCall, GroupCommit, Ledger};
 use sea_orm::ConnectionTrait;
 use sea_orm::sqlx::postgres::{PgArguments, PgPoolOptions};
 use sea_orm::sqlx::query::Query;
@@ -25,6 +25,10 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+/// The audit event pgbench appends for a call.
+const APPEND_EVENT: &str = "INSERT INTO audit_events (id, \"timestamp\", event_type, correlation_id) \
+    VALUES (gen_random_uuid()::text, now(), 'tool_invoked', 'req-' || :client_id);\n";
 
 /// The statement the summary baseline runs: the sum and count of one principal's costs in a
 /// period.
@@ -108,6 +112,12 @@ impl Pg {
         }
         if a.runs("appends") {
             rows.push(self.appends().await?);
+        }
+        if a.runs("governed") {
+            rows.push(self.governed().await?);
+        }
+        if a.runs("kills") {
+            rows.extend(self.kills().await?);
         }
         Ok(rows)
     }
@@ -579,9 +589,7 @@ impl Pg {
         }
         let grouped = n as f64 / start.elapsed().as_secs_f64();
         let after = self.events().await?;
-        let script = "INSERT INTO audit_events (id, \"timestamp\", event_type, correlation_id) \
-                      VALUES (gen_random_uuid()::text, now(), 'tool_invoked', 'req-' || :client_id);\n";
-        let pgbench = self.pgbench(script, tasks, n)?;
+        let pgbench = self.pgbench(APPEND_EVENT, tasks, n)?;
         let last = self.events().await?;
         if after - before != n as i64 || last - after != n as i64 {
             return Err(format!(
@@ -597,6 +605,150 @@ impl Pg {
             grouped,
         )
         .pgbench(pgbench))
+    }
+
+    /// Governed calls (a charge and its audit event in one commit) through the Ledger, against
+    /// pgbench running the charge statement and the event's `INSERT` in one transaction a call.
+    async fn governed(&self) -> Res<Row> {
+        let (n, tasks, principals) = (self.args.concurrent, self.args.tasks, self.args.principals);
+        let plan = plan(tasks, n / tasks, principals);
+        let calls = (n / tasks * tasks) as i64;
+        let workload =
+            format!("governed call, charge + event: {tasks} tasks, {principals} principals, N={calls}");
+        self.reset_large(principals).await?;
+        let before = self.events().await?;
+        let ledger = self.ledger.clone();
+        let (grouped, _) = run_plan(&plan, move |p, call| {
+            let ledger = ledger.clone();
+            async move {
+                let charged = NewAuditEvent {
+                    correlation_id: Some(format!("req-{call}")),
+                    ..NewAuditEvent::new("tool_invoked")
+                };
+                match ledger.govern(&GovernedCall { cost: charge(p), charged, refused: None }).await? {
+                    Governed::Charged { event: Some(_), .. } => Ok(true),
+                    other => Err(format!("a governed call answered {other:?}").into()),
+                }
+            }
+        })
+        .await?;
+        self.check(&workload, "sark-db Ledger", Expect::rows(calls)).await?;
+        let after = self.events().await?;
+        self.reset_large(principals).await?;
+        let script = charge_script(principals, false);
+        let (head, charge) = script.split_once('\n').expect("the script sets the principal first");
+        let pgbench = self.pgbench(&format!("{head}\nBEGIN;\n{charge}{APPEND_EVENT}END;\n"), tasks, n)?;
+        self.check(&workload, "pgbench", Expect::rows(calls)).await?;
+        let last = self.events().await?;
+        if after - before != calls || last - after != calls {
+            let stored = (after - before, last - after);
+            return Err(format!("{workload}: {stored:?} events stored, {calls} calls each").into());
+        }
+        Ok(Row::new(workload, "calls/s", grouped).pgbench(pgbench))
+    }
+
+    /// Keyed charges and appends from every task while their connections (a pool and a Ledger
+    /// of their own) are killed every 20–60 ms; a call that fails goes again until it is
+    /// answered. Calls settled per second through the Ledger against the unbatched calls, under
+    /// the same kills.
+    async fn kills(&self) -> Res<Vec<Row>> {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        let url = format!("{}{separator}application_name={KILLED}", self.url);
+        let pool = PoolOptions { max_connections: Some(self.args.tasks as u32), ..PoolOptions::default() };
+        let victim = sark_db::connect_with(&url, &pool).await?;
+        let ledger =
+            Ledger::new(victim.clone(), GroupCommit { lanes: self.args.lanes, ..GroupCommit::default() });
+        let (tasks, principals) = (self.args.tasks, self.args.principals);
+        let plan = plan(tasks, self.args.concurrent / 4 / tasks, principals);
+        let calls = plan.iter().map(Vec::len).sum::<usize>() as i64;
+        let workload =
+            format!("under kills every 20-60 ms: {tasks} tasks, {principals} principals, N={calls}");
+        let expect = Expect { keys: calls, ..Expect::rows(calls) };
+        let mut rates = Vec::new();
+        for grouped in [false, true] {
+            self.reset_large(principals).await?;
+            let (db, ledger) = (victim.clone(), ledger.clone());
+            let ((rate, _), kills) = killed(
+                &self.raw,
+                run_plan(&plan, move |p, call| {
+                    let (db, ledger) = (db.clone(), ledger.clone());
+                    async move {
+                        let request = charge(p).idempotency_key(format!("k-{call}"));
+                        loop {
+                            let outcome = if grouped {
+                                ledger.charge(&request).await
+                            } else {
+                                costs::charge(&db, &request).await
+                            };
+                            match outcome {
+                                Ok(_) => return Ok(true),
+                                Err(sark_db::Error::Db(_)) => {}
+                                Err(e) => return Err(e.into()),
+                            }
+                        }
+                    }
+                }),
+            )
+            .await?;
+            self.check(
+                &format!("keyed charges {workload}"),
+                if grouped { "Ledger" } else { "sark-db" },
+                expect,
+            )
+            .await?;
+            rates.push((rate, kills));
+        }
+        for grouped in [false, true] {
+            let before = self.events().await?;
+            let (db, ledger) = (victim.clone(), ledger.clone());
+            let ((rate, _), kills) = killed(
+                &self.raw,
+                run_plan(&plan, move |_, call| {
+                    let (db, ledger) = (db.clone(), ledger.clone());
+                    async move {
+                        let event = NewAuditEvent {
+                            id: Some(format!("kill-{grouped}-{call}")),
+                            ..NewAuditEvent::new("tool_invoked")
+                        };
+                        let mut retried = false;
+                        loop {
+                            let outcome = if grouped {
+                                ledger.append(&event).await
+                            } else {
+                                audit::append(&db, &event).await
+                            };
+                            match outcome {
+                                Ok(_) => return Ok(true),
+                                // Stored by a try whose answer was lost.
+                                Err(sark_db::Error::Conflict(sark_db::Conflict::Exists { .. }))
+                                    if retried =>
+                                {
+                                    return Ok(true);
+                                }
+                                Err(sark_db::Error::Db(_)) => retried = true,
+                                Err(e) => return Err(e.into()),
+                            }
+                        }
+                    }
+                }),
+            )
+            .await?;
+            let stored = self.events().await? - before;
+            if stored != calls {
+                return Err(format!("appends {workload}: {stored} events stored for {calls} calls").into());
+            }
+            rates.push((rate, kills));
+        }
+        drop(ledger);
+        victim.close().await?;
+        let row = |what: &str, (alone, _): (f64, usize), (grouped, kills): (f64, usize)| {
+            Row::new(format!("{what} {workload}, {kills} kills"), "calls/s", grouped)
+                .against("unbatched", alone)
+        };
+        Ok(vec![
+            row("keyed charges through the Ledger", rates[0], rates[1]),
+            row("appends through the Ledger", rates[2], rates[3]),
+        ])
     }
 
     /// How many audit events are stored.
@@ -752,6 +904,29 @@ fn charge_script(principals: usize, keyed: bool) -> String {
     } else {
         format!("{head}{text};\n")
     }
+}
+
+/// The application name of the connections the `kills` workload kills.
+const KILLED: &str = "sark_bench_killed";
+
+/// Runs `work` while, on `pool`, the connections named [`KILLED`] are terminated every 20–60
+/// ms; its result and how many connections were killed.
+async fn killed<T>(pool: &PgPool, work: impl Future<Output = Res<T>>) -> Res<(T, usize)> {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop, pool) = (done.clone(), pool.clone());
+    let killer = tokio::spawn(async move {
+        let mut kills = 0;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1";
+            kills += sqlx::query(sql).bind(KILLED).fetch_all(&pool).await?.len();
+            tokio::time::sleep(Duration::from_millis(fastrand::u64(20..60))).await;
+        }
+        Ok::<_, sqlx::Error>(kills)
+    });
+    let result = work.await;
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let kills = killer.await??;
+    Ok((result?, kills))
 }
 
 fn days_ago(days: i64) -> OffsetDateTime {

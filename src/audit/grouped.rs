@@ -3,18 +3,22 @@
 //! backend, so they share one commit and one round trip. Each caller gets its own answer: bad
 //! input is refused before the statement; when the server refuses the statement (an event in a
 //! sealed range, a taken id and timestamp), nothing of it is written and every event is appended
-//! on its own, which gives each its own outcome; when the statement's outcome is unknown (the
-//! connection lost on the way back), every event of the group gets the error. No event is
-//! answered Ok before its statement returned.
+//! on its own, which gives each its own outcome. When the connection is lost, the group goes
+//! again on another (up to three tries): at once if the statement was not written, else once
+//! the first event was read back as absent (the statement is one transaction: one event of it
+//! is stored if and only if all are; present, the group is answered as stored). This assumes
+//! that the lost connection's server process has ended, as it has once the server answered
+//! with an error or killed it; when nothing can be read, every event of the group gets the
+//! error. No event is answered Ok before it was read or its statement returned.
 
 use super::log::{NewAuditEvent, append};
-use crate::error::not_applied;
+use crate::error::{connection_lost, not_applied};
 use crate::{Conn, Db, Error, Result, Server, timestamp};
 use entity::audit_event;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, Iterable, Statement,
-    TryIntoModel, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IdenStatic, Iterable,
+    QueryFilter, Statement, TryIntoModel, Value,
 };
 use serde_json::Value as Json;
 use tokio::sync::oneshot;
@@ -47,22 +51,39 @@ pub(crate) async fn settle(db: &Db, calls: Vec<Append>) {
         }
     }
     if valid.len() > 1 {
-        match together(db, &rows).await {
-            Ok(models) => {
-                for (call, model) in valid.into_iter().zip(models) {
-                    let _ = call.reply.send(Ok(model));
+        for _ in 0..TRIES {
+            let failed = match together(db, &rows).await {
+                Ok(models) => Ok(models),
+                // One statement, one transaction: its first event is stored if and only if all are.
+                Err(Failed::Unknown(e)) => match stored(db, &rows[0]).await {
+                    Ok(true) => rows
+                        .iter()
+                        .map(|r| r.clone().try_into_model())
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| Failed::Unknown(e)),
+                    Ok(false) => Err(Failed::Lost),
+                    Err(_) => Err(Failed::Unknown(e)),
+                },
+                Err(failed) => Err(failed),
+            };
+            match failed {
+                Ok(models) => {
+                    for (call, model) in valid.into_iter().zip(models) {
+                        let _ = call.reply.send(Ok(model));
+                    }
+                    return;
                 }
-                return;
-            }
-            Err(Some(e)) => {
-                let e = e.to_string();
-                for call in valid {
-                    let reason = format!("a group of audit events may or may not have been written: {e}");
-                    let _ = call.reply.send(Err(DbErr::Custom(reason).into()));
+                Err(Failed::Unknown(e)) => {
+                    let e = e.to_string();
+                    for call in valid {
+                        let reason = format!("a group of audit events may or may not have been written: {e}");
+                        let _ = call.reply.send(Err(DbErr::Custom(reason).into()));
+                    }
+                    return;
                 }
-                return;
+                Err(Failed::Lost) => {}
+                Err(Failed::Refused) => break,
             }
-            Err(None) => {}
         }
     }
     for call in valid {
@@ -70,18 +91,30 @@ pub(crate) async fn settle(db: &Db, calls: Vec<Append>) {
     }
 }
 
+/// Tries of a group's statement whose connection was lost before it was written.
+const TRIES: usize = 3;
+
+/// How a group's statement failed.
+enum Failed {
+    /// The server refused it: nothing is written.
+    Refused,
+    /// The connection was lost and nothing is written.
+    Lost,
+    /// Whether it took effect is unknown (the connection was lost on the way back).
+    Unknown(Error),
+}
+
 /// Inserts `rows` by one statement, its own transaction (one round trip), and returns them as
-/// stored. `Err(None)` when the statement was refused or never sent (nothing is written);
-/// `Err(Some(e))` when its outcome is unknown (say, the connection was lost on the way back).
+/// stored.
 async fn together(
     db: &Db,
     rows: &[audit_event::ActiveModel],
-) -> std::result::Result<Vec<audit_event::Model>, Option<Error>> {
+) -> std::result::Result<Vec<audit_event::Model>, Failed> {
     let models =
         rows.iter().map(|row| row.clone().try_into_model()).collect::<std::result::Result<Vec<_>, _>>();
-    let models = models.map_err(|_| None)?;
+    let models = models.map_err(|_| Failed::Refused)?;
     let inserted = if db.server() == Server::Postgres {
-        let events = as_json(rows).map_err(|_| None)?;
+        let events = as_json(rows).map_err(|_| Failed::Refused)?;
         db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, INSERT_EVENTS, [events.into()]))
             .await
             .map(drop)
@@ -90,9 +123,21 @@ async fn together(
     };
     match inserted {
         Ok(()) => Ok(models),
-        Err(e) if not_applied(&e) => Err(None),
-        Err(e) => Err(Some(e.into())),
+        Err(e) if connection_lost(&e) && not_applied(&e) => Err(Failed::Lost),
+        Err(e) if not_applied(&e) => Err(Failed::Refused),
+        Err(e) => Err(Failed::Unknown(e.into())),
     }
+}
+
+/// Whether the event of `row` is stored, read on the pool.
+async fn stored(db: &Db, row: &audit_event::ActiveModel) -> std::result::Result<bool, DbErr> {
+    use audit_event::Column as A;
+    let event = audit_event::Entity::find()
+        .filter(A::Id.eq(row.id.as_ref()))
+        .filter(A::Timestamp.eq(*row.timestamp.as_ref()))
+        .one(db)
+        .await?;
+    Ok(event.is_some())
 }
 
 /// Inserts `rows` on `db` (a transaction) by one statement, skipping any whose id and timestamp

@@ -16,13 +16,13 @@ use crate::Conn;
 use crate::db::is_postgres;
 use crate::timestamp;
 use crate::trace::{self, operation, traced};
-use crate::{Error, Result};
+use crate::{Error, Result, Server};
 use entity::{audit_event, audit_seal, audit_seal_entry, audit_seal_removal, retention_entry};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, Value,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -32,6 +32,9 @@ pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000
 
 /// Where the first seal starts.
 pub(super) const BEGINNING: OffsetDateTime = datetime!(0001-01-01 00:00 UTC);
+
+/// PostgreSQL (not Citus): a page of entries by one statement, one array a column.
+const INSERT_ENTRIES: &str = include_str!("sql/insert_seal_entries.pg.sql");
 
 /// Events read and hashed at a time: memory stays bounded however large the range.
 pub(super) const PAGE: u64 = 5_000;
@@ -82,20 +85,9 @@ pub async fn seal<C: Conn>(db: &C, until: OffsetDateTime) -> Result<audit_seal::
             let events = page(tx, start, until, after.as_ref()).await?;
             let Some(last) = events.last() else { break };
             after = Some((last.timestamp, last.id.clone()));
-            let entries: Vec<_> = events
-                .iter()
-                .map(|event| {
-                    let hash = event_hash(event);
-                    chain.add(&hash);
-                    audit_seal_entry::ActiveModel {
-                        seal_seq: Set(seq),
-                        timestamp: Set(event.timestamp),
-                        event_id: Set(event.id.clone()),
-                        hash: Set(hash),
-                    }
-                })
-                .collect();
-            audit_seal_entry::Entity::insert_many(entries).exec_without_returning(tx).await?;
+            let hashes: Vec<String> = events.iter().map(event_hash).collect();
+            hashes.iter().for_each(|hash| chain.add(hash));
+            insert_entries(tx, db.server(), seq, &events, hashes).await?;
         }
         let removals = chain_removals(tx, seq).await?;
         let (count, digest) = chain.finish(Some(&removals));
@@ -116,6 +108,37 @@ pub async fn seal<C: Conn>(db: &C, until: OffsetDateTime) -> Result<audit_seal::
         Ok(seal)
     })
     .await
+}
+
+/// Stores the entries of `events`, whose hashes are `hashes`, under seal `seq`: on PostgreSQL
+/// by one statement of fixed text (`sql/insert_seal_entries.pg.sql`), elsewhere by one
+/// multi-row `INSERT`.
+async fn insert_entries<C: ConnectionTrait>(
+    tx: &C,
+    server: Server,
+    seq: i64,
+    events: &[audit_event::Model],
+    hashes: Vec<String>,
+) -> Result<()> {
+    if server == Server::Postgres {
+        let array = |ty, values: Vec<Value>| Value::Array(ty, Some(Box::new(values)));
+        let values = [
+            seq.into(),
+            array(ArrayType::TimeDateTimeWithTimeZone, events.iter().map(|e| e.timestamp.into()).collect()),
+            array(ArrayType::String, events.iter().map(|e| e.id.clone().into()).collect()),
+            array(ArrayType::String, hashes.into_iter().map(Value::from).collect()),
+        ];
+        tx.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, INSERT_ENTRIES, values)).await?;
+        return Ok(());
+    }
+    let entries = events.iter().zip(hashes).map(|(event, hash)| audit_seal_entry::ActiveModel {
+        seal_seq: Set(seq),
+        timestamp: Set(event.timestamp),
+        event_id: Set(event.id.clone()),
+        hash: Set(hash),
+    });
+    audit_seal_entry::Entity::insert_many(entries).exec_without_returning(tx).await?;
+    Ok(())
 }
 
 /// Records every `retention_log` entry that no seal chains yet as chained by seal `seq`;

@@ -13,11 +13,16 @@
 //! trip. The calls it leaves (keyed ones, a new principal, a charge that does not fit, …) then
 //! share one write transaction, as above.
 //!
-//! When a statement fails with a database error (a lost connection, a key whose first use is
-//! in flight elsewhere), the transaction is rolled back — nothing of it is written — and its
-//! calls run again one by one. When the commit itself fails, nobody can tell whether it took
-//! effect: every call of the transaction gets the error, and none is retried (retry with an
-//! idempotency key). No call is answered with success before its transaction committed.
+//! When the connection is lost before the commit, nothing of the transaction is written and
+//! the group runs again, on another connection (up to three tries). When a statement is
+//! refused (a key whose first use is in flight elsewhere, an event in a sealed range), the
+//! transaction is rolled back and its calls run again one by one. When the commit itself
+//! fails, PostgreSQL (not Citus) is asked on another connection whether the transaction
+//! committed (`txid_status` of the id the transaction read first): committed, its calls get
+//! their outcomes; rolled back, the group runs again. Where that cannot be told (Citus, the
+//! server unreachable), every call of the transaction gets the error, and none is retried
+//! (retry with an idempotency key). No call is answered with success before its transaction
+//! committed.
 //!
 //! Audit events ([`Ledger::append`]) share the lanes; the events a flusher takes go together by
 //! one statement of their own (`crate::audit::grouped`), after the costs it took. Governed calls
@@ -31,10 +36,11 @@ use super::governed::{self, Events, Governed, GovernedCall};
 use super::{locked, one_statement};
 use crate::audit::grouped::{self, Append};
 use crate::audit::{NewAuditEvent, event_span};
+use crate::error::connection_lost;
 use crate::trace::traced;
 use crate::{Conn, Db, Error, Result, Server, Tx};
 use entity::audit_event;
-use sea_orm::DbErr;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -286,27 +292,34 @@ async fn flush(db: Db, mut queue: mpsc::UnboundedReceiver<Queued>, options: Grou
     }
 }
 
+/// Tries of a shared transaction that lost its connection before its outcome was known.
+const TRIES: usize = 3;
+
 /// Settles `calls` and answers each: what it can in one statement ([`at_once`]: route 1), the rest in
-/// one transaction; alone when one is left, or when the transaction failed before its commit.
+/// one transaction — again on another connection when its connection was lost and nothing of it
+/// was written; alone when one is left, or when a statement of the transaction was refused.
 async fn settle(db: &Db, calls: Vec<Call>) {
     let calls = if calls.len() > 1 { at_once(db, calls).await } else { calls };
     if calls.len() > 1 {
-        match together(db, &calls).await {
-            Ok(outcomes) => {
-                for (call, outcome) in calls.into_iter().zip(outcomes) {
-                    call.answer(outcome);
+        for _ in 0..TRIES {
+            match together(db, &calls).await {
+                Ok(outcomes) => {
+                    for (call, outcome) in calls.into_iter().zip(outcomes) {
+                        call.answer(outcome);
+                    }
+                    return;
                 }
-                return;
-            }
-            Err(Failed::AtCommit(e)) => {
-                let e = e.to_string();
-                for call in calls {
-                    let reason = format!("the commit of a group of charges failed: {e}");
-                    call.answer(Err(DbErr::Custom(reason).into()));
+                Err(Failed::Unknown(e)) => {
+                    let e = e.to_string();
+                    for call in calls {
+                        let reason = format!("the commit of a group of charges failed: {e}");
+                        call.answer(Err(DbErr::Custom(reason).into()));
+                    }
+                    return;
                 }
-                return;
+                Err(Failed::Lost) => {}
+                Err(Failed::Refused) => break,
             }
-            Err(Failed::BeforeCommit) => {}
         }
     }
     for call in calls {
@@ -381,10 +394,22 @@ async fn alone(db: &Db, call: Call) {
 
 /// How a shared transaction failed.
 enum Failed {
-    /// A statement failed: the transaction was rolled back and nothing of it is written.
-    BeforeCommit,
-    /// The commit failed: whether it took effect is unknown.
-    AtCommit(Error),
+    /// A statement was refused: the transaction was rolled back and nothing of it is written.
+    Refused,
+    /// The connection was lost and the transaction did not commit: nothing of it is written.
+    Lost,
+    /// The commit failed, and whether it took effect is unknown.
+    Unknown(Error),
+}
+
+impl Failed {
+    /// How a transaction whose statement failed with `e` failed.
+    fn at(e: &Error) -> Failed {
+        match e {
+            Error::Db(e) if connection_lost(e) => Failed::Lost,
+            _ => Failed::Refused,
+        }
+    }
 }
 
 /// Runs `calls` in one write transaction; the answer of each, as if each ran alone in
@@ -392,7 +417,12 @@ enum Failed {
 /// group are decided together ([`locked::settle_group`]); the others run one by one after them.
 async fn together(db: &Db, calls: &[Call]) -> std::result::Result<Vec<Result<CostOutcome>>, Failed> {
     let (server, clock) = (db.server(), db.clock());
-    let txn = db.begin_write().await.map_err(|_| Failed::BeforeCommit)?;
+    let txn = db.begin_write().await.map_err(|_| Failed::Lost)?;
+    // PostgreSQL: the transaction's id, by which a lost commit's outcome is read.
+    let id = match server {
+        Server::Postgres => Some(transaction_id(&txn).await.map_err(|e| Failed::at(&e))?),
+        _ => None,
+    };
     let now = clock.now();
     let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
     let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
@@ -400,7 +430,7 @@ async fn together(db: &Db, calls: &[Call]) -> std::result::Result<Vec<Result<Cos
         let (at, group) = unkeyed(calls, &valid, |c| c.cost.idempotency_key.is_some());
         match locked::settle_group(&txn, &group, now).await {
             Ok(decided) => at.into_iter().zip(decided).for_each(|(i, answer)| answers[i] = answer),
-            Err(_) => return Err(rollback(txn).await),
+            Err(e) => return Err(rollback(txn, Failed::at(&e)).await),
         }
     }
     let mut outcomes = Vec::with_capacity(calls.len());
@@ -410,22 +440,53 @@ async fn together(db: &Db, calls: &[Call]) -> std::result::Result<Vec<Result<Cos
             (None, Ok(valid)) => costs::settle_valid(&txn, &valid, call.enforce, now, true).await,
             (None, Err(e)) => Err(e),
         };
-        if let Err(Error::Db(_)) = outcome {
-            return Err(rollback(txn).await);
+        if let Err(e @ Error::Db(_)) = &outcome {
+            return Err(rollback(txn, Failed::at(e)).await);
         }
         outcomes.push(outcome);
     }
     let events: Vec<_> =
         calls.iter().zip(&outcomes).filter_map(|(call, outcome)| call.event(outcome)).collect();
-    if !events.is_empty() && grouped::insert_new(&txn, &events).await.is_err() {
-        return Err(rollback(txn).await);
+    if !events.is_empty()
+        && let Err(e) = grouped::insert_new(&txn, &events).await
+    {
+        return Err(rollback(txn, Failed::at(&e.into())).await);
     }
-    txn.commit().await.map_err(Failed::AtCommit)?;
-    Ok(outcomes)
+    match txn.commit().await {
+        Ok(()) => Ok(outcomes),
+        Err(e) => match id {
+            Some(id) => match transaction_status(db, id).await {
+                Ok(Some(true)) => Ok(outcomes),
+                Ok(Some(false)) => Err(Failed::Lost),
+                _ => Err(Failed::Unknown(e)),
+            },
+            None => Err(Failed::Unknown(e)),
+        },
+    }
 }
 
-/// Rolls `txn` back after a failed statement (nothing of it is written).
-async fn rollback(txn: Tx) -> Failed {
+/// Rolls `txn` back after a failed statement (nothing of it is written); `failed` says how.
+async fn rollback(txn: Tx, failed: Failed) -> Failed {
     let _ = txn.rollback().await;
-    Failed::BeforeCommit
+    failed
+}
+
+/// PostgreSQL: the id of the transaction `txn` (assigned now if it has none yet).
+async fn transaction_id(txn: &Tx) -> Result<i64> {
+    let stmt = Statement::from_string(DbBackend::Postgres, "SELECT txid_current()");
+    let row = txn.query_one_raw(stmt).await?.ok_or_else(|| DbErr::RecordNotFound("txid_current()".into()))?;
+    Ok(row.try_get_by_index(0)?)
+}
+
+/// PostgreSQL: whether transaction `id` committed (`Some(true)`) or was rolled back
+/// (`Some(false)`), read on another connection; `None` while it is in progress.
+async fn transaction_status(db: &Db, id: i64) -> Result<Option<bool>> {
+    let stmt = Statement::from_sql_and_values(DbBackend::Postgres, "SELECT txid_status($1)", [id.into()]);
+    let row = db.query_one_raw(stmt).await?.ok_or_else(|| DbErr::RecordNotFound("txid_status()".into()))?;
+    let status: Option<String> = row.try_get_by_index(0)?;
+    Ok(match status.as_deref() {
+        Some("committed") => Some(true),
+        Some("aborted") => Some(false),
+        _ => None,
+    })
 }

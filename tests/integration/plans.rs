@@ -323,6 +323,21 @@ fn other_statement_files() -> Vec<(&'static str, &'static str, Vec<sea_orm::Valu
             include_str!("../../src/audit/sql/insert_events.pg.sql"),
             vec![serde_json::json!([{ "id": "e-1", "timestamp": "2026-09-01T00:00:00.000000Z", "event_type": "x", "severity": "low", "details": {} }]).into()],
         ),
+        (
+            "audit/sql/insert_new_events.pg.sql",
+            include_str!("../../src/audit/sql/insert_new_events.pg.sql"),
+            vec![serde_json::json!([{ "id": "e-2", "timestamp": "2026-09-01T00:00:00.000000Z", "event_type": "x", "severity": "low", "details": {} }]).into()],
+        ),
+        (
+            "audit/sql/insert_seal_entries.pg.sql",
+            include_str!("../../src/audit/sql/insert_seal_entries.pg.sql"),
+            vec![
+                1i64.into(),
+                sea_orm::Value::Array(sea_orm::sea_query::ArrayType::TimeDateTimeWithTimeZone, Some(Box::new(vec![T0.into()]))),
+                sea_orm::Value::Array(sea_orm::sea_query::ArrayType::String, Some(Box::new(vec!["e-1".into()]))),
+                sea_orm::Value::Array(sea_orm::sea_query::ArrayType::String, Some(Box::new(vec!["00".into()]))),
+            ],
+        ),
         ("maintenance/functions.pg.sql", include_str!("../../src/maintenance/functions.pg.sql"), vec![]),
         (
             "maintenance/months_before.sqlite.sql",
