@@ -271,7 +271,8 @@ async fn killed_connections_lose_or_double_no_governed_call() {
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let kills = killer.await.unwrap();
     eprintln!("{kills} connections killed, {failures} governed calls failed and were retried");
-    assert!(kills > 0 && failures > 0, "the test must kill connections under load");
+    // A group that loses its connection goes again, so few calls (or none) see a failure.
+    assert!(kills > 0, "the test must kill connections under load");
     let charged: Vec<&String> = answered.iter().filter(|(_, c)| *c).map(|(k, _)| k).collect();
     assert_eq!(
         scalar(db, "SELECT count(*) FROM cost_tracking").await,
