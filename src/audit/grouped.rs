@@ -130,7 +130,7 @@ async fn together(
 }
 
 /// Whether the event of `row` is stored, read on the pool.
-async fn stored(db: &Db, row: &audit_event::ActiveModel) -> std::result::Result<bool, DbErr> {
+pub(crate) async fn stored(db: &Db, row: &audit_event::ActiveModel) -> std::result::Result<bool, DbErr> {
     use audit_event::Column as A;
     let event = audit_event::Entity::find()
         .filter(A::Id.eq(row.id.as_ref()))

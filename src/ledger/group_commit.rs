@@ -14,15 +14,16 @@
 //! share one write transaction, as above.
 //!
 //! When the connection is lost before the commit, nothing of the transaction is written and
-//! the group runs again, on another connection (up to three tries). When a statement is
+//! the group runs again as its two halves, each a shorter transaction on another connection
+//! (under repeated faults, down to calls alone); when no connection can be had, its calls get
+//! the error at once. When a statement is
 //! refused (a key whose first use is in flight elsewhere, an event in a sealed range), the
 //! transaction is rolled back and its calls run again one by one. When the commit itself
-//! fails, PostgreSQL (not Citus) is asked on another connection whether the transaction
-//! committed (`txid_status` of the id the transaction read first): committed, its calls get
-//! their outcomes; rolled back, the group runs again. Where that cannot be told (Citus, the
-//! server unreachable), every call of the transaction gets the error, and none is retried
-//! (retry with an idempotency key). No call is answered with success before its transaction
-//! committed.
+//! fails, the first row the transaction wrote is read on another connection: there, its calls
+//! get their outcomes; absent, nothing of it was written and the group runs again. Where that
+//! cannot be read, every call of the transaction gets the error, and none is retried (retry
+//! with an idempotency key). No call is answered with success before its transaction committed
+//! or its row was read.
 //!
 //! Audit events ([`Ledger::append`]) share the lanes; the events a flusher takes go together by
 //! one statement of their own (`crate::audit::grouped`), after the costs it took. Governed calls
@@ -40,7 +41,8 @@ use crate::error::connection_lost;
 use crate::trace::traced;
 use crate::{Conn, Db, Error, Result, Server, Tx};
 use entity::audit_event;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use entity::cost_record;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -292,38 +294,42 @@ async fn flush(db: Db, mut queue: mpsc::UnboundedReceiver<Queued>, options: Grou
     }
 }
 
-/// Tries of a shared transaction that lost its connection before its outcome was known.
-const TRIES: usize = 3;
-
-/// Settles `calls` and answers each: what it can in one statement ([`at_once`]: route 1), the rest in
-/// one transaction — again on another connection when its connection was lost and nothing of it
-/// was written; alone when one is left, or when a statement of the transaction was refused.
+/// Settles `calls` and answers each: what it can in one statement ([`at_once`]: route 1), the
+/// rest in one transaction. A transaction that lost its connection (nothing of it written) goes
+/// again as its two halves, each a shorter transaction on another connection, the first half
+/// first; a group of one, or one whose statement was refused, runs call by call.
 async fn settle(db: &Db, calls: Vec<Call>) {
     let calls = if calls.len() > 1 { at_once(db, calls).await } else { calls };
-    if calls.len() > 1 {
-        for _ in 0..TRIES {
-            match together(db, &calls).await {
+    // The groups still to settle, the next one last.
+    let mut groups = vec![calls];
+    while let Some(mut calls) = groups.pop() {
+        if calls.len() > 1 {
+            let reason = match together(db, &calls).await {
                 Ok(outcomes) => {
                     for (call, outcome) in calls.into_iter().zip(outcomes) {
                         call.answer(outcome);
                     }
-                    return;
+                    continue;
                 }
-                Err(Failed::Unknown(e)) => {
-                    let e = e.to_string();
-                    for call in calls {
-                        let reason = format!("the commit of a group of charges failed: {e}");
-                        call.answer(Err(DbErr::Custom(reason).into()));
-                    }
-                    return;
+                Err(Failed::Lost) => {
+                    let second = calls.split_off(calls.len() / 2);
+                    groups.extend([second, calls]);
+                    continue;
                 }
-                Err(Failed::Lost) => {}
-                Err(Failed::Refused) => break,
+                Err(Failed::Refused) => None,
+                Err(Failed::NoConnection(e)) => Some(format!("no connection for a group of charges: {e}")),
+                Err(Failed::Unknown(e)) => Some(format!("the commit of a group of charges failed: {e}")),
+            };
+            if let Some(reason) = reason {
+                for call in calls {
+                    call.answer(Err(DbErr::Custom(reason.clone()).into()));
+                }
+                continue;
             }
         }
-    }
-    for call in calls {
-        alone(db, call).await;
+        for call in calls {
+            alone(db, call).await;
+        }
     }
 }
 
@@ -398,6 +404,8 @@ enum Failed {
     Refused,
     /// The connection was lost and the transaction did not commit: nothing of it is written.
     Lost,
+    /// No connection could be had: nothing is written.
+    NoConnection(Error),
     /// The commit failed, and whether it took effect is unknown.
     Unknown(Error),
 }
@@ -417,12 +425,11 @@ impl Failed {
 /// group are decided together ([`locked::settle_group`]); the others run one by one after them.
 async fn together(db: &Db, calls: &[Call]) -> std::result::Result<Vec<Result<CostOutcome>>, Failed> {
     let (server, clock) = (db.server(), db.clock());
-    let txn = db.begin_write().await.map_err(|_| Failed::Lost)?;
-    // PostgreSQL: the transaction's id, by which a lost commit's outcome is read.
-    let id = match server {
-        Server::Postgres => Some(transaction_id(&txn).await.map_err(|e| Failed::at(&e))?),
-        _ => None,
-    };
+    let txn = db.begin_write().await.map_err(|e| match Failed::at(&e) {
+        // A pooled connection found broken: the pool opens another.
+        Failed::Lost if !matches!(e, Error::Db(DbErr::ConnectionAcquire(_))) => Failed::Lost,
+        _ => Failed::NoConnection(e),
+    })?;
     let now = clock.now();
     let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
     let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
@@ -454,39 +461,39 @@ async fn together(db: &Db, calls: &[Call]) -> std::result::Result<Vec<Result<Cos
     }
     match txn.commit().await {
         Ok(()) => Ok(outcomes),
-        Err(e) => match id {
-            Some(id) => match transaction_status(db, id).await {
-                Ok(Some(true)) => Ok(outcomes),
-                Ok(Some(false)) => Err(Failed::Lost),
-                _ => Err(Failed::Unknown(e)),
-            },
-            None => Err(Failed::Unknown(e)),
+        Err(e) => match committed(db, calls, &outcomes).await {
+            Ok(true) => Ok(outcomes),
+            Ok(false) => Err(Failed::Lost),
+            Err(_) => Err(Failed::Unknown(e)),
         },
     }
+}
+
+/// Whether the transaction whose calls gave `outcomes` committed, after its commit failed: read
+/// on another connection from the first row it wrote (a transaction writes all its rows or
+/// none). When it wrote nothing, its answers are the same either way. This assumes that the lost
+/// connection's server process has ended, as it has once it was killed or answered with an error.
+async fn committed(db: &Db, calls: &[Call], outcomes: &[Result<CostOutcome>]) -> Result<bool> {
+    for (call, outcome) in calls.iter().zip(outcomes) {
+        if let Ok(outcome) = outcome
+            && !outcome.replayed
+        {
+            let row = cost_record::Entity::find()
+                .filter(cost_record::Column::Id.eq(outcome.cost_id))
+                .filter(cost_record::Column::PrincipalId.eq(&call.cost.principal_id))
+                .one(db)
+                .await?;
+            return Ok(row.is_some());
+        }
+        if let Some(event) = call.event(outcome) {
+            return Ok(grouped::stored(db, event).await?);
+        }
+    }
+    Ok(true)
 }
 
 /// Rolls `txn` back after a failed statement (nothing of it is written); `failed` says how.
 async fn rollback(txn: Tx, failed: Failed) -> Failed {
     let _ = txn.rollback().await;
     failed
-}
-
-/// PostgreSQL: the id of the transaction `txn` (assigned now if it has none yet).
-async fn transaction_id(txn: &Tx) -> Result<i64> {
-    let stmt = Statement::from_string(DbBackend::Postgres, "SELECT txid_current()");
-    let row = txn.query_one_raw(stmt).await?.ok_or_else(|| DbErr::RecordNotFound("txid_current()".into()))?;
-    Ok(row.try_get_by_index(0)?)
-}
-
-/// PostgreSQL: whether transaction `id` committed (`Some(true)`) or was rolled back
-/// (`Some(false)`), read on another connection; `None` while it is in progress.
-async fn transaction_status(db: &Db, id: i64) -> Result<Option<bool>> {
-    let stmt = Statement::from_sql_and_values(DbBackend::Postgres, "SELECT txid_status($1)", [id.into()]);
-    let row = db.query_one_raw(stmt).await?.ok_or_else(|| DbErr::RecordNotFound("txid_status()".into()))?;
-    let status: Option<String> = row.try_get_by_index(0)?;
-    Ok(match status.as_deref() {
-        Some("committed") => Some(true),
-        Some("aborted") => Some(false),
-        _ => None,
-    })
 }
