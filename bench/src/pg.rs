@@ -52,7 +52,10 @@ pub async fn run(args: &Args) -> Res<Vec<Row>> {
         Some(url) => url.clone(),
         None => {
             admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-            format!("{}/{name}", args.pg.rsplit_once('/').map_or(args.pg.as_str(), |(server, _)| server))
+            // The admin URL with the benchmark's database in place of its own, parameters kept.
+            let (server, rest) = args.pg.rsplit_once('/').unwrap_or((args.pg.as_str(), ""));
+            let parameters = rest.split_once('?').map_or(String::new(), |(_, p)| format!("?{p}"));
+            format!("{server}/{name}{parameters}")
         }
     };
     // The Ledger's lanes share the pool: while tasks wait on the Ledger, they hold no connection.

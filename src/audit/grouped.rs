@@ -4,8 +4,8 @@
 //! input is refused before the statement; when the server refuses the statement (an event in a
 //! sealed range, a taken id and timestamp), nothing of it is written and every event is appended
 //! on its own, which gives each its own outcome. When the connection is lost, the group goes
-//! again on another (up to three tries): at once if the statement was not written, else once
-//! the first event was read back as absent (the statement is one transaction: one event of it
+//! again as its two halves at once, each on a connection of its own: at once if the statement
+//! was not written, else once the first event was read back as absent (the statement is one transaction: one event of it
 //! is stored if and only if all are; present, the group is answered as stored). This assumes
 //! that the lost connection's server process has ended, as it has once the server answered
 //! with an error or killed it; when nothing can be read, every event of the group gets the
@@ -21,6 +21,8 @@ use sea_orm::{
     QueryFilter, Statement, TryIntoModel, Value,
 };
 use serde_json::Value as Json;
+use std::future::Future;
+use std::pin::Pin;
 use tokio::sync::oneshot;
 
 /// PostgreSQL (not Citus): the events by one statement of fixed text, as one JSON array.
@@ -50,10 +52,21 @@ pub(crate) async fn settle(db: &Db, calls: Vec<Append>) {
             Err(e) => drop(call.reply.send(Err(e))),
         }
     }
-    if valid.len() > 1 {
-        for _ in 0..TRIES {
-            let failed = match together(db, &rows).await {
-                Ok(models) => Ok(models),
+    in_statements(db, valid, rows).await;
+}
+
+/// Appends the events of `calls` (their rows `rows`) by one statement and answers each. When
+/// its connection was lost and nothing of it is written, the two halves go again at once, each
+/// by a statement of its own on a connection of its own. A group of one, or one whose statement
+/// was refused, is appended event by event.
+fn in_statements(
+    db: &Db,
+    mut calls: Vec<Append>,
+    mut rows: Vec<audit_event::ActiveModel>,
+) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        if calls.len() > 1 {
+            let outcome = match together(db, &rows).await {
                 // One statement, one transaction: its first event is stored if and only if all are.
                 Err(Failed::Unknown(e)) => match stored(db, &rows[0]).await {
                     Ok(true) => rows
@@ -64,35 +77,37 @@ pub(crate) async fn settle(db: &Db, calls: Vec<Append>) {
                     Ok(false) => Err(Failed::Lost),
                     Err(_) => Err(Failed::Unknown(e)),
                 },
-                Err(failed) => Err(failed),
+                outcome => outcome,
             };
-            match failed {
+            match outcome {
                 Ok(models) => {
-                    for (call, model) in valid.into_iter().zip(models) {
+                    for (call, model) in calls.into_iter().zip(models) {
                         let _ = call.reply.send(Ok(model));
                     }
                     return;
                 }
                 Err(Failed::Unknown(e)) => {
                     let e = e.to_string();
-                    for call in valid {
+                    for call in calls {
                         let reason = format!("a group of audit events may or may not have been written: {e}");
                         let _ = call.reply.send(Err(DbErr::Custom(reason).into()));
                     }
                     return;
                 }
-                Err(Failed::Lost) => {}
-                Err(Failed::Refused) => break,
+                Err(Failed::Lost) => {
+                    let half = calls.len() / 2;
+                    let (later, later_rows) = (calls.split_off(half), rows.split_off(half));
+                    tokio::join!(in_statements(db, calls, rows), in_statements(db, later, later_rows));
+                    return;
+                }
+                Err(Failed::Refused) => {}
             }
         }
-    }
-    for call in valid {
-        let _ = call.reply.send(append(db, &call.event).await);
-    }
+        for call in calls {
+            let _ = call.reply.send(append(db, &call.event).await);
+        }
+    })
 }
-
-/// Tries of a group's statement whose connection was lost before it was written.
-const TRIES: usize = 3;
 
 /// How a group's statement failed.
 enum Failed {

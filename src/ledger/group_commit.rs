@@ -44,7 +44,9 @@ use entity::audit_event;
 use entity::cost_record;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use std::collections::BTreeSet;
+use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -295,26 +297,36 @@ async fn flush(db: Db, mut queue: mpsc::UnboundedReceiver<Queued>, options: Grou
 }
 
 /// Settles `calls` and answers each: what it can in one statement ([`at_once`]: route 1), the
-/// rest in one transaction. A transaction that lost its connection (nothing of it written) goes
-/// again as its two halves, each a shorter transaction on another connection, the first half
-/// first; a group of one, or one whose statement was refused, runs call by call.
+/// rest in transactions ([`in_transactions`]).
 async fn settle(db: &Db, calls: Vec<Call>) {
     let calls = if calls.len() > 1 { at_once(db, calls).await } else { calls };
-    // The groups still to settle, the next one last.
-    let mut groups = vec![calls];
-    while let Some(mut calls) = groups.pop() {
+    in_transactions(db, calls).await;
+}
+
+/// Settles `calls` in one transaction and answers each. When the transaction lost its
+/// connection (nothing of it is written), its principals go again as two groups at once, each a
+/// shorter transaction on a connection of its own (a principal's calls stay in one group, in
+/// order); the calls of one principal go again as two halves, the first first. A group of one
+/// call, or one whose statement was refused, runs call by call.
+fn in_transactions(db: &Db, calls: Vec<Call>) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
         if calls.len() > 1 {
             let reason = match together(db, &calls).await {
                 Ok(outcomes) => {
                     for (call, outcome) in calls.into_iter().zip(outcomes) {
                         call.answer(outcome);
                     }
-                    continue;
+                    return;
                 }
                 Err(Failed::Lost) => {
-                    let second = calls.split_off(calls.len() / 2);
-                    groups.extend([second, calls]);
-                    continue;
+                    let (first, second) = split(calls);
+                    if second.iter().any(|c| c.cost.principal_id == first[0].cost.principal_id) {
+                        in_transactions(db, first).await;
+                        in_transactions(db, second).await;
+                    } else {
+                        tokio::join!(in_transactions(db, first), in_transactions(db, second));
+                    }
+                    return;
                 }
                 Err(Failed::Refused) => None,
                 Err(Failed::NoConnection(e)) => Some(format!("no connection for a group of charges: {e}")),
@@ -324,13 +336,31 @@ async fn settle(db: &Db, calls: Vec<Call>) {
                 for call in calls {
                     call.answer(Err(DbErr::Custom(reason.clone()).into()));
                 }
-                continue;
+                return;
             }
         }
         for call in calls {
             alone(db, call).await;
         }
+    })
+}
+
+/// `calls` in two groups, each in arrival order: the calls of the first half of their
+/// principals (in order of first arrival) and those of the rest; when they are all one
+/// principal's, the first half of the calls and the second.
+fn split(mut calls: Vec<Call>) -> (Vec<Call>, Vec<Call>) {
+    let mut principals: Vec<&str> = Vec::new();
+    for call in &calls {
+        if !principals.contains(&call.cost.principal_id.as_str()) {
+            principals.push(&call.cost.principal_id);
+        }
     }
+    if principals.len() == 1 {
+        let second = calls.split_off(calls.len() / 2);
+        return (calls, second);
+    }
+    let first: BTreeSet<String> = principals[..principals.len() / 2].iter().map(|&p| p.to_owned()).collect();
+    calls.into_iter().partition(|c| first.contains(&c.cost.principal_id))
 }
 
 /// On PostgreSQL (not Citus): settles and answers the unkeyed calls [`one_statement::charge_many`]

@@ -229,15 +229,20 @@ pub(crate) fn killer(
 }
 
 /// Terminates the ledger's connections every few milliseconds while 32 tasks charge with keys
-/// and retry what failed; in the end every successful key has one ledger row, counters equal
-/// the ledger, and no day holds more than its limit.
+/// and retry what failed, one hot principal and three others (a group that lost its connection
+/// goes again split by principal, or in halves when one principal's); in the end every
+/// successful key has one ledger row, counters equal the ledger, and no principal's day holds
+/// more than its limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(sark_pg_off, ignore = "SARK_TEST_PG=off: PostgreSQL switched off")]
 async fn killed_connections_lose_or_double_no_charge() {
     let t = TestDb::new(Backend::Postgres, Schema::Migrated).await;
     let db = &t.db;
-    let daily = dec!(15);
-    budgets::set_limits(db, "hot", &limit(daily)).await.unwrap();
+    let daily = dec!(6);
+    let principals = ["hot", "p1", "p2", "p3"];
+    for principal in principals {
+        budgets::set_limits(db, principal, &limit(daily)).await.unwrap();
+    }
     let url = format!("{}?application_name=sark_killed", t.url);
     let pool = sark_db::connect(&url).await.unwrap();
     let ledger = Ledger::new(pool.with_clock(CLOCK), GroupCommit::default());
@@ -249,7 +254,8 @@ async fn killed_connections_lose_or_double_no_charge() {
             tokio::spawn(async move {
                 let (mut charged, mut failures) = (Vec::new(), 0);
                 for i in 0..10 {
-                    let request = cost("hot", dec!(0.07)).idempotency_key(format!("t{task}-{i}"));
+                    let principal = if i % 2 == 0 { "hot" } else { principals[1 + (task + i) % 3] };
+                    let request = cost(principal, dec!(0.07)).idempotency_key(format!("t{task}-{i}"));
                     loop {
                         match ledger.charge(&request).await {
                             Ok(outcome) => {
@@ -293,8 +299,11 @@ async fn killed_connections_lose_or_double_no_charge() {
         .await;
         assert_eq!(stored, *cost_id, "{key}");
     }
+    for principal in principals {
+        let sum = scalar(db, &format!("SELECT coalesce(sum(actual_cost_micros), 0)::bigint FROM cost_tracking WHERE principal_id = '{principal}'")).await;
+        assert!(sum <= micros(daily), "{principal}: {sum} spent of {daily}");
+    }
     let sum = scalar(db, "SELECT coalesce(sum(actual_cost_micros), 0)::bigint FROM cost_tracking").await;
-    assert!(sum <= micros(daily), "{sum} spent of {daily}");
     assert_eq!(sum, micros(dec!(0.07)) * rows);
     let now = CLOCK.now();
     assert!(
