@@ -14,9 +14,11 @@
 //! share one write transaction, as above.
 //!
 //! When the connection is lost before the commit, nothing of the transaction is written and
-//! the group runs again as its two halves, each a shorter transaction on another connection
-//! (under repeated faults, down to calls alone); when no connection can be had, its calls get
-//! the error at once. When a statement is
+//! the group runs again as two groups at once, each a shorter transaction on a connection of
+//! its own (a principal's calls stay in one, in order; under repeated faults, down to calls
+//! alone); a pooled connection found broken at `BEGIN` is
+//! dropped and the same group takes the next (up to eight); when no connection can be had, its
+//! calls get the error at once. When a statement is
 //! refused (a key whose first use is in flight elsewhere, an event in a sealed range), the
 //! transaction is rolled back and its calls run again one by one. When the commit itself
 //! fails, the first row the transaction wrote is read on another connection: there, its calls
@@ -303,6 +305,10 @@ async fn settle(db: &Db, calls: Vec<Call>) {
     in_transactions(db, calls).await;
 }
 
+/// Tries of a group whose pooled connections are found broken at `BEGIN` (after a server
+/// restart, every idle connection of the pool is).
+const STALE_TRIES: usize = 8;
+
 /// Settles `calls` in one transaction and answers each. When the transaction lost its
 /// connection (nothing of it is written), its principals go again as two groups at once, each a
 /// shorter transaction on a connection of its own (a principal's calls stay in one group, in
@@ -311,14 +317,22 @@ async fn settle(db: &Db, calls: Vec<Call>) {
 fn in_transactions(db: &Db, calls: Vec<Call>) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
     Box::pin(async move {
         if calls.len() > 1 {
-            let reason = match together(db, &calls).await {
+            // Broken pooled connections are dropped one by one: the same group takes the next.
+            let mut failed = together(db, &calls).await;
+            for _ in 1..STALE_TRIES {
+                if !matches!(failed, Err(Failed::Stale)) {
+                    break;
+                }
+                failed = together(db, &calls).await;
+            }
+            let reason = match failed {
                 Ok(outcomes) => {
                     for (call, outcome) in calls.into_iter().zip(outcomes) {
                         call.answer(outcome);
                     }
                     return;
                 }
-                Err(Failed::Lost) => {
+                Err(Failed::Lost | Failed::Stale) => {
                     let (first, second) = split(calls);
                     if second.iter().any(|c| c.cost.principal_id == first[0].cost.principal_id) {
                         in_transactions(db, first).await;
@@ -434,6 +448,8 @@ enum Failed {
     Refused,
     /// The connection was lost and the transaction did not commit: nothing of it is written.
     Lost,
+    /// The pooled connection it was given was found broken at `BEGIN`: nothing is written.
+    Stale,
     /// No connection could be had: nothing is written.
     NoConnection(Error),
     /// The commit failed, and whether it took effect is unknown.
@@ -456,8 +472,8 @@ impl Failed {
 async fn together(db: &Db, calls: &[Call]) -> std::result::Result<Vec<Result<CostOutcome>>, Failed> {
     let (server, clock) = (db.server(), db.clock());
     let txn = db.begin_write().await.map_err(|e| match Failed::at(&e) {
-        // A pooled connection found broken: the pool opens another.
-        Failed::Lost if !matches!(e, Error::Db(DbErr::ConnectionAcquire(_))) => Failed::Lost,
+        // A pooled connection found broken: the pool drops it.
+        Failed::Lost if !matches!(e, Error::Db(DbErr::ConnectionAcquire(_))) => Failed::Stale,
         _ => Failed::NoConnection(e),
     })?;
     let now = clock.now();
