@@ -6,7 +6,7 @@
 //! its limit.
 
 use crate::common;
-use crate::group_commit::killer;
+use crate::group_commit::{gather, killer};
 
 use common::{Backend, CLOCK, Schema, TestDb, is_pg, micros, scalar};
 use rust_decimal::{Decimal, dec};
@@ -262,14 +262,7 @@ async fn killed_connections_lose_or_double_no_governed_call() {
             })
         })
         .collect();
-    let (mut answered, mut failures) = (Vec::new(), 0);
-    for task in tasks {
-        let (a, f) = task.await.unwrap();
-        answered.extend(a);
-        failures += f;
-    }
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let kills = killer.await.unwrap();
+    let (answered, failures, kills) = gather(tasks, done, killer).await;
     eprintln!("{kills} connections killed, {failures} governed calls failed and were retried");
     // A group that loses its connection goes again, so few calls (or none) see a failure.
     assert!(kills > 0, "the test must kill connections under load");

@@ -228,6 +228,23 @@ pub(crate) fn killer(
     })
 }
 
+/// Waits for `tasks` (each answers what it settled and how many of its calls failed and went
+/// again), then stops the `killer` that `done` stops: everything settled, the failures, the kills.
+pub(crate) async fn gather<T>(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<T>, usize)>>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    killer: tokio::task::JoinHandle<usize>,
+) -> (Vec<T>, usize, usize) {
+    let (mut settled, mut failures) = (Vec::new(), 0);
+    for task in tasks {
+        let (s, f) = task.await.unwrap();
+        settled.extend(s);
+        failures += f;
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    (settled, failures, killer.await.unwrap())
+}
+
 /// Terminates the ledger's connections every few milliseconds while 32 tasks charge with keys
 /// and retry what failed, one hot principal and three others (a group that lost its connection
 /// goes again split by principal, or in halves when one principal's); in the end every
@@ -272,14 +289,7 @@ async fn killed_connections_lose_or_double_no_charge() {
             })
         })
         .collect();
-    let (mut charged, mut failures) = (Vec::new(), 0);
-    for task in tasks {
-        let (c, f) = task.await.unwrap();
-        charged.extend(c);
-        failures += f;
-    }
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let kills = killer.await.unwrap();
+    let (charged, failures, kills) = gather(tasks, done, killer).await;
     eprintln!(
         "{kills} connections killed, {failures} calls failed and were retried, {} charged",
         charged.len()
