@@ -167,7 +167,7 @@ on_all! {
     }
 
     async fn concurrent_governed_calls_never_overspend_and_store_each_answer_once(db: &Db) {
-        let seed = common::seed("concurrent governed calls");
+        let seed = crate::seed("concurrent governed calls");
         let mut rng = fastrand::Rng::with_seed(seed);
         let daily: Vec<Decimal> = (0..4).map(|_| Decimal::new(rng.i64(5..40), 1)).collect();
         for (p, limit_) in daily.iter().enumerate() {

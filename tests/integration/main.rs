@@ -31,3 +31,12 @@ mod summaries;
 mod timestamps;
 mod transactions;
 mod v1;
+
+/// A fresh seed for a randomized test, or `SARK_SEED`'s to replay one; printed, so that a
+/// failure can be replayed. (Not in `common`, which the CLI's tests share without `fastrand`.)
+fn seed(test: &str) -> u64 {
+    let seed =
+        std::env::var("SARK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
+    eprintln!("{test}: seed {seed} (replay with SARK_SEED={seed})");
+    seed
+}

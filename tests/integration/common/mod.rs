@@ -484,12 +484,3 @@ pub fn from_micros(micros: i64) -> rust_decimal::Decimal {
 /// A clock fixed far ahead of every timestamp the tests write, so that explicit stamps in
 /// any year up to 2099 are "the past" (the tolerance check is tested on its own).
 pub const CLOCK: sark_db::Clock = sark_db::Clock::fixed(time::macros::datetime!(2100-01-01 0:00 UTC));
-
-/// A fresh seed for a randomized test, or `SARK_SEED`'s to replay one; printed, so that a
-/// failure can be replayed.
-pub fn seed(test: &str) -> u64 {
-    let seed =
-        std::env::var("SARK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
-    eprintln!("{test}: seed {seed} (replay with SARK_SEED={seed})");
-    seed
-}
