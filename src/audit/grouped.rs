@@ -5,11 +5,12 @@
 //! sealed range, a taken id and timestamp), nothing of it is written and every event is appended
 //! on its own, which gives each its own outcome. When the connection is lost, the group goes
 //! again as its two halves at once, each on a connection of its own: at once if the statement
-//! was not written, else once the first event was read back as absent (the statement is one transaction: one event of it
-//! is stored if and only if all are; present, the group is answered as stored). This assumes
-//! that the lost connection's server process has ended, as it has once the server answered
-//! with an error or killed it; when nothing can be read, every event of the group gets the
-//! error. No event is answered Ok before it was read or its statement returned.
+//! was not written, else once the first event was read back as absent (the statement is one
+//! transaction: one event of it is stored if and only if all are; present, the group is
+//! answered as stored). This assumes that the lost connection's server process has ended, as it
+//! has once the server answered with an error or killed it; when nothing can be read, every
+//! event of the group gets the error. No event is answered Ok before it was read or its
+//! statement returned.
 
 use super::log::{NewAuditEvent, append};
 use crate::error::{connection_lost, not_applied};

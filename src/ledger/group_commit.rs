@@ -13,19 +13,20 @@
 //! trip. The calls it leaves (keyed ones, a new principal, a charge that does not fit, …) then
 //! share one write transaction, as above.
 //!
-//! When the connection is lost before the commit, nothing of the transaction is written and
-//! the group runs again as two groups at once, each a shorter transaction on a connection of
-//! its own (a principal's calls stay in one, in order; under repeated faults, down to calls
-//! alone); a pooled connection found broken at `BEGIN` is
-//! dropped and the same group takes the next (up to eight); when no connection can be had, its
-//! calls get the error at once. When a statement is
-//! refused (a key whose first use is in flight elsewhere, an event in a sealed range), the
-//! transaction is rolled back and its calls run again one by one. When the commit itself
-//! fails, the first row the transaction wrote is read on another connection: there, its calls
-//! get their outcomes; absent, nothing of it was written and the group runs again. Where that
-//! cannot be read, every call of the transaction gets the error, and none is retried (retry
-//! with an idempotency key). No call is answered with success before its transaction committed
-//! or its row was read.
+//! Faults:
+//! - a pooled connection found broken at `BEGIN` is dropped and the same group takes the next
+//!   (up to eight); when no connection can be had, the group's calls get the error at once;
+//! - a connection lost before the commit leaves nothing of the transaction written: the group
+//!   runs again as two groups at once, each a shorter transaction on a connection of its own (a
+//!   principal's calls stay in one, in order; under repeated faults, down to calls alone);
+//! - a statement refused (a key whose first use is in flight elsewhere, an event in a sealed
+//!   range) rolls the transaction back, and its calls run again one by one;
+//! - a failed commit is settled by reading the first row the transaction wrote on another
+//!   connection: there, the calls get their outcomes; absent, nothing of it was written and
+//!   the group runs again; when it cannot be read, every call gets the error and none is
+//!   retried (retry with an idempotency key).
+//!
+//! No call is answered with success before its transaction committed or its row was read.
 //!
 //! Audit events ([`Ledger::append`]) share the lanes; the events a flusher takes go together by
 //! one statement of their own (`crate::audit::grouped`), after the costs it took. Governed calls
