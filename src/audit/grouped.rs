@@ -70,20 +70,16 @@ fn in_statements(
             let outcome = match together(db, &rows).await {
                 // One statement, one transaction: its first event is stored if and only if all are.
                 Err(Failed::Unknown(e)) => match stored(db, &rows[0]).await {
-                    Ok(true) => rows
-                        .iter()
-                        .map(|r| r.clone().try_into_model())
-                        .collect::<Result<_, _>>()
-                        .map_err(|_| Failed::Unknown(e)),
+                    Ok(true) => Ok(()),
                     Ok(false) => Err(Failed::Lost),
                     Err(_) => Err(Failed::Unknown(e)),
                 },
                 outcome => outcome,
             };
             match outcome {
-                Ok(models) => {
-                    for (call, model) in calls.into_iter().zip(models) {
-                        let _ = call.reply.send(Ok(model));
+                Ok(()) => {
+                    for (call, row) in calls.into_iter().zip(rows) {
+                        let _ = call.reply.send(row.try_into_model().map_err(Into::into));
                     }
                     return;
                 }
@@ -120,25 +116,16 @@ enum Failed {
     Unknown(Error),
 }
 
-/// Inserts `rows` by one statement, its own transaction (one round trip), and returns them as
-/// stored.
-async fn together(
-    db: &Db,
-    rows: &[audit_event::ActiveModel],
-) -> std::result::Result<Vec<audit_event::Model>, Failed> {
-    let models =
-        rows.iter().map(|row| row.clone().try_into_model()).collect::<std::result::Result<Vec<_>, _>>();
-    let models = models.map_err(|_| Failed::Refused)?;
+/// Inserts `rows` by one statement, its own transaction (one round trip).
+async fn together(db: &Db, rows: &[audit_event::ActiveModel]) -> std::result::Result<(), Failed> {
     let inserted = if db.server() == Server::Postgres {
-        let events = as_json(rows).map_err(|_| Failed::Refused)?;
-        db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, INSERT_EVENTS, [events.into()]))
-            .await
-            .map(drop)
+        let insert = json_insert(INSERT_EVENTS, rows).map_err(|_| Failed::Refused)?;
+        db.execute_raw(insert).await.map(drop)
     } else {
         audit_event::Entity::insert_many(rows.to_vec()).exec_without_returning(db).await.map(drop)
     };
     match inserted {
-        Ok(()) => Ok(models),
+        Ok(()) => Ok(()),
         Err(e) if connection_lost(&e) && not_applied(&e) => Err(Failed::Lost),
         Err(e) if not_applied(&e) => Err(Failed::Refused),
         Err(e) => Err(Failed::Unknown(e.into())),
@@ -163,13 +150,7 @@ pub(crate) async fn insert_new<C: ConnectionTrait>(
     rows: &[&audit_event::ActiveModel],
 ) -> std::result::Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
-        let events = as_json(rows.iter().copied())?;
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            INSERT_NEW_EVENTS,
-            [events.into()],
-        ))
-        .await?;
+        db.execute_raw(json_insert(INSERT_NEW_EVENTS, rows.iter().copied())?).await?;
     } else {
         let rows = rows.iter().map(|&row| row.clone());
         let skip = OnConflict::columns([audit_event::Column::Id, audit_event::Column::Timestamp])
@@ -180,10 +161,12 @@ pub(crate) async fn insert_new<C: ConnectionTrait>(
     Ok(())
 }
 
-/// `rows` as a JSON array of objects keyed by column name, as `insert_events.pg.sql` reads it.
-fn as_json<'a>(
+/// The PostgreSQL statement `sql` (`insert_events.pg.sql` or `insert_new_events.pg.sql`) with
+/// `rows` as its one parameter: a JSON array of objects keyed by column name.
+fn json_insert<'a>(
+    sql: &str,
     rows: impl IntoIterator<Item = &'a audit_event::ActiveModel>,
-) -> std::result::Result<Json, DbErr> {
+) -> std::result::Result<Statement, DbErr> {
     let event = |row: &audit_event::ActiveModel| {
         let mut object = serde_json::Map::with_capacity(22);
         for column in audit_event::Column::iter() {
@@ -200,5 +183,6 @@ fn as_json<'a>(
         }
         Ok(Json::Object(object))
     };
-    rows.into_iter().map(event).collect::<std::result::Result<Vec<_>, _>>().map(Json::Array)
+    let events = rows.into_iter().map(event).collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(Statement::from_sql_and_values(DbBackend::Postgres, sql, [Json::Array(events).into()]))
 }
