@@ -20,7 +20,7 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sqlx::postgres::{PgArguments, PgPoolOptions};
 use sea_orm::sqlx::query::Query;
 use sea_orm::sqlx::types::Json;
-use sea_orm::sqlx::{self, PgPool, Postgres};
+use sea_orm::sqlx::{self, PgPool, Postgres, Row as _};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -248,7 +248,8 @@ impl Pg {
                     }
                     charged
                 } else {
-                    bind_charge(sqlx::query(PG_CHARGE), p, true).fetch_optional(&pool).await?.is_some()
+                    let row = bind_charge(sqlx::query(PG_CHARGE), p, true).fetch_optional(&pool).await?;
+                    row.map(|r| r.try_get::<Option<i64>, _>("id")).transpose()?.flatten().is_some()
                 };
                 Ok(charged)
             }

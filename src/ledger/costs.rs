@@ -3,8 +3,9 @@
 //! The amount that counts is `actual` when present (zero included), else `estimated`. The
 //! cost row and the budget change commit together. A cost in the windows the budget row
 //! counts takes one statement on PostgreSQL (a data-modifying CTE; one round trip when no
-//! idempotency key is given) and one `BEGIN IMMEDIATE` transaction on SQLite; a cost in any
-//! other window is checked against the ledger's own sum under the budget row's lock.
+//! idempotency key is given, a refusal included) and one `BEGIN IMMEDIATE` transaction on
+//! SQLite; a cost in any other window is checked against the ledger's own sum under the budget
+//! row's lock.
 //!
 //! A cost stamped more than the handle's [`Clock`](crate::Clock) tolerance after now is refused
 //! with `Validation { field: "timestamp" }`.

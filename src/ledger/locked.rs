@@ -25,7 +25,8 @@ use crate::{Entity, Error, Result, Window};
 use entity::principal_budget::{self, Column};
 use sea_orm::sea_query::{ArrayType, Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+    ActiveValue::Set, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    Statement, Value,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
@@ -55,6 +56,23 @@ pub(super) async fn spend<C: ConnectionTrait>(txn: &C, spend: &Spend<'_>) -> Res
         daily_limit: row.daily_budget_micros,
         monthly_limit: row.monthly_budget_micros,
     })
+}
+
+/// Route 1's refusal of `spend`, told from the budget row its statement read under the row's
+/// lock when the spend did not apply (the counters and limits as [`SPEND`] returns them, and
+/// `last_daily_reset`, `last_monthly_reset`): the refusal this route would give, judged as a
+/// group judges a call. `None` when the row counts newer windows than the cost's, or when it
+/// would admit the cost: this route judges it then.
+pub(super) fn refusal(row: &QueryResult, spend: &Spend<'_>) -> Result<Option<Error>> {
+    let spent = Spent::from_row(row)?;
+    let mut counters = Counters {
+        day: row.try_get("", "last_daily_reset")?,
+        daily: spent.daily,
+        month: row.try_get("", "last_monthly_reset")?,
+        monthly: spent.monthly,
+    };
+    let verdict = counters.admit(spend, (spent.daily_limit, spent.monthly_limit));
+    Ok(verdict.and_then(Result::err))
 }
 
 /// The spend of `window` of the cost after it, checked against overflow and (when enforced)
@@ -115,28 +133,24 @@ impl Counters {
         }
     }
 
-    /// Judges `spend` against these counters and `row`'s limits, and counts it when admitted;
+    /// Judges `spend` against these counters and the limits, and counts it when admitted;
     /// `None` when its windows are older than the counted ones.
-    fn admit(&mut self, spend: &Spend<'_>, row: &principal_budget::Model) -> Option<Result<Spent>> {
+    fn admit(&mut self, spend: &Spend<'_>, limits: (Option<i64>, Option<i64>)) -> Option<Result<Spent>> {
         let (day, month) = (Window::Daily.start(spend.at), Window::Monthly.start(spend.at));
         if self.day > Some(day) || self.month > Some(month) {
             return None;
         }
         // A window newer than the counted one starts at zero.
         let before = |counted, counter, start| if counted == Some(start) { counter } else { 0 };
-        let judged = after(spend, Window::Daily, before(self.day, self.daily, day), row.daily_budget_micros)
-            .and_then(|daily| {
+        let (daily_limit, monthly_limit) = limits;
+        let judged =
+            after(spend, Window::Daily, before(self.day, self.daily, day), daily_limit).and_then(|daily| {
                 let monthly = before(self.month, self.monthly, month);
-                Ok((daily, after(spend, Window::Monthly, monthly, row.monthly_budget_micros)?))
+                Ok((daily, after(spend, Window::Monthly, monthly, monthly_limit)?))
             });
         Some(judged.map(|(daily, monthly)| {
             *self = Counters { day: Some(day), daily, month: Some(month), monthly };
-            Spent {
-                daily,
-                monthly,
-                daily_limit: row.daily_budget_micros,
-                monthly_limit: row.monthly_budget_micros,
-            }
+            Spent { daily, monthly, daily_limit, monthly_limit }
         }))
     }
 
@@ -165,7 +179,8 @@ impl Locked {
     /// Judges `spend` (see [`Counters::admit`]); once a spend is left to the one-by-one path,
     /// so are the principal's later ones.
     fn admit(&mut self, spend: &Spend<'_>) -> Option<Result<Spent>> {
-        let verdict = if self.deferred { None } else { self.counters.admit(spend, &self.row) };
+        let limits = (self.row.daily_budget_micros, self.row.monthly_budget_micros);
+        let verdict = if self.deferred { None } else { self.counters.admit(spend, limits) };
         self.deferred = verdict.is_none();
         verdict
     }

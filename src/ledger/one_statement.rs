@@ -19,6 +19,7 @@
 
 use super::cost::{Call, CostOutcome, Valid, sorted_ids, unnest_values};
 use super::idempotency;
+use super::locked;
 use super::spend::{Spend, Spent};
 use crate::error::{is_unique_violation, not_applied};
 use crate::{Db, Error, Result, Window, timestamp};
@@ -43,7 +44,8 @@ pub(crate) const PG_KEYED_SPEND_AND_INSERT: &str = include_str!("sql/charge_keye
 const SPEND_AND_INSERT_MANY: &str = include_str!("sql/charge_many.pg.sql");
 
 /// An unkeyed cost in one statement ([`PG_SPEND_AND_INSERT`]), on the pool or in a
-/// transaction: its outcome, or `None` when the spend did not apply (nothing was written).
+/// transaction: its outcome; its refusal when the budget row the statement locked tells it
+/// ([`locked::refusal`]); else `None` (nothing was written, route 3 judges it).
 pub(super) async fn charge<C: ConnectionTrait>(
     db: &C,
     v: &Valid<'_>,
@@ -52,9 +54,10 @@ pub(super) async fn charge<C: ConnectionTrait>(
     let mut values = spend.values(true);
     values.extend(v.cost_values());
     let stmt = Statement::from_sql_and_values(db.get_database_backend(), PG_SPEND_AND_INSERT, values);
-    match db.query_one_raw(stmt).await? {
-        Some(row) => Ok(Some(v.outcome(row.try_get("", "id")?, Spent::from_row(&row)?))),
-        None => Ok(None),
+    let Some(row) = db.query_one_raw(stmt).await? else { return Ok(None) };
+    match row.try_get::<Option<i64>>("", "id")? {
+        Some(id) => Ok(Some(v.outcome(id, Spent::from_row(&row)?))),
+        None => locked::refusal(&row, spend)?.map_or(Ok(None), Err),
     }
 }
 

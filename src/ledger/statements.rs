@@ -6,8 +6,9 @@
 //! row counts or newer ones, `$7` enforce the limits (a charge; `false` records); on
 //! PostgreSQL also `$8` the cost's timestamp, `$9` resource, `$10` capability, `$11` estimate,
 //! `$12` actual amount (micro-units or NULL), `$13` metadata (`jsonb`); keyed also `$14` the
-//! key, `$15` the request's canonical form, `$16` when the key is first used. A statement
-//! returns no row when the spend did not apply (a limit, an older window, an overflow).
+//! key, `$15` the request's canonical form, `$16` when the key is first used. When the spend
+//! did not apply (a limit, an older window, an overflow), [`SPEND`] and [`PG_KEYED_CHARGE`]
+//! return no row and [`PG_CHARGE`] the budget row it locked, its `id` NULL.
 
 use super::{one_statement, spend};
 

@@ -4,9 +4,9 @@ use crate::common;
 
 use common::{CLOCK, scalar};
 use rust_decimal::{Decimal, dec};
-use sark_db::Db;
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{self, NewCost};
+use sark_db::{Conn, Db, Server};
 use sark_db::{Error, Window};
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -59,6 +59,17 @@ async fn hammer(db: &Db, principal: &str, tasks: usize, per_task: usize, amount:
     ok
 }
 
+/// A refusal's numbers justify it: the spend of its window it reports plus the amount passes
+/// the limit, that spend is within the limit, and the amount is the one asked for.
+fn justified(refusal: &Error, amount: Decimal, limits: &Limits) -> bool {
+    let Error::BudgetExceeded { window, limit, spent, requested } = refusal else { return false };
+    let configured = match window {
+        Window::Daily => limits.daily,
+        Window::Monthly => limits.monthly,
+    };
+    configured == Some(*limit) && *requested == amount && *spent <= *limit && *spent + *requested > *limit
+}
+
 on_all! {
     async fn concurrent_charges_lose_no_update(db: &Db) {
         let ok = hammer(db, "alice", 32, 50, dec!(0.01)).await;
@@ -94,20 +105,64 @@ on_all! {
         budgets::set_limits(db, "carol", &limits(Some(dec!(1.00)), Some(dec!(1.50)))).await.unwrap();
         let at = datetime!(2026-11-28 10:00 UTC);
         costs::charge(&db.with_clock(CLOCK), &cost("carol", dec!(0.80), at)).await.unwrap();
-        let err = costs::charge(&db.with_clock(CLOCK), &cost("carol", dec!(0.30), at)).await.unwrap_err();
-        match err {
-            Error::BudgetExceeded { window, limit, spent, requested } => {
-                assert_eq!((window, limit, spent, requested), (Window::Daily, dec!(1.00), dec!(0.80), dec!(0.30)));
-            }
-            other => panic!("expected BudgetExceeded, got {other}"),
-        }
-        // Next day the daily window is fresh, but the month only has 0.70 left.
+        // A refusal in the windows the budget row counts, and (next day: the daily window is
+        // fresh, the month has 0.70 left) in a newer day. On PostgreSQL the statement that
+        // tried the charge tells each refusal: one statement, no transaction.
         let next = datetime!(2026-11-29 10:00 UTC);
-        let err = costs::charge(&db.with_clock(CLOCK), &cost("carol", dec!(0.75), next)).await.unwrap_err();
-        assert!(matches!(err, Error::BudgetExceeded { window: Window::Monthly, .. }), "{err}");
+        let refusals = [
+            (cost("carol", dec!(0.30), at), (Window::Daily, dec!(1.00), dec!(0.80), dec!(0.30))),
+            (cost("carol", dec!(0.75), next), (Window::Monthly, dec!(1.50), dec!(0.80), dec!(0.75))),
+        ];
+        for (charge, numbers) in refusals {
+            let ran = crate::statements(db, async |db| {
+                match costs::charge(&db.with_clock(CLOCK), &charge).await.unwrap_err() {
+                    Error::BudgetExceeded { window, limit, spent, requested } => {
+                        assert_eq!((window, limit, spent, requested), numbers);
+                    }
+                    other => panic!("expected BudgetExceeded, got {other}"),
+                }
+            })
+            .await;
+            if db.server() == Server::Postgres {
+                assert_eq!(ran.len(), 1, "{ran:#?}");
+            }
+        }
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 1);
         let status = budgets::status(db, "carol", at).await.unwrap();
         assert_eq!(status.daily.spent, dec!(0.80));
+    }
+
+    /// 32 tasks charge one principal random amounts on two days of one month (whichever
+    /// route each charge takes): every refusal is justified by its own numbers, and no day and
+    /// no month of the ledger is over its limit.
+    async fn every_refusal_under_concurrency_is_justified_by_its_numbers(db: &Db) {
+        let seed = crate::seed("every_refusal_under_concurrency_is_justified_by_its_numbers");
+        let limits = limits(Some(dec!(2.00)), Some(dec!(3.00)));
+        budgets::set_limits(db, "erin", &limits).await.unwrap();
+        let days = [datetime!(2026-11-27 10:00 UTC), datetime!(2026-11-28 10:00 UTC)];
+        let handles: Vec<_> = (0..32u64)
+            .map(|task| {
+                let (db, limits) = (db.clone(), limits.clone());
+                tokio::spawn(async move {
+                    let mut rng = fastrand::Rng::with_seed(seed ^ task);
+                    for _ in 0..12 {
+                        let amount = Decimal::new(rng.i64(1..=40), 2);
+                        let at = days[rng.usize(..days.len())];
+                        match costs::charge(&db.with_clock(CLOCK), &cost("erin", amount, at)).await {
+                            Ok(_) => {}
+                            Err(e) => assert!(justified(&e, amount, &limits), "seed {seed}: {e:?} for {amount}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.await.expect("a task panicked");
+        }
+        let day_sums = "SELECT CAST(COALESCE(MAX(s), 0) AS BIGINT) FROM (SELECT SUM(actual_cost_micros) AS s \
+            FROM cost_tracking WHERE principal_id = 'erin' GROUP BY substr(CAST(\"timestamp\" AS TEXT), 1, 10)) d";
+        assert!(scalar(db, day_sums).await <= 2_000_000, "seed {seed}: a day over its limit");
+        assert!(ledger_micros(db, "erin").await <= 3_000_000, "seed {seed}: the month over its limit");
     }
 
     async fn record_always_records_and_reports_overspend(db: &Db) {

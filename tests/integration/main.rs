@@ -40,3 +40,22 @@ fn seed(test: &str) -> u64 {
     eprintln!("{test}: seed {seed} (replay with SARK_SEED={seed})");
     seed
 }
+
+/// The statements `call` runs on `db`, as sea-orm hands them to the driver.
+pub(crate) async fn statements(
+    db: &sark_db::Db,
+    call: impl AsyncFnOnce(&sark_db::Db),
+) -> Vec<sea_orm::Statement> {
+    use sark_db::Conn;
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut pool = db.pool().clone();
+    let sink = Arc::clone(&seen);
+    pool.set_metric_callback(move |info| sink.lock().unwrap().push(info.statement.clone()));
+    let spy = sark_db::Db::new(pool).await.unwrap().with_clock(*db.clock());
+    seen.lock().unwrap().clear(); // the handle's one question at connect: which server
+    call(&spy).await;
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty(), "the call ran no statement");
+    seen
+}

@@ -11,7 +11,6 @@ use sark_db::ledger::costs::{self, NewCost};
 use sark_db::ledger::summaries::{self, CostFilter};
 use sark_db::{Conn, Db};
 use sea_orm::{ConnectionTrait, Statement};
-use std::sync::{Arc, Mutex};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -42,20 +41,6 @@ async fn fill(db: &Db) {
     db.execute_unprepared("ANALYZE").await.unwrap();
 }
 
-/// The statements `call` runs on `db`, as sea-orm hands them to the driver.
-async fn statements(db: &Db, call: impl AsyncFnOnce(&Db)) -> Vec<Statement> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut pool = db.pool().clone();
-    let sink = Arc::clone(&seen);
-    pool.set_metric_callback(move |info| sink.lock().unwrap().push(info.statement.clone()));
-    let spy = Db::new(pool).await.unwrap().with_clock(*db.clock());
-    seen.lock().unwrap().clear(); // the handle's one question at connect: which server
-    call(&spy).await;
-    let seen = seen.lock().unwrap().clone();
-    assert!(!seen.is_empty(), "the call ran no statement");
-    seen
-}
-
 /// The plan of `statement` with its own bound values, one line per step.
 async fn plan(db: &Db, statement: &Statement) -> String {
     let (prefix, column) = if common::is_pg(db) { ("EXPLAIN ", 0) } else { ("EXPLAIN QUERY PLAN ", 3) };
@@ -75,7 +60,7 @@ async fn plan(db: &Db, statement: &Statement) -> String {
 async fn served_by(db: &Db, index: &str, call: impl AsyncFnOnce(&Db)) -> Vec<String> {
     let timescale = common::is_timescale(db).await;
     let mut plans = Vec::new();
-    for statement in statements(db, call).await {
+    for statement in crate::statements(db, call).await {
         let plan = plan(db, &statement).await;
         let by_time_index = timescale
             && ["audit_events_timestamp_idx", "cost_tracking_timestamp_idx"].iter().any(|i| plan.contains(i));
@@ -184,10 +169,10 @@ on_both! {
         let day = AuditFilter::between(T0 + Duration::days(3), T0 + Duration::days(4));
         let december = (datetime!(2026-12-01 00:00 UTC), datetime!(2027-01-01 00:00 UTC));
         let cases: [(&str, &str, Range, Vec<Statement>); 3] = [
-            ("p2026_10", "cost_tracking", (october.from.unwrap(), october.to.unwrap()), statements(db, async |db| drop(summaries::grouped(db, &october, summaries::GroupBy::Principal).await.unwrap())).await),
-            ("p2026_09", "audit_events", (day.from, day.to), statements(db, async |db| drop(audit::query(db, &day).await.unwrap())).await),
+            ("p2026_10", "cost_tracking", (october.from.unwrap(), october.to.unwrap()), crate::statements(db, async |db| drop(summaries::grouped(db, &october, summaries::GroupBy::Principal).await.unwrap())).await),
+            ("p2026_09", "audit_events", (day.from, day.to), crate::statements(db, async |db| drop(audit::query(db, &day).await.unwrap())).await),
             // The budget counters count December's newest day and the month: the ledger sums read December.
-            ("p2026_12", "cost_tracking", december, statements(db, async |db| {
+            ("p2026_12", "cost_tracking", december, crate::statements(db, async |db| {
                 drop(sark_db::ledger::budgets::reconcile(db, datetime!(2026-12-01 00:00 UTC), datetime!(2026-12-02 00:00 UTC)).await.unwrap())
             }).await),
         ];

@@ -1,6 +1,9 @@
 -- PostgreSQL: a cost's budget change (spend.sql, the CTE `budget`) and its cost row, in one
 -- statement; the row is inserted only when the spend applied. Returns the cost's id and the
--- budget's counters and limits, or no row when the spend did not apply.
+-- budget's counters and limits. When the spend did not apply, returns instead the budget row
+-- as it stands under the lock the statement took (the newest committed version), with a NULL
+-- id and the windows it counts, so that a refusal is told in the same round trip; no row when
+-- the budget row was created by another transaction after this statement began.
 -- $1 principal, $2 amount (micro-units), $3 start of the cost's UTC day, $4 start of its UTC
 -- month, $5 now, $6 current_only, $7 enforce (as in spend.sql); $8 the cost's timestamp,
 -- $9 resource, $10 capability, $11 estimated, $12 actual (micro-units or NULL), $13 metadata.
@@ -38,4 +41,12 @@ RETURNING daily_spent_micros, monthly_spent_micros, daily_budget_micros, monthly
         estimated_cost_micros, actual_cost_micros, metadata)
     SELECT $8, $1, $9, $10, $11, $12, $13 FROM budget
     RETURNING id)
-SELECT cost.id, budget.* FROM budget, cost
+-- Read only when the spend did not apply; FOR UPDATE reads the newest version of the row the
+-- upsert above found and locked.
+, locked AS (
+    SELECT daily_spent_micros, monthly_spent_micros, daily_budget_micros, monthly_budget_micros,
+        last_daily_reset, last_monthly_reset
+    FROM principal_budgets WHERE principal_id = $1 FOR UPDATE)
+SELECT cost.id, budget.*, NULL AS last_daily_reset, NULL AS last_monthly_reset FROM budget, cost
+UNION ALL
+SELECT NULL, locked.* FROM locked WHERE NOT EXISTS (SELECT FROM budget)
