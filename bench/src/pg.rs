@@ -489,7 +489,7 @@ impl Pg {
         let (from, to) = (days_ago(30), OffsetDateTime::now_utc());
         let mut rng = fastrand::Rng::with_seed(7);
         let (mut sark_lat, mut raw_lat) = (Vec::new(), Vec::new());
-        for _ in 0..self.args.summaries {
+        for i in 0..self.args.summaries {
             let p = principal(rng.usize(..self.args.principals));
             let filter = CostFilter {
                 principal_id: Some(p.clone()),
@@ -497,19 +497,29 @@ impl Pg {
                 to: Some(to),
                 ..Default::default()
             };
-            let t = Instant::now();
-            let sark = summaries::total(&self.sark, &filter).await?;
-            sark_lat.push(t.elapsed());
-            let t = Instant::now();
-            let (_, count) = sqlx::query_as::<_, (i64, i64)>(SUMMARY)
-                .bind(p)
-                .bind(from)
-                .bind(to)
-                .fetch_one(&self.raw)
-                .await?;
-            raw_lat.push(t.elapsed());
-            if sark.count != count {
-                return Err(format!("summary: sark-db counted {}, sqlx {count}", sark.count).into());
+            let sark = async {
+                let t = Instant::now();
+                let total = summaries::total(&self.sark, &filter).await?;
+                sark_lat.push(t.elapsed());
+                Res::Ok(total.count)
+            };
+            let raw = async {
+                let t = Instant::now();
+                let query = sqlx::query_as::<_, (i64, i64)>(SUMMARY).bind(p).bind(from).bind(to);
+                let (_, count) = query.fetch_one(&self.raw).await?;
+                raw_lat.push(t.elapsed());
+                Res::Ok(count)
+            };
+            // Each goes first every other call: the second reads pages the first just read.
+            let (sark, count) = if i % 2 == 0 {
+                let sark = sark.await?;
+                (sark, raw.await?)
+            } else {
+                let count = raw.await?;
+                (sark.await?, count)
+            };
+            if sark != count {
+                return Err(format!("summary: sark-db counted {sark}, sqlx {count}").into());
             }
         }
         let workload = format!("summary p50 ({} calls, {} rows)", self.args.summaries, self.args.rows);
