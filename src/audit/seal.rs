@@ -26,6 +26,7 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
+use tokio::sync::mpsc;
 
 /// The previous digest of the first seal.
 pub(super) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -79,15 +80,15 @@ pub async fn seal<C: Conn>(db: &C, until: OffsetDateTime) -> Result<audit_seal::
         }
         // The entries go in page by page under the seal's number (no other seal can take it:
         // this transaction holds the write lock), the seal row last, once its digest is known.
+        // On a PostgreSQL pool the pages are read on another pooled connection while the
+        // entries of the page before are written: under this transaction's lock no event can
+        // be added or removed, so that connection reads the rows this transaction would.
         let mut chain = Chain::new(ALGORITHM, &previous, start, until);
-        let mut after = None;
-        loop {
-            let events = page(tx, start, until, after.as_ref()).await?;
-            let Some(last) = events.last() else { break };
-            after = Some((last.timestamp, last.id.clone()));
-            let hashes: Vec<String> = events.iter().map(event_hash).collect();
-            hashes.iter().for_each(|hash| chain.add(hash));
-            insert_entries(tx, db.server(), seq, &events, hashes).await?;
+        let range = Range { seq, start, until, server: db.server() };
+        if spare_reader(db) {
+            range.hash_and_store(db, tx, &mut chain).await?;
+        } else {
+            range.hash_and_store(tx, tx, &mut chain).await?;
         }
         let removals = chain_removals(tx, seq).await?;
         let (count, digest) = chain.finish(Some(&removals));
@@ -108,6 +109,63 @@ pub async fn seal<C: Conn>(db: &C, until: OffsetDateTime) -> Result<audit_seal::
         Ok(seal)
     })
     .await
+}
+
+/// Whether `db` is a PostgreSQL pool (not Citus) with a connection to spare beside the seal's
+/// transaction, to read the events on.
+#[cfg(feature = "postgres")]
+fn spare_reader<C: Conn>(db: &C) -> bool {
+    let pool = db.as_pool().filter(|_| db.server() == Server::Postgres);
+    pool.is_some_and(|pool| pool.get_postgres_connection_pool().options().get_max_connections() > 1)
+}
+
+/// Without PostgreSQL: never.
+#[cfg(not(feature = "postgres"))]
+fn spare_reader<C: Conn>(_: &C) -> bool {
+    false
+}
+
+/// The range a seal covers, and the seal's number.
+struct Range {
+    seq: i64,
+    start: OffsetDateTime,
+    until: OffsetDateTime,
+    server: Server,
+}
+
+impl Range {
+    /// Reads the range's events a page at a time on `reader`, adds their hashes to `chain` and
+    /// stores their entries on `writer`; the next page is read while a page's entries are
+    /// written (one page waits between the two: memory stays bounded).
+    async fn hash_and_store<R: ConnectionTrait, W: ConnectionTrait>(
+        &self,
+        reader: &R,
+        writer: &W,
+        chain: &mut Chain,
+    ) -> Result<()> {
+        let (pages, mut read) = mpsc::channel::<Vec<audit_event::Model>>(1);
+        let read_all = async move {
+            let mut after = None;
+            loop {
+                let events = page(reader, self.start, self.until, after.as_ref()).await?;
+                let Some(last) = events.last() else { return Ok(()) };
+                after = Some((last.timestamp, last.id.clone()));
+                if pages.send(events).await.is_err() {
+                    return Ok(()); // the writer stopped on an error: that is the answer
+                }
+            }
+        };
+        let store_all = async move {
+            while let Some(events) = read.recv().await {
+                let hashes: Vec<String> = events.iter().map(event_hash).collect();
+                hashes.iter().for_each(|hash| chain.add(hash));
+                insert_entries(writer, self.server, self.seq, &events, hashes).await?;
+            }
+            Ok::<_, Error>(())
+        };
+        let (read, stored) = tokio::join!(read_all, store_all);
+        read.and(stored)
+    }
 }
 
 /// Stores the entries of `events`, whose hashes are `hashes`, under seal `seq`: on PostgreSQL

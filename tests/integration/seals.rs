@@ -103,6 +103,26 @@ fn clean(seq: i64) -> SealCheck {
 }
 
 on_all! {
+    /// Seals over several pages of events (12,001 a seal; a page is 5,000): one made on the
+    /// pool, one inside a transaction. Each counts every event of its range once, stores one
+    /// entry an event, and the log verifies clean.
+    async fn seals_of_many_pages_cover_each_event_once(db: &Db) {
+        let db = db.with_clock(CLOCK);
+        let events: Vec<_> = (0..24_002)
+            .map(|i| NewAuditEvent { timestamp: T0 + Duration::seconds(i), ..NewAuditEvent::new("tool_invoked") })
+            .collect();
+        audit::append_many(&db, &events).await.unwrap();
+        let first = audit::seal(&db, T0 + Duration::seconds(12_001)).await.unwrap();
+        let tx = db.begin_write().await.unwrap();
+        let second = audit::seal(&tx, T0 + Duration::days(1)).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!((first.event_count, second.event_count), (12_001, 12_001));
+        let entries = "SELECT count(*) FROM (SELECT DISTINCT event_id FROM audit_seal_entries) e";
+        assert_eq!(common::scalar(&db, entries).await, 24_002);
+        let report = audit::verify(&db, T0 - Duration::days(1), T0 + Duration::days(2)).await.unwrap();
+        assert!(report.is_clean(), "{report:?}");
+    }
+
     async fn an_untouched_log_verifies_clean_and_each_kind_of_tampering_is_named(db: &Db) {
         thirty_events(db).await;
         let first = audit::seal(&db.with_clock(CLOCK), T0 + Duration::hours(15)).await.unwrap();
