@@ -377,6 +377,7 @@ impl Pg {
                         let filter = CostFilter {
                             principal_id: Some(principal(p)),
                             from: Some(today),
+                            to: Some(today + time::Duration::days(1)),
                             ..Default::default()
                         };
                         drop(summaries::total(&db, &filter).await?)
