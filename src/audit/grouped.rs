@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 const INSERT_EVENTS: &str = include_str!("sql/insert_events.pg.sql");
 
 /// PostgreSQL: [`INSERT_EVENTS`], skipping an event whose id and timestamp are stored already.
-const INSERT_NEW_EVENTS: &str = include_str!("sql/insert_new_events.pg.sql");
+pub(crate) const INSERT_NEW_EVENTS: &str = include_str!("sql/insert_new_events.pg.sql");
 
 /// An append waiting for its group's statement.
 pub(crate) struct Append {
@@ -162,11 +162,19 @@ pub(crate) async fn insert_new<C: ConnectionTrait>(
 }
 
 /// The PostgreSQL statement `sql` (`insert_events.pg.sql` or `insert_new_events.pg.sql`) with
-/// `rows` as its one parameter: a JSON array of objects keyed by column name.
+/// `rows` as its one parameter.
 fn json_insert<'a>(
     sql: &str,
     rows: impl IntoIterator<Item = &'a audit_event::ActiveModel>,
 ) -> std::result::Result<Statement, DbErr> {
+    Ok(Statement::from_sql_and_values(DbBackend::Postgres, sql, [json_rows(rows)?.into()]))
+}
+
+/// `rows` as the JSON array PostgreSQL's statements of events take: one object per event,
+/// keyed by column name.
+pub(crate) fn json_rows<'a>(
+    rows: impl IntoIterator<Item = &'a audit_event::ActiveModel>,
+) -> std::result::Result<Json, DbErr> {
     let event = |row: &audit_event::ActiveModel| {
         let mut object = serde_json::Map::with_capacity(22);
         for column in audit_event::Column::iter() {
@@ -183,6 +191,5 @@ fn json_insert<'a>(
         }
         Ok(Json::Object(object))
     };
-    let events = rows.into_iter().map(event).collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(Statement::from_sql_and_values(DbBackend::Postgres, sql, [Json::Array(events).into()]))
+    rows.into_iter().map(event).collect::<std::result::Result<Vec<_>, _>>().map(Json::Array)
 }

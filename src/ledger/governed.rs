@@ -77,6 +77,11 @@ impl Events {
         })
     }
 
+    /// The event an accepted charge appends.
+    pub(super) fn charged(&self) -> &audit_event::ActiveModel {
+        &self.charged
+    }
+
     /// The event a charge's `outcome` appends: `charged` for a new charge, `refused` for a
     /// budget refusal, none otherwise.
     pub(super) fn pick(&self, outcome: &Result<CostOutcome>) -> Option<&audit_event::ActiveModel> {

@@ -9,8 +9,8 @@
 //! the queue runs alone, without a transaction around it.
 //!
 //! On PostgreSQL the unkeyed calls first go to one statement that is its own transaction
-//! ([`one_statement::charge_many`]): it settles every principal whose calls all fit its limits, in one round
-//! trip. The calls it leaves (keyed ones, a new principal, a charge that does not fit, …) then
+//! ([`one_statement::charge_many`]): it settles every principal whose calls all fit its limits,
+//! with the audit events of its governed calls, in one round trip. The calls it leaves (keyed ones, a new principal, a charge that does not fit, …) then
 //! share one write transaction, as above.
 //!
 //! Faults:
@@ -30,9 +30,10 @@
 //!
 //! Audit events ([`Ledger::append`]) share the lanes; the events a flusher takes go together by
 //! one statement of their own (`crate::audit::grouped`), after the costs it took. Governed calls
-//! ([`Ledger::govern`]) are charges that take their event into their transaction: they join the
-//! shared write transaction (never the one-statement route), and its events go in by one
-//! statement before its commit; alone, each is its own transaction (`super::governed`).
+//! ([`Ledger::govern`]) are charges that take their event into their commit: the one statement
+//! inserts the events of the charges it settles, the shared write transaction inserts its
+//! events by one statement before its commit; alone, each is its own transaction
+//! (`super::governed`).
 
 use super::cost::{CostOutcome, NewCost, Valid, cost_span};
 use super::costs;
@@ -107,9 +108,12 @@ impl Call {
         }
     }
 
-    /// Whether the call must share its transaction with its event.
-    fn governed(&self) -> bool {
-        matches!(self.reply, Reply::Governed(..))
+    /// The event this call appends with its charge when the charge is accepted.
+    fn charged_event(&self) -> Option<&audit_event::ActiveModel> {
+        match &self.reply {
+            Reply::Cost(_) => None,
+            Reply::Governed(events, _) => Some(events.charged()),
+        }
     }
 
     /// Answers the call with its charge's `outcome`, committed.
@@ -379,7 +383,8 @@ fn split(mut calls: Vec<Call>) -> (Vec<Call>, Vec<Call>) {
 }
 
 /// On PostgreSQL (not Citus): settles and answers the unkeyed calls [`one_statement::charge_many`]
-/// settles in one statement; the calls left, in arrival order.
+/// settles in one statement (a governed call's event with its charge); the calls left, in
+/// arrival order.
 async fn at_once(db: &Db, calls: Vec<Call>) -> Vec<Call> {
     if db.server() != Server::Postgres {
         return calls;
@@ -388,9 +393,10 @@ async fn at_once(db: &Db, calls: Vec<Call>) -> Vec<Call> {
     let mut answers: Vec<Option<Result<CostOutcome>>> = (0..calls.len()).map(|_| None).collect();
     {
         let valid: Vec<Result<Valid<'_>>> = calls.iter().map(|c| Valid::new(&c.cost, clock)).collect();
-        // A governed call's event must share its charge's commit: not this statement's.
-        let (at, group) = unkeyed(&calls, &valid, |c| c.cost.idempotency_key.is_some() || c.governed());
-        let decided = one_statement::charge_many(db, &group, clock.now()).await;
+        let (at, group) = unkeyed(&calls, &valid, |c| c.cost.idempotency_key.is_some());
+        // A governed call's event goes in by the same statement, with its charge.
+        let events: Vec<_> = at.iter().map(|&i| calls[i].charged_event()).collect();
+        let decided = one_statement::charge_many(db, &group, &events, clock.now()).await;
         at.into_iter().zip(decided).for_each(|(i, answer)| answers[i] = answer);
     }
     calls

@@ -13,16 +13,19 @@
 //!   ([`sql/charge_many.pg.sql`](self)). Per principal it takes all of its calls or none: it
 //!   adds the sum of their amounts to the counters in one conditional `UPDATE` only when the
 //!   limits hold for every charge counting the calls before it — the spend before the group
-//!   plus the largest running sum at a charge — and inserts their cost rows in the same
-//!   statement. Amounts are never negative, so when they all fit, each call's answer is the
-//!   one it would get alone in arrival order: the counters before it plus the calls up to it.
+//!   plus the largest running sum at a charge — and inserts their cost rows, and the `charged`
+//!   audit events of its governed calls, in the same statement. Amounts are never negative, so
+//!   when they all fit, each call's answer is the one it would get alone in arrival order: the
+//!   counters before it plus the calls up to it.
 
 use super::cost::{Call, CostOutcome, Valid, sorted_ids, unnest_values};
 use super::idempotency;
 use super::locked;
 use super::spend::{Spend, Spent};
+use crate::audit::grouped::json_rows;
 use crate::error::{is_unique_violation, not_applied};
 use crate::{Db, Error, Result, Window, timestamp};
+use entity::audit_event;
 use sea_orm::sea_query::ArrayType;
 use sea_orm::{ConnectionTrait, DbErr, QueryResult, Statement, Value};
 use std::collections::BTreeMap;
@@ -135,12 +138,14 @@ impl Principal {
 }
 
 /// Settles what it can of `calls` (unkeyed, valid, in arrival order) in one statement on the
-/// pool `db`: the answer of each call it settled, `None` for the others. When the statement
-/// fails in a way that leaves its outcome unknown (a lost connection), each of its calls is
-/// answered with the error: none is run again.
+/// pool `db`, each with the audit event of its charge in `events` (a governed call's; one
+/// element per call): the answer of each call it settled, `None` for the others. When the
+/// statement fails in a way that leaves its outcome unknown (a lost connection), each of its
+/// calls is answered with the error: none is run again.
 pub(super) async fn charge_many(
     db: &Db,
     calls: &[Call<'_>],
+    events: &[Option<&audit_event::ActiveModel>],
     now: OffsetDateTime,
 ) -> Vec<Option<Result<CostOutcome>>> {
     let mut principals: BTreeMap<&str, Principal> = BTreeMap::new();
@@ -161,6 +166,17 @@ pub(super) async fn charge_many(
     }
     let mut values = unnest_values(&sent);
     values.extend(budget_values(&principals, now));
+    // Every event with the principal it goes with (the statement drops those of principals
+    // whose calls did not apply).
+    let (payers, events): (Vec<Value>, Vec<&audit_event::ActiveModel>) = calls
+        .iter()
+        .zip(events)
+        .filter_map(|((v, _), event)| Some((v.cost.principal_id.as_str().into(), (*event)?)))
+        .unzip();
+    match json_rows(events) {
+        Ok(events) => values.extend([events.into(), Value::Array(ArrayType::String, Some(Box::new(payers)))]),
+        Err(e) => return calls.iter().map(|_| Some(Err(e.clone().into()))).collect(),
+    }
     let stmt = Statement::from_sql_and_values(db.get_database_backend(), SPEND_AND_INSERT_MANY, values);
     let written = db.query_all_raw(stmt).await.map_err(Error::from);
     match written.and_then(|rows| Applied::read(&rows)).and_then(|applied| applied.answers(calls)) {
@@ -270,6 +286,20 @@ mod tests {
             .replacen("WHERE (NOT $6 OR", &format!("WHERE {no_key} AND (NOT $6 OR"), 1);
         assert_eq!(folded(PG_KEYED_SPEND_AND_INSERT).matches(no_key).count(), 2);
         assert!(folded(PG_KEYED_SPEND_AND_INSERT).contains(&guarded));
+    }
+
+    /// The statement's insert of events is that of the governed calls' events in a
+    /// transaction, restricted to the events of the changed budgets.
+    #[test]
+    fn the_events_follow_only_the_changed_budgets() {
+        let insert = folded(crate::audit::grouped::INSERT_NEW_EVENTS);
+        let (head, tail) = insert.split_once("$1::jsonb").expect("the events' parameter");
+        let statement = folded(super::SPEND_AND_INSERT_MANY);
+        let restricted = statement.split_once(head).and_then(|(_, rest)| rest.split_once(tail));
+        let (events, _) = restricted.expect("the insert of events around a parameter");
+        let only_changed = "WHERE ($16::varchar[])[n] IN (SELECT principal_id FROM budget)";
+        assert!(events.contains("jsonb_array_elements($15::jsonb)"), "{events}");
+        assert!(events.contains(only_changed), "{events}");
     }
 
     /// The statement's insert is the bulk insert, restricted to the changed budgets.

@@ -166,6 +166,48 @@ on_all! {
         assert_eq!(scalar(db, "SELECT count(*) FROM cost_tracking").await, 2);
     }
 
+    async fn a_group_that_fits_commits_its_charges_and_events_at_once_and_a_sealed_event_takes_none_down(db: &Db) {
+        let at = |minutes: i64| CLOCK.now() - time::Duration::hours(2) + time::Duration::minutes(minutes);
+        audit::seal(&db.with_clock(CLOCK), at(60)).await.unwrap();
+        for p in ["p", "q"] {
+            budgets::set_limits(db, p, &limit(dec!(10))).await.unwrap();
+        }
+        // Budget rows that count today and calls within their limits: on PostgreSQL the group
+        // is settled by one statement, charges and events together.
+        let fitting = [call("p", dec!(1), "a"), call("q", dec!(2), "b"), call("p", dec!(3), "c")];
+        let ran = crate::statements(db, async |spy| {
+            let ledger = ledger(spy);
+            let answers = futures::future::join_all(fitting.iter().map(|c| ledger.govern(c))).await;
+            for (c, answer) in fitting.iter().zip(answers) {
+                let Ok(Governed::Charged { event: Some(event), .. }) = answer else { panic!("{answer:?}") };
+                assert_eq!(Some(&event.id), c.charged.id.as_ref());
+            }
+        })
+        .await;
+        if one_server(db).await {
+            assert_eq!(ran.len(), 1, "{ran:#?}");
+            let commits = scalar(db, "SELECT count(DISTINCT x) FROM (SELECT xmin::text AS x FROM cost_tracking UNION SELECT xmin::text FROM audit_events) AS t").await;
+            assert_eq!(commits, 1, "three charges and their events in one commit");
+        }
+        assert_eq!(event_ids(db).await, ["a-allow", "b-allow", "c-allow"]);
+        // One event in a sealed range among them: its call is refused and charges nothing; the
+        // others are charged with their events.
+        let sealed = GovernedCall { charged: NewAuditEvent { timestamp: at(30), ..call("q", dec!(1), "s").charged }, ..call("q", dec!(1), "s") };
+        let mixed = [call("p", dec!(1), "d"), sealed, call("q", dec!(1), "e")];
+        let ledger = ledger(db);
+        let answers = futures::future::join_all(mixed.iter().map(|c| ledger.govern(c))).await;
+        assert!(matches!(&answers[0], Ok(Governed::Charged { .. })), "{answers:?}");
+        assert!(matches!(&answers[1], Err(Error::Conflict(Conflict::Sealed { id })) if id == "s-allow"), "{answers:?}");
+        assert!(matches!(&answers[2], Ok(Governed::Charged { .. })), "{answers:?}");
+        assert_eq!(event_ids(db).await, ["a-allow", "b-allow", "c-allow", "d-allow", "e-allow"]);
+        for (p, spent) in [("p", dec!(5)), ("q", dec!(3))] {
+            let sum = format!("SELECT CAST(sum(actual_cost_micros) AS BIGINT) FROM cost_tracking WHERE principal_id = '{p}'");
+            assert_eq!(scalar(db, &sum).await, micros(spent), "{p}: no charge of the refused call");
+            let counter = format!("SELECT daily_spent_micros FROM principal_budgets WHERE principal_id = '{p}'");
+            assert_eq!(scalar(db, &counter).await, micros(spent));
+        }
+    }
+
     async fn concurrent_governed_calls_never_overspend_and_store_each_answer_once(db: &Db) {
         let seed = crate::seed("concurrent governed calls");
         let mut rng = fastrand::Rng::with_seed(seed);

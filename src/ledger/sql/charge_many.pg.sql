@@ -1,5 +1,6 @@
 -- PostgreSQL: the budget changes of a group of unkeyed costs, principal by principal all or
--- nothing, and the cost rows of the principals they applied to, in one statement. Returns a
+-- nothing, and the cost rows and audit events of the principals they applied to, in one
+-- statement. Returns a
 -- row per changed budget (its principal, counters and limits; id NULL), then a row per
 -- inserted cost (its id alone).
 -- $1–$7 the cost rows, one array per column, in order: timestamps, principals, resources,
@@ -8,10 +9,13 @@
 -- $10 the most its charges need (the largest sum of its amounts up to and including a
 -- charge), $11/$12 the UTC day and month all its costs fall in, $13 whether any is a charge;
 -- $14 now.
+-- $15 the audit events of governed calls, a JSON array as in insert_new_events.pg.sql; $16
+-- the principal whose costs each event goes with (one element per event).
 -- A principal's costs apply only when its row exists and counts their windows or older ones,
 -- no counter passes i64::MAX counting $9, and (with a charge) both limits hold counting $10:
 -- then its counters gain $9 (a newer window starts at $9). Otherwise its row is left alone,
--- and its costs are not inserted.
+-- and its costs are not inserted, nor its events. An event whose id and timestamp are stored
+-- already is skipped, as insert_new_events.pg.sql does.
 WITH v AS (
     SELECT * FROM UNNEST($8::varchar[], $9::int8[], $10::int8[], $11::timestamptz[],
         $12::timestamptz[], $13::bool[]) AS v(principal_id, total, need, day, month, enforce)
@@ -49,6 +53,13 @@ FROM UNNEST($1::timestamptz[], $2::varchar[], $3::varchar[], $4::varchar[],
 WHERE p IN (SELECT principal_id FROM budget)
 ORDER BY n
 RETURNING id)
+, event AS (
+INSERT INTO audit_events
+SELECT * FROM jsonb_populate_recordset(NULL::audit_events, (
+    SELECT coalesce(jsonb_agg(e ORDER BY n), '[]') FROM jsonb_array_elements($15::jsonb)
+        WITH ORDINALITY AS j(e, n)
+    WHERE ($16::varchar[])[n] IN (SELECT principal_id FROM budget)))
+ON CONFLICT (id, "timestamp") DO NOTHING)
 SELECT principal_id, daily_spent_micros, monthly_spent_micros, daily_budget_micros,
     monthly_budget_micros, NULL::int8 AS id FROM budget
 UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, id FROM cost
