@@ -264,12 +264,18 @@ async fn flush(db: Db, mut queue: mpsc::UnboundedReceiver<Queued>, options: Grou
     let mut calls = Vec::with_capacity(options.max_calls);
     while queue.recv_many(&mut calls, options.max_calls).await > 0 {
         // The callers already woken (say, by the previous group's answers) queue their next
-        // calls before the group is cut.
-        tokio::task::yield_now().await;
-        while calls.len() < options.max_calls
-            && let Ok(call) = queue.try_recv()
-        {
-            calls.push(call);
+        // calls before the group is cut: while a turn brings more calls, take another.
+        loop {
+            tokio::task::yield_now().await;
+            let before = calls.len();
+            while calls.len() < options.max_calls
+                && let Ok(call) = queue.try_recv()
+            {
+                calls.push(call);
+            }
+            if calls.len() == before || calls.len() == options.max_calls {
+                break;
+            }
         }
         if !options.max_wait.is_zero() {
             let deadline = tokio::time::Instant::now() + options.max_wait;

@@ -55,10 +55,10 @@ ORDER BY n
 RETURNING id)
 , event AS (
 INSERT INTO audit_events
-SELECT * FROM jsonb_populate_recordset(NULL::audit_events, (
-    SELECT coalesce(jsonb_agg(e ORDER BY n), '[]') FROM jsonb_array_elements($15::jsonb)
-        WITH ORDINALITY AS j(e, n)
-    WHERE ($16::varchar[])[n] IN (SELECT principal_id FROM budget)))
+SELECT r.* FROM jsonb_array_elements($15::jsonb) WITH ORDINALITY AS j(e, n),
+    jsonb_populate_record(NULL::audit_events, e) AS r
+WHERE ($16::varchar[])[n] IN (SELECT principal_id FROM budget)
+ORDER BY n
 ON CONFLICT (id, "timestamp") DO NOTHING)
 SELECT principal_id, daily_spent_micros, monthly_spent_micros, daily_budget_micros,
     monthly_budget_micros, NULL::int8 AS id FROM budget
