@@ -288,18 +288,23 @@ mod tests {
         assert!(folded(PG_KEYED_SPEND_AND_INSERT).contains(&guarded));
     }
 
-    /// The statement's insert of events is that of the governed calls' events in a
-    /// transaction, restricted to the events of the changed budgets.
+    /// The statement's insert of events is that of the governed calls' events in a transaction
+    /// (rows of the table's record type from JSON objects, stored ones skipped), restricted to
+    /// the events of the changed budgets.
     #[test]
     fn the_events_follow_only_the_changed_budgets() {
-        let insert = folded(crate::audit::grouped::INSERT_NEW_EVENTS);
-        let (head, tail) = insert.split_once("$1::jsonb").expect("the events' parameter");
         let statement = folded(super::SPEND_AND_INSERT_MANY);
-        let restricted = statement.split_once(head).and_then(|(_, rest)| rest.split_once(tail));
-        let (events, _) = restricted.expect("the insert of events around a parameter");
-        let only_changed = "WHERE ($16::varchar[])[n] IN (SELECT principal_id FROM budget)";
-        assert!(events.contains("jsonb_array_elements($15::jsonb)"), "{events}");
-        assert!(events.contains(only_changed), "{events}");
+        let (_, events) = statement.split_once(", event AS (").expect("the insert of events");
+        let insert = folded(crate::audit::grouped::INSERT_NEW_EVENTS);
+        let (_, skip) = insert.split_once("$1::jsonb)").expect("the events' parameter");
+        for part in [
+            "INSERT INTO audit_events SELECT r.* FROM jsonb_array_elements($15::jsonb)",
+            "jsonb_populate_record(NULL::audit_events, e) AS r",
+            "WHERE ($16::varchar[])[n] IN (SELECT principal_id FROM budget)",
+            skip.trim(),
+        ] {
+            assert!(events.contains(part), "{part} not in {events}");
+        }
     }
 
     /// The statement's insert is the bulk insert, restricted to the changed budgets.
