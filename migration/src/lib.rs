@@ -31,6 +31,7 @@ mod m20261128_000017_create_retention_log;
 mod m20261128_000018_create_audit_seals;
 mod m20261129_000019_distribute_on_citus;
 mod m20261206_000020_chain_removals_into_seals;
+mod m20261206_000021_index_seal_ends;
 pub mod names;
 mod offenders;
 pub mod partitions;
@@ -112,6 +113,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000018_create_audit_seals::Migration),
             Box::new(m20261129_000019_distribute_on_citus::Migration),
             Box::new(m20261206_000020_chain_removals_into_seals::Migration),
+            Box::new(m20261206_000021_index_seal_ends::Migration),
         ]
     }
 }

@@ -394,3 +394,48 @@ on_both! {
         tx.rollback().await.unwrap();
     }
 }
+
+/// A year of hourly seals, as rows (their digests are not a chain: nothing here verifies them).
+async fn hourly_seals(db: &Db, hours: i64) {
+    use entity::audit_seal;
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+    let start = datetime!(2020-01-01 00:00 UTC);
+    for chunk in (1..=hours).collect::<Vec<_>>().chunks(1_000) {
+        let seals = chunk.iter().map(|&seq| audit_seal::ActiveModel {
+            seq: Set(seq),
+            range_start: Set(start + Duration::hours(seq - 1)),
+            range_end: Set(start + Duration::hours(seq)),
+            event_count: Set(0),
+            digest: Set("d".into()),
+            previous_digest: Set("p".into()),
+            algorithm: Set("sha256".into()),
+            sealed_at: Set(start + Duration::hours(seq)),
+        });
+        audit_seal::Entity::insert_many(seals).exec_without_returning(db).await.unwrap();
+    }
+}
+
+on_both! {
+    /// Every event inserted asks for the end of the sealed ranges (the trigger of migration 18):
+    /// that lookup reads an index, not every seal, so appends do not slow as seals accumulate.
+    async fn an_append_s_check_against_the_seals_reads_an_index(db: &Db) {
+        hourly_seals(db, 8_760).await;
+        let definition = if common::is_pg(db) {
+            "SELECT prosrc FROM pg_proc WHERE proname = 'audit_events_unsealed'"
+        } else {
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_events_unsealed'"
+        };
+        let definition = common::strings(db, definition).await.concat();
+        let lookup = "SELECT max(range_end) FROM audit_seals";
+        assert!(definition.contains(lookup), "the trigger's lookup changed:\n{definition}");
+        if common::is_pg(db) {
+            db.execute_unprepared("ANALYZE audit_seals").await.unwrap();
+        }
+        let plan = plan(db, &Statement::from_string(db.get_database_backend(), lookup)).await;
+        assert!(plan.contains("idx_audit_seals_range_end"), "{plan}");
+        // And the log takes events after the last seal, refuses them inside it.
+        audit::append(&db.with_clock(CLOCK), &NewAuditEvent::new("tool_invoked")).await.unwrap();
+        let sealed = NewAuditEvent { timestamp: datetime!(2020-06-01 00:00 UTC), ..NewAuditEvent::new("tool_invoked") };
+        assert!(matches!(audit::append(db, &sealed).await, Err(sark_db::Error::Conflict(sark_db::Conflict::Sealed { .. }))));
+    }
+}

@@ -1,0 +1,4 @@
+CREATE INDEX "idx_audit_seals_range_end" ON "audit_seals" ("range_end");
+
+COMMIT;
+

@@ -1,0 +1,2 @@
+CREATE INDEX "idx_audit_seals_range_end" ON "audit_seals" ("range_end");
+
