@@ -11,7 +11,7 @@
 //!
 //! | route | condition | statements | file |
 //! |---|---|---|---|
-//! | 1. one statement, its own transaction | PostgreSQL (not Citus); unkeyed, or keyed where a unique violation aborts nothing a caller goes on with; the cost in the windows its budget row counts (or newer) and within the limits | `sql/charge.pg.sql` (one cost; when it does not apply it returns the budget row it locked, and a refusal that row tells is the answer), `sql/charge_keyed.pg.sql` (one keyed cost), `sql/charge_many.pg.sql` (a [`Ledger`] group) | `one_statement.rs` |
+//! | 1. one statement, its own transaction | PostgreSQL (not Citus); unkeyed, or keyed where a unique violation aborts nothing a caller goes on with; the cost in the windows its budget row counts (or newer) and within the limits | `sql/charge.pg.sql` (one cost; when it does not apply it returns the budget row it locked, and a refusal that row tells is the answer), `sql/charge_keyed.pg.sql` (one keyed cost), `sql/charge_many.pg.sql` (a [`Ledger`] group, with the events of its governed calls) | `one_statement.rs` |
 //! | 2. one write transaction, statement by statement | SQLite and Citus always; PostgreSQL for what route 1 left | claim the key, `sql/spend.sql` then the cost row's `INSERT` (PostgreSQL: route 1's statement), store the key's outcome | `stepwise.rs` |
 //! | 3. locked, inside route 2's transaction | the spend statement did not apply: an older window, a limit, an overflow | lock the budget row, read the window's spend (counter or ledger sum), judge, `sql/spend.sql` unconditionally, `INSERT`; a [`Ledger`] group on PostgreSQL: `sql/create_budgets.pg.sql`, rows locked in principal order, `sql/insert_costs.pg.sql`, `sql/add_to_budgets.pg.sql` | `locked.rs` |
 //!
