@@ -235,6 +235,9 @@ fn ledger_statements() -> Vec<(&'static str, &'static str, Vec<sea_orm::Value>)>
         array(ArrayType::Bool, vec![true.into()]),
         now.into(),
     ];
+    // A governed call's event, as the JSON array of statements of events, with its principal.
+    let event = serde_json::json!([{ "id": "e-1", "timestamp": "2026-11-28T12:00:00Z", "event_type": "tool_invoked" }]);
+    let events: Vec<Value> = vec![event.into(), array(ArrayType::String, vec!["p-1".into()])];
     let key: Vec<Value> = vec!["k-1".into(), "{}".into(), now.into()];
     vec![
         ("spend.sql", include_str!("../../src/ledger/sql/spend.sql"), spend.clone()),
@@ -251,7 +254,7 @@ fn ledger_statements() -> Vec<(&'static str, &'static str, Vec<sea_orm::Value>)>
         (
             "charge_many.pg.sql",
             include_str!("../../src/ledger/sql/charge_many.pg.sql"),
-            [rows.clone(), principals].concat(),
+            [rows.clone(), principals, events].concat(),
         ),
         ("insert_costs.pg.sql", include_str!("../../src/ledger/sql/insert_costs.pg.sql"), rows),
         (
