@@ -67,7 +67,11 @@ pub async fn run(args: &Args) -> Res<Vec<Row>> {
         sark_db::Migrator::down(sark.pool(), Some(3)).await?;
     }
     let raw = pings_like_sark(PgPoolOptions::new()).max_connections(args.tasks as u32).connect(&url).await?;
-    let ledger = Ledger::new(sark.clone(), GroupCommit { lanes: args.lanes, ..GroupCommit::default() });
+    let small = PoolOptions { max_connections: Some(4), ..PoolOptions::default() };
+    let ledger = Ledger::new(
+        sark_db::connect_with(&url, &small).await?,
+        GroupCommit { lanes: args.lanes, ..GroupCommit::default() },
+    );
     let bench = Pg { args: args.clone(), url, sark, raw, ledger };
     let result = match args.seal {
         Some(n) => bench.seal(n).await.map(|()| Vec::new()),
