@@ -67,9 +67,11 @@ pub async fn run(args: &Args) -> Res<Vec<Row>> {
         sark_db::Migrator::down(sark.pool(), Some(3)).await?;
     }
     let raw = pings_like_sark(PgPoolOptions::new()).max_connections(args.tasks as u32).connect(&url).await?;
-    let small = PoolOptions { max_connections: Some(4), ..PoolOptions::default() };
+    // The Ledger on a pool of its own, a connection per lane and one to spare, as the guide
+    // advises on PostgreSQL.
+    let own = PoolOptions { max_connections: Some(args.lanes as u32 + 1), ..PoolOptions::default() };
     let ledger = Ledger::new(
-        sark_db::connect_with(&url, &small).await?,
+        sark_db::connect_with(&url, &own).await?,
         GroupCommit { lanes: args.lanes, ..GroupCommit::default() },
     );
     let bench = Pg { args: args.clone(), url, sark, raw, ledger };

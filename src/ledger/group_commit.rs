@@ -155,9 +155,11 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
-    /// Starts the flushers on the current tokio runtime, on connections of `db`'s pool (size
-    /// the pool for [`GroupCommit::lanes`] more connections than the rest of the service uses),
-    /// reading `db`'s clock.
+    /// Starts the flushers on the current tokio runtime, on connections of `db`'s pool, reading
+    /// `db`'s clock. On PostgreSQL give it a pool of its own, of [`GroupCommit::lanes`] and one
+    /// more connections: a pool shared with many callers hands each group's statement to
+    /// whichever idle connection comes next, and it is prepared and planned on each of them
+    /// (measured in docs/benchmarks.md).
     pub fn new(db: Db, options: GroupCommit) -> Ledger {
         let lanes = if db.server() == Server::Sqlite { 1 } else { options.lanes.max(1) };
         let options = GroupCommit { max_calls: options.max_calls.max(1), ..options };
