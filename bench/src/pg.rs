@@ -457,7 +457,6 @@ impl Pg {
         let rows = ledger(n, self.args.principals);
         let workload = format!("bulk ingest, {n} rows, {} principals, 30 days", self.args.principals);
         self.reset(0, 0).await?;
-        self.sark.execute_unprepared("CHECKPOINT").await?;
         let start = Instant::now();
         let mut copy = String::new();
         for c in &rows {

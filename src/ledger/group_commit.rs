@@ -10,8 +10,9 @@
 //!
 //! On PostgreSQL the unkeyed calls first go to one statement that is its own transaction
 //! ([`one_statement::charge_many`]): it settles every principal whose calls all fit its limits,
-//! with the audit events of its governed calls, in one round trip. The calls it leaves (keyed ones, a new principal, a charge that does not fit, …) then
-//! share one write transaction, as above.
+//! with the audit events of its governed calls, in one round trip. The calls it leaves (keyed
+//! ones, a new principal, a charge that does not fit, …) then share one write transaction, as
+//! above.
 //!
 //! Faults:
 //! - a pooled connection found broken at `BEGIN` is dropped and the same group takes the next

@@ -166,11 +166,12 @@ pub(super) async fn charge_many(
     }
     let mut values = unnest_values(&sent);
     values.extend(budget_values(&principals, now));
-    // Every event with the principal it goes with (the statement drops those of principals
-    // whose calls did not apply).
+    // The events of the calls sent, each with its principal (the statement drops those of
+    // principals whose calls did not apply).
     let (payers, events): (Vec<Value>, Vec<&audit_event::ActiveModel>) = calls
         .iter()
         .zip(events)
+        .filter(|((v, _), _)| principals.contains_key(v.cost.principal_id.as_str()))
         .filter_map(|((v, _), event)| Some((v.cost.principal_id.as_str().into(), (*event)?)))
         .unzip();
     match json_rows(events) {

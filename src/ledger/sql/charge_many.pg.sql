@@ -1,8 +1,7 @@
 -- PostgreSQL: the budget changes of a group of unkeyed costs, principal by principal all or
 -- nothing, and the cost rows and audit events of the principals they applied to, in one
--- statement. Returns a
--- row per changed budget (its principal, counters and limits; id NULL), then a row per
--- inserted cost (its id alone).
+-- statement. Returns a row per changed budget (its principal, counters and limits; id NULL),
+-- then a row per inserted cost (its id alone).
 -- $1–$7 the cost rows, one array per column, in order: timestamps, principals, resources,
 -- capabilities, estimated and actual amounts (micro-units; -1 for none), metadata (jsonb).
 -- One element of $8–$13 per principal: $8 the principal, $9 the sum of its costs' amounts,
