@@ -17,6 +17,7 @@ use entity::{audit_event, retention_entry};
 use sea_orm::ActiveEnum;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
+use std::fmt::Write;
 use time::OffsetDateTime;
 
 /// The canonical form seals are made with now: events and the removals recorded since the
@@ -27,40 +28,67 @@ pub const ALGORITHM: &str = "sark-audit-v2/sha256";
 pub const ALGORITHM_V1: &str = "sark-audit-v1/sha256";
 
 /// A canonical record being written: `name=len:value` lines.
-#[derive(Default)]
-struct Record(String);
+struct Record {
+    /// The record so far.
+    text: String,
+    /// The value being written, whose length goes first.
+    value: String,
+}
 
 impl Record {
+    /// An empty record.
+    fn new() -> Record {
+        Record { text: String::with_capacity(512), value: String::with_capacity(128) }
+    }
+
     /// Appends one field (`None`: NULL).
     fn field(&mut self, name: &str, value: Option<&str>) -> &mut Self {
-        let out = &mut self.0;
-        out.push_str(name);
-        out.push('=');
-        match value {
-            None => out.push('-'),
-            Some(v) => {
-                out.push_str(&v.len().to_string());
-                out.push(':');
-                out.push_str(v);
-            }
-        }
-        out.push('\n');
+        push_field(&mut self.text, name, value);
         self
+    }
+
+    /// Appends one field whose value `write` writes.
+    fn written(&mut self, name: &str, write: impl FnOnce(&mut String)) -> &mut Self {
+        self.value.clear();
+        write(&mut self.value);
+        push_field(&mut self.text, name, Some(&self.value));
+        self
+    }
+
+    /// Appends an integer field (`None`: NULL).
+    fn integer(&mut self, name: &str, value: Option<i64>) -> &mut Self {
+        match value {
+            None => self.field(name, None),
+            Some(n) => self.written(name, |out| write!(out, "{n}").expect("writing to a String")),
+        }
+    }
+
+    /// Appends a timestamp field.
+    fn timestamp(&mut self, name: &str, t: OffsetDateTime) -> &mut Self {
+        self.written(name, |out| timestamp::write_text(out, t))
     }
 
     /// SHA-256 (hex) of the record.
     fn hash(&self) -> String {
-        hex::encode(Sha256::digest(self.0.as_bytes()))
+        hex::encode(Sha256::digest(self.text.as_bytes()))
     }
+}
+
+/// Appends the line of one field to `out`: `name=-` for NULL, else `name=len:value`.
+fn push_field(out: &mut String, name: &str, value: Option<&str>) {
+    let written = match value {
+        None => writeln!(out, "{name}=-"),
+        Some(v) => writeln!(out, "{name}={}:{v}", v.len()),
+    };
+    written.expect("writing to a String");
 }
 
 /// SHA-256 (hex) of `event`'s canonical form.
 pub(crate) fn event_hash(event: &audit_event::Model) -> String {
-    let int = |v: Option<i64>| v.map(|v| v.to_string());
     let e = event;
-    Record::default()
+    Record::new()
         .field("id", Some(&e.id))
-        .field("timestamp", Some(&timestamp::text(e.timestamp)))
+        .timestamp("timestamp", e.timestamp)
         .field("event_type", Some(&e.event_type))
         .field("severity", Some(&e.severity))
         .field("user_id", e.user_id.as_deref())
@@ -72,49 +100,65 @@ pub(crate) fn event_hash(event: &audit_event::Model) -> String {
         .field("ip_address", e.ip_address.as_deref())
         .field("user_agent", e.user_agent.as_deref())
         .field("request_id", e.request_id.as_deref())
-        .field("details", Some(&canonical_json(&e.details)))
+        .written("details", |out| canonical_json(out, &e.details))
         .field("principal_org", e.principal_org.as_deref())
         .field("resource_protocol", e.resource_protocol.map(|p| p.to_value()).as_deref())
         .field("capability_id", e.capability_id.as_deref())
         .field("correlation_id", e.correlation_id.as_deref())
         .field("source_node", e.source_node.as_deref())
         .field("target_node", e.target_node.as_deref())
-        .field("estimated_cost_micros", int(e.estimated_cost_micros).as_deref())
-        .field("actual_cost_micros", int(e.actual_cost_micros).as_deref())
+        .integer("estimated_cost_micros", e.estimated_cost_micros)
+        .integer("actual_cost_micros", e.actual_cost_micros)
         .hash()
 }
 
 /// SHA-256 (hex) of a removal's canonical form.
 pub(crate) fn removal_hash(removal: &retention_entry::Model) -> String {
     let r = removal;
-    Record::default()
+    Record::new()
         .field("id", Some(&r.id))
         .field("table_name", Some(&r.table_name))
         .field("removed", Some(&r.removed))
-        .field("range_start", Some(&timestamp::text(r.range_start)))
-        .field("range_end", Some(&timestamp::text(r.range_end)))
-        .field("row_count", Some(&r.row_count.to_string()))
-        .field("removed_at", Some(&timestamp::text(r.removed_at)))
+        .timestamp("range_start", r.range_start)
+        .timestamp("range_end", r.range_end)
+        .integer("row_count", Some(r.row_count))
+        .timestamp("removed_at", r.removed_at)
         .field("removed_by", Some(&r.removed_by))
         .hash()
 }
 
-/// `value` as JSON with object keys sorted by their bytes and no whitespace, whatever order
-/// the database or the JSON library kept them in.
-fn canonical_json(value: &Json) -> String {
-    match value {
+/// Appends `value` as JSON with object keys sorted by their bytes and no whitespace, whatever
+/// order the database or the JSON library kept them in.
+fn canonical_json(out: &mut String, value: &Json) {
+    let written = match value {
         Json::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let fields: Vec<String> = keys
-                .iter()
-                .map(|k| format!("{}:{}", Json::String((*k).clone()), canonical_json(&map[*k])))
-                .collect();
-            format!("{{{}}}", fields.join(","))
+            let mut fields: Vec<_> = map.iter().collect();
+            fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, value)) in fields.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write!(out, "{}:", Json::from(key.as_str())).expect("writing to a String");
+                canonical_json(out, value);
+            }
+            out.push('}');
+            Ok(())
         }
-        Json::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
-    }
+        Json::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(out, item);
+            }
+            out.push(']');
+            Ok(())
+        }
+        other => write!(out, "{other}"),
+    };
+    written.expect("writing to a String");
 }
 
 /// The running digest of one seal.
@@ -155,5 +199,79 @@ impl Chain {
             self.hasher.update(format!("{}\n", removals.len()));
         }
         (self.count, hex::encode(self.hasher.finalize()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{event_hash, removal_hash};
+    use entity::{Protocol, audit_event, retention_entry};
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+    use time::macros::datetime;
+
+    /// SHA-256 (hex) of `text`.
+    fn sha256(text: &str) -> String {
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
+
+    /// An event's hash is SHA-256 of the form the module documents, written out here by hand:
+    /// a seal made today must verify with any later build.
+    #[test]
+    fn an_event_hashes_as_its_documented_canonical_form() {
+        let event = audit_event::Model {
+            id: "ev-1".into(),
+            timestamp: datetime!(2026-01-02 03:04:05.678901 UTC),
+            event_type: "tool_invoked".into(),
+            severity: "high".into(),
+            user_id: Some("ann".into()),
+            user_email: Some("ann@example.org".into()),
+            server_id: None,
+            tool_name: Some("grep\tall\n".into()),
+            decision: Some("allow".into()),
+            policy_id: None,
+            ip_address: Some("10.0.0.1".into()),
+            user_agent: Some("bot/1.0 (Ünïcode)".into()),
+            request_id: Some(String::new()),
+            details: json!({"b": [1, 2.5, {"z": null, "a": "x\"y"}], "a": true, "é": -3, "B": {}}),
+            principal_org: Some("org".into()),
+            resource_protocol: Some(Protocol::Grpc),
+            capability_id: None,
+            correlation_id: Some("req-7".into()),
+            source_node: None,
+            target_node: Some("node-b".into()),
+            estimated_cost_micros: Some(1_500_000),
+            actual_cost_micros: Some(-2),
+        };
+        let details = r#"{"B":{},"a":true,"b":[1,2.5,{"a":"x\"y","z":null}],"é":-3}"#;
+        let form = format!(
+            "id=4:ev-1\ntimestamp=27:2026-01-02T03:04:05.678901Z\nevent_type=12:tool_invoked\nseverity=4:high\n\
+             user_id=3:ann\nuser_email=15:ann@example.org\nserver_id=-\ntool_name=9:grep\tall\n\n\
+             decision=5:allow\npolicy_id=-\nip_address=8:10.0.0.1\nuser_agent=19:bot/1.0 (Ünïcode)\n\
+             request_id=0:\ndetails={}:{details}\nprincipal_org=3:org\nresource_protocol=4:grpc\n\
+             capability_id=-\ncorrelation_id=5:req-7\nsource_node=-\ntarget_node=6:node-b\n\
+             estimated_cost_micros=7:1500000\nactual_cost_micros=2:-2\n",
+            details.len()
+        );
+        assert_eq!(event_hash(&event), sha256(&form));
+    }
+
+    /// A removal's hash is SHA-256 of its documented canonical form.
+    #[test]
+    fn a_removal_hashes_as_its_documented_canonical_form() {
+        let removal = retention_entry::Model {
+            id: "rm-1".into(),
+            table_name: "audit_events".into(),
+            removed: "dropped partition audit_events_p2026_01".into(),
+            range_start: datetime!(2026-01-01 00:00 UTC),
+            range_end: datetime!(2026-02-01 00:00 UTC),
+            row_count: 1234,
+            removed_at: datetime!(2026-12-06 19:00:00.5 UTC),
+            removed_by: "sark-db".into(),
+        };
+        let form = "id=4:rm-1\ntable_name=12:audit_events\nremoved=39:dropped partition audit_events_p2026_01\n\
+             range_start=27:2026-01-01T00:00:00.000000Z\nrange_end=27:2026-02-01T00:00:00.000000Z\n\
+             row_count=4:1234\nremoved_at=27:2026-12-06T19:00:00.500000Z\nremoved_by=7:sark-db\n";
+        assert_eq!(removal_hash(&removal), sha256(form));
     }
 }

@@ -7,6 +7,7 @@ pub mod anchor;
 mod canonical;
 #[cfg(feature = "postgres")]
 mod copy;
+mod decode;
 pub(crate) mod grouped;
 pub(crate) mod log;
 mod seal;

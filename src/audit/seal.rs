@@ -12,6 +12,7 @@
 //! prove that an event removed before its range was sealed ever existed.
 
 use super::canonical::{ALGORITHM, Chain, event_hash, removal_hash};
+use super::decode;
 use crate::Conn;
 use crate::db::is_postgres;
 use crate::timestamp;
@@ -22,7 +23,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{ArrayType, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, Value,
+    QuerySelect, QueryTrait, Statement, Value,
 };
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -80,16 +81,20 @@ pub async fn seal<C: Conn>(db: &C, until: OffsetDateTime) -> Result<audit_seal::
         }
         // The entries go in page by page under the seal's number (no other seal can take it:
         // this transaction holds the write lock), the seal row last, once its digest is known.
-        // On a PostgreSQL pool the pages are read on another pooled connection while the
-        // entries of the page before are written: under this transaction's lock no event can
-        // be added or removed, so that connection reads the rows this transaction would.
+        // On a PostgreSQL pool the pages are read (and hashed) on another pooled connection
+        // while the entries of the page before are written: under this transaction's lock no
+        // event can be added or removed, so that connection reads the rows this transaction
+        // would.
         let mut chain = Chain::new(ALGORITHM, &previous, start, until);
         let range = Range { seq, start, until, server: db.server() };
-        if spare_reader(db) {
-            range.hash_and_store(db, tx, &mut chain).await?;
+        let (pages, hashed) = mpsc::channel(1);
+        let stored = range.store(tx, hashed, &mut chain);
+        let (read, stored) = if spare_reader(db) {
+            tokio::join!(range.read(db, pages), stored)
         } else {
-            range.hash_and_store(tx, tx, &mut chain).await?;
-        }
+            tokio::join!(range.read(tx, pages), stored)
+        };
+        read.and(stored)?;
         let removals = chain_removals(tx, seq).await?;
         let (count, digest) = chain.finish(Some(&removals));
         let seal = audit_seal::ActiveModel {
@@ -125,7 +130,11 @@ fn spare_reader<C: Conn>(_: &C) -> bool {
     false
 }
 
+/// A page of events and their hashes.
+type Hashed = (Vec<audit_event::Model>, Vec<String>);
+
 /// The range a seal covers, and the seal's number.
+#[derive(Clone, Copy)]
 struct Range {
     seq: i64,
     start: OffsetDateTime,
@@ -134,37 +143,34 @@ struct Range {
 }
 
 impl Range {
-    /// Reads the range's events a page at a time on `reader`, adds their hashes to `chain` and
-    /// stores their entries on `writer`; the next page is read while a page's entries are
-    /// written (one page waits between the two: memory stays bounded).
-    async fn hash_and_store<R: ConnectionTrait, W: ConnectionTrait>(
-        &self,
-        reader: &R,
+    /// Reads the range's events a page at a time on `reader`, hashes them and sends each page
+    /// to `pages` (which holds one: memory stays bounded).
+    async fn read<R: ConnectionTrait>(self, reader: &R, pages: mpsc::Sender<Hashed>) -> Result<()> {
+        let mut after = None;
+        loop {
+            let events = page(reader, self.start, self.until, after.as_ref()).await?;
+            let Some(last) = events.last() else { return Ok(()) };
+            after = Some((last.timestamp, last.id.clone()));
+            let hashes = events.iter().map(event_hash).collect();
+            if pages.send((events, hashes)).await.is_err() {
+                return Ok(()); // the writer stopped on an error: that is the answer
+            }
+        }
+    }
+
+    /// Adds the hashes of the pages `hashed` brings to `chain` and stores their entries on
+    /// `writer`.
+    async fn store<W: ConnectionTrait>(
+        self,
         writer: &W,
+        mut hashed: mpsc::Receiver<Hashed>,
         chain: &mut Chain,
     ) -> Result<()> {
-        let (pages, mut read) = mpsc::channel::<Vec<audit_event::Model>>(1);
-        let read_all = async move {
-            let mut after = None;
-            loop {
-                let events = page(reader, self.start, self.until, after.as_ref()).await?;
-                let Some(last) = events.last() else { return Ok(()) };
-                after = Some((last.timestamp, last.id.clone()));
-                if pages.send(events).await.is_err() {
-                    return Ok(()); // the writer stopped on an error: that is the answer
-                }
-            }
-        };
-        let store_all = async move {
-            while let Some(events) = read.recv().await {
-                let hashes: Vec<String> = events.iter().map(event_hash).collect();
-                hashes.iter().for_each(|hash| chain.add(hash));
-                insert_entries(writer, self.server, self.seq, &events, hashes).await?;
-            }
-            Ok::<_, Error>(())
-        };
-        let (read, stored) = tokio::join!(read_all, store_all);
-        read.and(stored)
+        while let Some((events, hashes)) = hashed.recv().await {
+            hashes.iter().for_each(|hash| chain.add(hash));
+            insert_entries(writer, self.server, self.seq, &events, hashes).await?;
+        }
+        Ok(())
     }
 }
 
@@ -234,7 +240,9 @@ pub(super) async fn page<C: ConnectionTrait>(
     if let Some((t, id)) = after {
         select = select.filter(after_key(A::Timestamp, A::Id, *t, id));
     }
-    Ok(select.order_by_asc(A::Timestamp).order_by_asc(A::Id).limit(PAGE).all(db).await?)
+    let select = select.order_by_asc(A::Timestamp).order_by_asc(A::Id).limit(PAGE);
+    let rows = db.query_all_raw(select.build(db.get_database_backend())).await?;
+    Ok(rows.iter().map(decode::event).collect::<std::result::Result<_, _>>()?)
 }
 
 /// `(timestamp, id) > (t, id)` as one row comparison, which the `(timestamp, id)` index serves

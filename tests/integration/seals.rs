@@ -123,6 +123,66 @@ on_all! {
         assert!(report.is_clean(), "{report:?}");
     }
 
+    /// A seal's entry for an event is SHA-256 of the event's canonical form as documented
+    /// (`name=len:value` lines, `-` for NULL, keys of `details` sorted, no whitespace), written
+    /// here from the event as appended: one event with every column set, one with none of the
+    /// optional ones.
+    async fn each_entry_hashes_the_documented_form_of_the_event_as_appended(db: &Db) {
+        use sha2::{Digest, Sha256};
+        let full = NewAuditEvent {
+            id: Some("full".into()),
+            timestamp: T0 + Duration::microseconds(1_500_001),
+            severity: "high".into(),
+            user_id: Some("ann".into()),
+            user_email: Some("ann@example.org".into()),
+            server_id: Some("srv-1".into()),
+            tool_name: Some("grep\tall".into()),
+            decision: Some("allow".into()),
+            policy_id: Some("p-9".into()),
+            ip_address: Some("10.0.0.1".into()),
+            user_agent: Some("bot/1.0 (Ünïcode)".into()),
+            request_id: Some("r-1".into()),
+            details: serde_json::json!({"b": [1, 2.5, {"z": null, "a": "x\"y"}], "a": true, "é": -3, "B": {}}),
+            principal_org: Some("org".into()),
+            resource_protocol: Some(sark_db::entity::Protocol::Grpc),
+            capability_id: Some("cap".into()),
+            correlation_id: Some("req-7".into()),
+            source_node: Some("node-a".into()),
+            target_node: Some("node-b".into()),
+            estimated_cost: Some(rust_decimal::dec!(1.5)),
+            actual_cost: Some(rust_decimal::dec!(0.000002)),
+            ..NewAuditEvent::new("tool_invoked")
+        };
+        let sparse = NewAuditEvent { id: Some("sparse".into()), timestamp: T0 + Duration::hours(1), ..NewAuditEvent::new("denied") };
+        audit::append_many(&db.with_clock(CLOCK), &[full, sparse]).await.unwrap();
+        audit::seal(&db.with_clock(CLOCK), T0 + Duration::days(1)).await.unwrap();
+        let line = |name: &str, value: Option<&str>| match value {
+            None => format!("{name}=-\n"),
+            Some(v) => format!("{name}={}:{v}\n", v.len()),
+        };
+        let details = r#"{"B":{},"a":true,"b":[1,2.5,{"a":"x\"y","z":null}],"é":-3}"#;
+        let set = [
+            ("user_id", "ann"), ("user_email", "ann@example.org"), ("server_id", "srv-1"), ("tool_name", "grep\tall"),
+            ("decision", "allow"), ("policy_id", "p-9"), ("ip_address", "10.0.0.1"), ("user_agent", "bot/1.0 (Ünïcode)"),
+            ("request_id", "r-1"), ("details", details), ("principal_org", "org"), ("resource_protocol", "grpc"),
+            ("capability_id", "cap"), ("correlation_id", "req-7"), ("source_node", "node-a"), ("target_node", "node-b"),
+            ("estimated_cost_micros", "1500000"), ("actual_cost_micros", "2"),
+        ];
+        let full_form: String = [line("id", Some("full")), line("timestamp", Some("2026-01-01T00:00:01.500001Z")),
+            line("event_type", Some("tool_invoked")), line("severity", Some("high"))]
+            .into_iter()
+            .chain(set.iter().map(|(name, value)| line(name, Some(value))))
+            .collect();
+        let sparse_form: String = [line("id", Some("sparse")), line("timestamp", Some("2026-01-01T01:00:00.000000Z")),
+            line("event_type", Some("denied")), line("severity", Some("low"))]
+            .into_iter()
+            .chain(set.iter().map(|(name, _)| line(name, (*name == "details").then_some("{}"))))
+            .collect();
+        let sha256 = |form: &str| hex::encode(Sha256::digest(form.as_bytes()));
+        let stored = strings(db, "SELECT hash FROM audit_seal_entries ORDER BY \"timestamp\", event_id").await;
+        assert_eq!(stored, [sha256(&full_form), sha256(&sparse_form)]);
+    }
+
     async fn an_untouched_log_verifies_clean_and_each_kind_of_tampering_is_named(db: &Db) {
         thirty_events(db).await;
         let first = audit::seal(&db.with_clock(CLOCK), T0 + Duration::hours(15)).await.unwrap();
