@@ -52,7 +52,7 @@ pub struct Args {
     /// Summary calls.
     #[arg(long, default_value_t = 200)]
     summaries: usize,
-    /// Audit events appended in batches.
+    /// Audit events appended by one `append_many` call.
     #[arg(long, default_value_t = 100_000)]
     events: usize,
     /// Lanes of the benchmark's `Ledger` (`GroupCommit::lanes`).

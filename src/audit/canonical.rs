@@ -59,7 +59,7 @@ impl Record {
     fn integer(&mut self, name: &str, value: Option<i64>) -> &mut Self {
         match value {
             None => self.field(name, None),
-            Some(n) => self.written(name, |out| write!(out, "{n}").expect("writing to a String")),
+            Some(n) => self.written(name, |out| out.push_str(itoa::Buffer::new().format(n))),
         }
     }
 
@@ -70,17 +70,26 @@ impl Record {
 
     /// SHA-256 (hex) of the record.
     fn hash(&self) -> String {
-        hex::encode(Sha256::digest(self.text.as_bytes()))
+        let mut digits = [0; 64];
+        hex::encode_to_slice(Sha256::digest(self.text.as_bytes()), &mut digits)
+            .expect("32 bytes are 64 digits");
+        String::from_utf8_lossy(&digits).into_owned()
     }
 }
 
 /// Appends the line of one field to `out`: `name=-` for NULL, else `name=len:value`.
 fn push_field(out: &mut String, name: &str, value: Option<&str>) {
-    let written = match value {
-        None => writeln!(out, "{name}=-"),
-        Some(v) => writeln!(out, "{name}={}:{v}", v.len()),
-    };
-    written.expect("writing to a String");
+    out.push_str(name);
+    match value {
+        None => out.push_str("=-\n"),
+        Some(v) => {
+            out.push('=');
+            out.push_str(itoa::Buffer::new().format(v.len()));
+            out.push(':');
+            out.push_str(v);
+            out.push('\n');
+        }
+    }
 }
 
 /// SHA-256 (hex) of `event`'s canonical form.
