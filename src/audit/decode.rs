@@ -2,7 +2,8 @@
 //! through whole ranges (sealing, verifying). On PostgreSQL a row is read by position through
 //! sqlx: sea-orm's derived decoding looks each of the 22 columns up by name and, for every NULL
 //! one, formats the error message that it then discards — most of an event's columns are
-//! usually NULL, and this was about a fifth of a seal's client time (docs/benchmarks.md).
+//! usually NULL, and this was about a sixth of the client's time in a run of `sark-bench --seal`
+//! (docs/benchmarks.md).
 
 use entity::audit_event;
 use sea_orm::{DbErr, FromQueryResult, QueryResult};
