@@ -22,32 +22,40 @@ pub(super) fn event(row: &QueryResult) -> Result<audit_event::Model, DbErr> {
 #[cfg(feature = "postgres")]
 fn by_position(row: &sea_orm::sqlx::postgres::PgRow) -> Result<audit_event::Model, DbErr> {
     use entity::Protocol;
-    use sea_orm::sqlx::Row;
-    use sea_orm::{ActiveEnum, RuntimeErr};
-    let decode = |e| DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(e)));
-    let protocol: Option<String> = row.try_get(15).map_err(decode)?;
+    use sea_orm::ActiveEnum;
+    let protocol: Option<String> = column(row, 15)?;
     Ok(audit_event::Model {
-        id: row.try_get(0).map_err(decode)?,
-        timestamp: row.try_get(1).map_err(decode)?,
-        event_type: row.try_get(2).map_err(decode)?,
-        severity: row.try_get(3).map_err(decode)?,
-        user_id: row.try_get(4).map_err(decode)?,
-        user_email: row.try_get(5).map_err(decode)?,
-        server_id: row.try_get(6).map_err(decode)?,
-        tool_name: row.try_get(7).map_err(decode)?,
-        decision: row.try_get(8).map_err(decode)?,
-        policy_id: row.try_get(9).map_err(decode)?,
-        ip_address: row.try_get(10).map_err(decode)?,
-        user_agent: row.try_get(11).map_err(decode)?,
-        request_id: row.try_get(12).map_err(decode)?,
-        details: row.try_get(13).map_err(decode)?,
-        principal_org: row.try_get(14).map_err(decode)?,
+        id: column(row, 0)?,
+        timestamp: column(row, 1)?,
+        event_type: column(row, 2)?,
+        severity: column(row, 3)?,
+        user_id: column(row, 4)?,
+        user_email: column(row, 5)?,
+        server_id: column(row, 6)?,
+        tool_name: column(row, 7)?,
+        decision: column(row, 8)?,
+        policy_id: column(row, 9)?,
+        ip_address: column(row, 10)?,
+        user_agent: column(row, 11)?,
+        request_id: column(row, 12)?,
+        details: column(row, 13)?,
+        principal_org: column(row, 14)?,
         resource_protocol: protocol.as_ref().map(Protocol::try_from_value).transpose()?,
-        capability_id: row.try_get(16).map_err(decode)?,
-        correlation_id: row.try_get(17).map_err(decode)?,
-        source_node: row.try_get(18).map_err(decode)?,
-        target_node: row.try_get(19).map_err(decode)?,
-        estimated_cost_micros: row.try_get(20).map_err(decode)?,
-        actual_cost_micros: row.try_get(21).map_err(decode)?,
+        capability_id: column(row, 16)?,
+        correlation_id: column(row, 17)?,
+        source_node: column(row, 18)?,
+        target_node: column(row, 19)?,
+        estimated_cost_micros: column(row, 20)?,
+        actual_cost_micros: column(row, 21)?,
     })
+}
+
+/// Column `index` of a PostgreSQL `row`.
+#[cfg(feature = "postgres")]
+fn column<'r, T>(row: &'r sea_orm::sqlx::postgres::PgRow, index: usize) -> Result<T, DbErr>
+where
+    T: sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres> + sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>,
+{
+    use sea_orm::sqlx::Row;
+    row.try_get(index).map_err(crate::copy_text::sqlx_error)
 }
