@@ -12,6 +12,8 @@
 //! event of the group gets the error. No event is answered Ok before it was read or its
 //! statement returned.
 
+#[cfg(feature = "postgres")]
+use super::arrays;
 use super::log::{NewAuditEvent, append};
 use crate::error::{connection_lost, not_applied};
 use crate::{Conn, Db, Error, Result, Server, timestamp};
@@ -26,10 +28,8 @@ use std::future::Future;
 use std::pin::Pin;
 use tokio::sync::oneshot;
 
-/// PostgreSQL (not Citus): the events by one statement of fixed text, as one JSON array.
-const INSERT_EVENTS: &str = include_str!("sql/insert_events.pg.sql");
-
-/// PostgreSQL: [`INSERT_EVENTS`], skipping an event whose id and timestamp are stored already.
+/// PostgreSQL: the events of a JSON array, skipping an event whose id and timestamp are stored
+/// already.
 pub(crate) const INSERT_NEW_EVENTS: &str = include_str!("sql/insert_new_events.pg.sql");
 
 /// An append waiting for its group's statement.
@@ -118,11 +118,10 @@ enum Failed {
 
 /// Inserts `rows` by one statement, its own transaction (one round trip).
 async fn together(db: &Db, rows: &[audit_event::ActiveModel]) -> std::result::Result<(), Failed> {
-    let inserted = if db.server() == Server::Postgres {
-        let insert = json_insert(INSERT_EVENTS, rows).map_err(|_| Failed::Refused)?;
-        db.execute_raw(insert).await.map(drop)
-    } else {
-        audit_event::Entity::insert_many(rows.to_vec()).exec_without_returning(db).await.map(drop)
+    let inserted = match db.server() {
+        #[cfg(feature = "postgres")]
+        Server::Postgres => arrays::insert(db.pool().get_postgres_connection_pool(), rows).await,
+        _ => audit_event::Entity::insert_many(rows.to_vec()).exec_without_returning(db).await.map(drop),
     };
     match inserted {
         Ok(()) => Ok(()),
@@ -150,7 +149,13 @@ pub(crate) async fn insert_new<C: ConnectionTrait>(
     rows: &[&audit_event::ActiveModel],
 ) -> std::result::Result<(), DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
-        db.execute_raw(json_insert(INSERT_NEW_EVENTS, rows.iter().copied())?).await?;
+        let events = json_rows(rows.iter().copied())?;
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            INSERT_NEW_EVENTS,
+            [events.into()],
+        ))
+        .await?;
     } else {
         let rows = rows.iter().map(|&row| row.clone());
         let skip = OnConflict::columns([audit_event::Column::Id, audit_event::Column::Timestamp])
@@ -159,15 +164,6 @@ pub(crate) async fn insert_new<C: ConnectionTrait>(
         audit_event::Entity::insert_many(rows).on_conflict(skip).exec_without_returning(db).await?;
     }
     Ok(())
-}
-
-/// The PostgreSQL statement `sql` (`insert_events.pg.sql` or `insert_new_events.pg.sql`) with
-/// `rows` as its one parameter.
-fn json_insert<'a>(
-    sql: &str,
-    rows: impl IntoIterator<Item = &'a audit_event::ActiveModel>,
-) -> std::result::Result<Statement, DbErr> {
-    Ok(Statement::from_sql_and_values(DbBackend::Postgres, sql, [json_rows(rows)?.into()]))
 }
 
 /// `rows` as the JSON array PostgreSQL's statements of events take: one object per event,

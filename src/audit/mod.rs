@@ -4,6 +4,8 @@
 //! seals themselves evident to whoever keeps the anchor file.
 
 pub mod anchor;
+#[cfg(feature = "postgres")]
+mod arrays;
 mod canonical;
 #[cfg(feature = "postgres")]
 mod copy;

@@ -123,30 +123,7 @@ async fn stored_as_given(db: &Db, events: &[NewAuditEvent]) {
 
 on_all! {
     async fn an_event_round_trips_with_every_field(db: &Db) {
-        let event = NewAuditEvent {
-            id: Some("ev-1".into()),
-            timestamp: datetime!(2026-11-28 13:14:15.123456789 +02:00),
-            severity: "high".into(),
-            user_id: Some("u-1".into()),
-            user_email: Some("ada@example.org".into()),
-            server_id: Some("r-1".into()),
-            tool_name: Some("read".into()),
-            decision: Some("allow".into()),
-            policy_id: Some("p-7".into()),
-            ip_address: Some("2001:db8::1".into()),
-            user_agent: Some("claude/1.0".into()),
-            request_id: Some("req-9".into()),
-            details: json!({"args": {"path": "/etc/hosts"}, "quote": "it's \"fine\"; --"}),
-            principal_org: Some("acme".into()),
-            resource_protocol: Some(Protocol::Grpc),
-            capability_id: Some("c-1".into()),
-            correlation_id: Some("corr-1".into()),
-            source_node: Some("acme".into()),
-            target_node: Some("globex".into()),
-            estimated_cost: Some(dec!(0.0003)),
-            actual_cost: Some(dec!(1.000001)),
-            ..NewAuditEvent::new("tool_invoked")
-        };
+        let event = common::every_field("ev-1", datetime!(2026-11-28 13:14:15.123456789 +02:00));
         let stored = audit::append(&db.with_clock(CLOCK), &event).await.unwrap();
         assert_eq!(audit::get(db, "ev-1").await.unwrap(), stored);
         assert_eq!(stored.timestamp, datetime!(2026-11-28 11:14:15.123456 UTC), "UTC, microseconds");

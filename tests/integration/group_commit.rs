@@ -10,6 +10,7 @@ use common::{Backend, CLOCK, Schema, TestDb, is_pg, micros, scalar};
 use rust_decimal::{Decimal, dec};
 use sark_db::Db;
 use sark_db::audit::{self, NewAuditEvent};
+use sark_db::entity::audit_event;
 use sark_db::ledger::budgets::{self, Limits};
 use sark_db::ledger::costs::{CostOutcome, NewCost};
 use sark_db::ledger::{GroupCommit, Ledger};
@@ -380,6 +381,51 @@ on_all! {
         assert_eq!(answers[4].as_ref().unwrap().id, "b");
         let stored = common::strings(db, "SELECT id FROM audit_events ORDER BY id").await;
         assert_eq!(stored, ["a", "b", "taken"], "exactly the acknowledged events, and the one stored before");
+    }
+}
+
+on_all! {
+    async fn grouped_events_are_stored_with_every_field_as_given(db: &Db) {
+        let ledger = ledger(db, 64);
+        let at = CLOCK.now() - time::Duration::hours(1);
+        let mut events: Vec<_> =
+            (0..6).map(|i| common::every_field(&format!("full-{i}"), at + time::Duration::nanoseconds(1_234_567 * i))).collect();
+        events.push(NewAuditEvent { id: Some("sparse".into()), timestamp: at, ..NewAuditEvent::new("denied") });
+        // Queued together, before the flusher runs: one group.
+        let answers = futures::future::join_all(events.iter().map(|e| ledger.append(e))).await;
+        for (event, answer) in events.iter().zip(answers) {
+            // What the caller gave, as the log promises to keep it: UTC at microseconds, costs
+            // in micro-units.
+            let expected = audit_event::Model {
+                id: event.id.clone().unwrap(),
+                timestamp: at + time::Duration::microseconds((event.timestamp - at).whole_microseconds() as i64),
+                event_type: event.event_type.clone(),
+                severity: event.severity.clone(),
+                user_id: event.user_id.clone(),
+                user_email: event.user_email.clone(),
+                server_id: event.server_id.clone(),
+                tool_name: event.tool_name.clone(),
+                decision: event.decision.clone(),
+                policy_id: event.policy_id.clone(),
+                ip_address: event.ip_address.clone(),
+                user_agent: event.user_agent.clone(),
+                request_id: event.request_id.clone(),
+                details: event.details.clone(),
+                principal_org: event.principal_org.clone(),
+                resource_protocol: event.resource_protocol,
+                capability_id: event.capability_id.clone(),
+                correlation_id: event.correlation_id.clone(),
+                source_node: event.source_node.clone(),
+                target_node: event.target_node.clone(),
+                estimated_cost_micros: event.estimated_cost.map(micros),
+                actual_cost_micros: event.actual_cost.map(micros),
+            };
+            assert_eq!(answer.unwrap(), expected, "the answer");
+            assert_eq!(audit::get(db, &expected.id).await.unwrap(), expected, "as stored");
+        }
+        if is_pg(db) && scalar(db, "SELECT count(*) FROM pg_extension WHERE extname = 'citus'").await == 0 {
+            assert_eq!(scalar(db, "SELECT count(DISTINCT xmin::text) FROM audit_events").await, 1, "one commit");
+        }
     }
 }
 

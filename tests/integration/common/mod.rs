@@ -484,3 +484,33 @@ pub fn from_micros(micros: i64) -> rust_decimal::Decimal {
 /// A clock fixed far ahead of every timestamp the tests write, so that explicit stamps in
 /// any year up to 2099 are "the past" (the tolerance check is tested on its own).
 pub const CLOCK: sark_db::Clock = sark_db::Clock::fixed(time::macros::datetime!(2100-01-01 0:00 UTC));
+
+/// An audit event `id` stamped `timestamp` with every field set, each to a value of its own:
+/// JSON details nested, with quotes; an IPv6 address; costs below a cent.
+pub fn every_field(id: &str, timestamp: time::OffsetDateTime) -> sark_db::audit::NewAuditEvent {
+    use sark_db::audit::NewAuditEvent;
+    NewAuditEvent {
+        id: Some(id.into()),
+        timestamp,
+        severity: "high".into(),
+        user_id: Some("u-1".into()),
+        user_email: Some("ada@example.org".into()),
+        server_id: Some("r-1".into()),
+        tool_name: Some("read".into()),
+        decision: Some("allow".into()),
+        policy_id: Some("p-7".into()),
+        ip_address: Some("2001:db8::1".into()),
+        user_agent: Some("claude/1.0".into()),
+        request_id: Some("req-9".into()),
+        details: serde_json::json!({"args": {"path": "/etc/hosts"}, "quote": "it's \"fine\"; --"}),
+        principal_org: Some("acme".into()),
+        resource_protocol: Some(sark_db::entity::Protocol::Grpc),
+        capability_id: Some("c-1".into()),
+        correlation_id: Some("corr-1".into()),
+        source_node: Some("acme".into()),
+        target_node: Some("globex".into()),
+        estimated_cost: Some(rust_decimal::dec!(0.0003)),
+        actual_cost: Some(rust_decimal::dec!(1.000001)),
+        ..NewAuditEvent::new("tool_invoked")
+    }
+}
