@@ -4,7 +4,7 @@
 
 use crate::timestamp;
 use sea_orm::sqlx::{self, postgres::PgCopyIn};
-use sea_orm::{DbErr, RuntimeErr, Value};
+use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, Value};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -82,4 +82,13 @@ pub(crate) fn field(text: &mut String, value: &Value) -> Result<(), DbErr> {
 /// A sqlx error as sea-orm reports a failed statement.
 pub(crate) fn sqlx_error(e: sqlx::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
+}
+
+/// A sqlx error met taking a pooled connection, as sea-orm reports it: nothing was sent.
+pub(crate) fn acquire_error(e: sqlx::Error) -> DbErr {
+    match e {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        e => DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))),
+    }
 }

@@ -16,7 +16,7 @@
 use super::arrays;
 use super::log::{NewAuditEvent, append};
 use crate::error::{connection_lost, not_applied};
-use crate::{Conn, Db, Error, Result, Server, timestamp};
+use crate::{Conn, Db, Error, Result, timestamp};
 use entity::audit_event;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -120,7 +120,7 @@ enum Failed {
 async fn together(db: &Db, rows: &[audit_event::ActiveModel]) -> std::result::Result<(), Failed> {
     let inserted = match db.server() {
         #[cfg(feature = "postgres")]
-        Server::Postgres => arrays::insert(db.pool().get_postgres_connection_pool(), rows).await,
+        crate::Server::Postgres => arrays::insert(db.pool().get_postgres_connection_pool(), rows).await,
         _ => audit_event::Entity::insert_many(rows.to_vec()).exec_without_returning(db).await.map(drop),
     };
     match inserted {
