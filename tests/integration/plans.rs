@@ -309,7 +309,7 @@ fn other_statement_files() -> Vec<(&'static str, &'static str, Vec<sea_orm::Valu
         (
             "audit/sql/insert_events.pg.sql",
             include_str!("../../src/audit/sql/insert_events.pg.sql"),
-            vec![serde_json::json!([{ "id": "e-1", "timestamp": "2026-09-01T00:00:00.000000Z", "event_type": "x", "severity": "low", "details": {} }]).into()],
+            event_arrays(),
         ),
         (
             "audit/sql/insert_new_events.pg.sql",
@@ -364,6 +364,25 @@ fn other_statement_files() -> Vec<(&'static str, &'static str, Vec<sea_orm::Valu
         ),
         ("v1/sql/mark_copied.sql", include_str!("../../src/v1/sql/mark_copied.sql"), vec![]),
     ]
+}
+
+/// The parameters of `insert_events.pg.sql`: one event, one array a column (the NULL columns'
+/// arrays empty).
+fn event_arrays() -> Vec<sea_orm::Value> {
+    use sea_orm::sea_query::ArrayType;
+    let array = |ty, values: Vec<sea_orm::Value>| sea_orm::Value::Array(ty, Some(Box::new(values)));
+    let text = |s: &[&str]| array(ArrayType::String, s.iter().map(|&s| s.into()).collect());
+    let mut values = vec![
+        text(&["e-1"]),
+        array(ArrayType::TimeDateTimeWithTimeZone, vec![T0.into()]),
+        text(&["x"]),
+        text(&["low"]),
+    ];
+    values.extend((5..=13).map(|_| text(&[])));
+    values.push(array(ArrayType::Json, vec![serde_json::json!({}).into()]));
+    values.extend((15..=20).map(|_| text(&[])));
+    values.extend((21..=22).map(|_| array(ArrayType::BigInt, vec![])));
+    values
 }
 
 on_both! {
