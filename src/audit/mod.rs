@@ -13,6 +13,7 @@ mod decode;
 pub(crate) mod grouped;
 pub(crate) mod log;
 mod seal;
+mod statistics;
 mod verify;
 
 pub use canonical::{ALGORITHM, ALGORITHM_V1};

@@ -13,6 +13,7 @@
 
 use super::canonical::{ALGORITHM, Chain, event_hash, removal_hash};
 use super::decode;
+use super::statistics;
 use crate::Conn;
 use crate::db::is_postgres;
 use crate::timestamp;
@@ -50,7 +51,9 @@ pub(super) const PAGE: u64 = 5_000;
 /// lock, then the table locked in `SHARE ROW EXCLUSIVE` mode; SQLite: the write lock), so that
 /// every event is either in the seal or after it, every removal is chained by exactly one seal,
 /// and seals follow one another. Events are read and
-/// their hashes written a page at a time: memory stays bounded.
+/// their hashes written a page at a time: memory stays bounded. On PostgreSQL, audit tables
+/// never analyzed (a log loaded in bulk before autovacuum came by) are analyzed first where this
+/// role owns them, so that each page is read by its index.
 pub async fn seal<C: Conn>(db: &C, until: OffsetDateTime) -> Result<audit_seal::Model> {
     let clock = db.clock();
     traced(operation!(INFO, "audit::seal"), async {
@@ -58,6 +61,7 @@ pub async fn seal<C: Conn>(db: &C, until: OffsetDateTime) -> Result<audit_seal::
         if until > clock.now() - clock.tolerance() {
             return Err(Error::validation("until", "must lie at least the clock's tolerance in the past"));
         }
+        statistics::analyze_if_never(db).await?;
         let txn = db.begin_write().await?;
         let tx = &txn;
         if is_postgres(tx) {

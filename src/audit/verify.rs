@@ -11,6 +11,7 @@
 
 use super::canonical::{ALGORITHM, ALGORITHM_V1, Chain, event_hash, removal_hash};
 use super::seal::{BEGINNING, GENESIS, PAGE, after_key, page};
+use super::statistics;
 use crate::Conn;
 use crate::timestamp;
 use crate::trace::{self, operation, traced};
@@ -138,12 +139,15 @@ impl std::fmt::Display for SealReport {
 
 /// Recomputes every seal that overlaps `[from, to)` from the events and removals as they are
 /// now, and checks each seal's digest against its entries and its link to the seal before it.
+/// On PostgreSQL, audit tables never analyzed are analyzed first where this role owns them (as
+/// [`seal`](super::seal) does), so that each page is read by its index.
 pub async fn verify<C: Conn>(db: &C, from: OffsetDateTime, to: OffsetDateTime) -> Result<SealReport> {
     traced(operation!(DEBUG, "audit::verify"), async {
         let (from, to) = (timestamp::normalize(from), timestamp::normalize(to));
         if to < from {
             return Err(Error::validation("to", "is before from"));
         }
+        statistics::analyze_if_never(db).await?;
         use audit_seal::Column as S;
         let seals = audit_seal::Entity::find()
             .filter(S::RangeEnd.gt(from))

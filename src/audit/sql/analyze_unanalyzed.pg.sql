@@ -1,0 +1,25 @@
+-- PostgreSQL: analyzes `audit_events` and `audit_seal_entries` where a table of theirs (the
+-- table itself, or a partition) holds rows but has never been analyzed (`reltuples` < 0), if
+-- this role owns it, unless the server is a standby. (An empty table analyzed would keep
+-- statistics of no rows while a seal fills it.) Seals and verification read them a page at a time in
+-- (timestamp, id) order: without statistics the planner takes a bulk-loaded table for a few
+-- rows and, for each page, reads and sorts every row left in the range (docs/benchmarks.md).
+DO $$
+DECLARE
+    t text;
+BEGIN
+    IF pg_is_in_recovery() THEN
+        RETURN;
+    END IF;
+    FOREACH t IN ARRAY ARRAY['audit_events', 'audit_seal_entries'] LOOP
+        IF EXISTS (
+            SELECT 1 FROM pg_class c
+            WHERE c.oid IN (SELECT t::regclass UNION ALL SELECT relid FROM pg_partition_tree(t::regclass))
+                AND c.relkind = 'r' AND c.reltuples < 0 AND pg_relation_size(c.oid) > 0
+                AND pg_has_role(c.relowner, 'USAGE')
+        ) THEN
+            EXECUTE format('ANALYZE %I', t);
+        END IF;
+    END LOOP;
+END
+$$
