@@ -2,11 +2,11 @@
 //! `append_many`): fields separated by tabs, `\N` for NULL, one row per line, and the rows
 //! streamed to the server a megabyte at a time.
 
+use crate::error::sqlx_error;
 use crate::timestamp;
 use sea_orm::sqlx::{self, postgres::PgCopyIn};
-use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, Value};
+use sea_orm::{DbErr, Value};
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// Bytes of rows sent to the server at a time.
 const SEND_BYTES: usize = 1 << 20;
@@ -77,18 +77,4 @@ pub(crate) fn field(text: &mut String, value: &Value) -> Result<(), DbErr> {
         other => return Err(DbErr::Custom(format!("no COPY text form for {other:?}"))),
     }
     Ok(())
-}
-
-/// A sqlx error as sea-orm reports a failed statement.
-pub(crate) fn sqlx_error(e: sqlx::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(e)))
-}
-
-/// A sqlx error met taking a pooled connection, as sea-orm reports it: nothing was sent.
-pub(crate) fn acquire_error(e: sqlx::Error) -> DbErr {
-    match e {
-        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
-        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
-        e => DbErr::Conn(RuntimeErr::SqlxError(Arc::new(e))),
-    }
 }

@@ -2,7 +2,7 @@
 
 use crate::Window;
 use rust_decimal::Decimal;
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::{DbErr, RuntimeErr, SqlErr, sqlx};
 
 /// Result with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -156,7 +156,7 @@ pub(crate) fn not_applied(e: &DbErr) -> bool {
     match e {
         DbErr::ConnectionAcquire(_) => true,
         DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
-            matches!(**e, sea_orm::sqlx::Error::Database(_))
+            matches!(**e, sqlx::Error::Database(_))
         }
         _ => false,
     }
@@ -165,7 +165,7 @@ pub(crate) fn not_applied(e: &DbErr) -> bool {
 /// Whether `e` shows that the connection was lost (none was had, it broke, or the server ended
 /// it: SQLSTATE classes 08 and 57P): a statement that failed so may go again on another.
 pub(crate) fn connection_lost(e: &DbErr) -> bool {
-    use sea_orm::sqlx::Error as Sqlx;
+    use sqlx::Error as Sqlx;
     match e {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => match e.as_ref() {
@@ -188,7 +188,7 @@ fn refusal(e: &DbErr) -> Option<(String, Option<String>)> {
     let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = e else {
         return None;
     };
-    let sea_orm::sqlx::Error::Database(e) = e.as_ref() else { return None };
+    let sqlx::Error::Database(e) = e.as_ref() else { return None };
     Some((e.code()?.into_owned(), e.constraint().map(str::to_owned)))
 }
 
@@ -233,4 +233,21 @@ pub(crate) fn unique_key_is(e: &DbErr, constraint: &str) -> Option<bool> {
 /// validation, that is the sealed-range rule.
 pub(crate) fn refused_by_rule_trigger(e: &DbErr) -> bool {
     refusal(e).is_some_and(|(code, _)| code == PG_RESTRICT_VIOLATION || code == SQLITE_CONSTRAINT_TRIGGER)
+}
+
+/// A sqlx error as sea-orm reports a failed statement.
+#[cfg(feature = "postgres")]
+pub(crate) fn sqlx_error(e: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(std::sync::Arc::new(e)))
+}
+
+/// A sqlx error met taking a pooled connection, as sea-orm reports it: nothing was sent.
+#[cfg(feature = "postgres")]
+pub(crate) fn acquire_error(e: sqlx::Error) -> DbErr {
+    use sea_orm::ConnAcquireErr;
+    match e {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        e => DbErr::Conn(RuntimeErr::SqlxError(std::sync::Arc::new(e))),
+    }
 }

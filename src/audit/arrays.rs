@@ -3,7 +3,7 @@
 //! binary arrays element by element; a JSON document of the same events it must parse and
 //! convert field by field from text, which cost it about a third of each event's time.
 
-use crate::copy_text::{acquire_error, sqlx_error};
+use crate::error::{acquire_error, sqlx_error};
 use entity::audit_event::{self, Column};
 use sea_orm::sea_query::ValueType;
 use sea_orm::sqlx::postgres::{PgArguments, PgHasArrayType};

@@ -1,6 +1,7 @@
 //! `append_many` on a PostgreSQL pool: the batch in one `COPY`, in a transaction of its own.
 
-use crate::copy_text::{Rows, field, sqlx_error};
+use crate::copy_text::{Rows, field};
+use crate::error::sqlx_error;
 use entity::audit_event;
 use sea_orm::sqlx::PgPool;
 use sea_orm::{ActiveModelTrait, DbErr, Iterable};

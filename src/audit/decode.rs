@@ -57,5 +57,5 @@ where
     T: sea_orm::sqlx::Decode<'r, sea_orm::sqlx::Postgres> + sea_orm::sqlx::Type<sea_orm::sqlx::Postgres>,
 {
     use sea_orm::sqlx::Row;
-    row.try_get(index).map_err(crate::copy_text::sqlx_error)
+    row.try_get(index).map_err(crate::error::sqlx_error)
 }

@@ -4,7 +4,8 @@
 use super::cost::Valid;
 use super::locked;
 use super::spend::Spend;
-use crate::copy_text::{Rows, escaped, sqlx_error};
+use crate::copy_text::{Rows, escaped};
+use crate::error::sqlx_error;
 use crate::{Result, timestamp};
 use sea_orm::sea_query::Values;
 use sea_orm::sqlx::{self, PgPool, Postgres};
