@@ -30,6 +30,11 @@ use time::format_description::well_known::Rfc3339;
 const APPEND_EVENT: &str = "INSERT INTO audit_events (id, \"timestamp\", event_type, correlation_id) \
     VALUES (gen_random_uuid()::text, now(), 'tool_invoked', 'req-' || :client_id);\n";
 
+/// The server's own ceiling for one lane of grouped appends: 32 events (a group of the 32
+/// tasks) by one `INSERT`, one commit, one client.
+const APPEND_GROUP: &str = "INSERT INTO audit_events (id, \"timestamp\", event_type, correlation_id) \
+    SELECT gen_random_uuid()::text, now(), 'tool_invoked', 'req-' || g FROM generate_series(1, 32) g;\n";
+
 /// The statement the summary baseline runs: the sum and count of one principal's costs in a
 /// period.
 const SUMMARY: &str = "SELECT CAST(COALESCE(SUM(COALESCE(actual_cost_micros, estimated_cost_micros)), 0) AS BIGINT), COUNT(*) \
@@ -593,8 +598,9 @@ impl Pg {
     }
 
     /// `tasks` tasks appending single audit events through the Ledger (group commit), against
-    /// pgbench running the same INSERT with one commit per event. After each run the events it
-    /// acknowledged are counted: every one stored, nothing more.
+    /// pgbench running the same INSERT with one commit per event, and against the server's own
+    /// rate for groups of 32 events from one client (what one lane could reach at most). After
+    /// each run the events it acknowledged are counted: every one stored, nothing more.
     async fn appends(&self) -> Res<Row> {
         let tasks = self.args.tasks;
         let per_task = self.args.concurrent / tasks;
@@ -623,11 +629,14 @@ impl Pg {
         let after = self.events().await?;
         let pgbench = self.pgbench(APPEND_EVENT, tasks, n)?;
         let last = self.events().await?;
-        if after - before != n as i64 || last - after != n as i64 {
+        let ceiling = self.pgbench(APPEND_GROUP, 1, n / 32)? * 32.0;
+        let grouped_in = self.events().await? - last;
+        if after - before != n as i64 || last - after != n as i64 || grouped_in != (n / 32 * 32) as i64 {
             return Err(format!(
-                "audit appends: {} and {} stored, {n} acknowledged each",
+                "audit appends: {}, {} and {grouped_in} stored, {n}, {n} and {} acknowledged",
                 after - before,
-                last - after
+                last - after,
+                n / 32 * 32
             )
             .into());
         }
@@ -636,6 +645,7 @@ impl Pg {
             "events/s",
             grouped,
         )
+        .against("pgbench, 1 client, 32 events an INSERT", ceiling)
         .pgbench(pgbench))
     }
 
