@@ -32,6 +32,7 @@ mod m20261128_000018_create_audit_seals;
 mod m20261129_000019_distribute_on_citus;
 mod m20261206_000020_chain_removals_into_seals;
 mod m20261206_000021_index_seal_ends;
+mod m20261207_000022_check_sealed_range_per_statement;
 pub mod names;
 mod offenders;
 pub mod partitions;
@@ -77,7 +78,8 @@ impl MigratorTrait for Migrator {
             db.execute_unprepared(
                 "DROP FUNCTION IF EXISTS audit_events_append_only() CASCADE; \
                  DROP FUNCTION IF EXISTS sark_append_only() CASCADE; \
-                 DROP FUNCTION IF EXISTS audit_events_unsealed() CASCADE",
+                 DROP FUNCTION IF EXISTS audit_events_unsealed() CASCADE; \
+                 DROP FUNCTION IF EXISTS audit_events_unsealed_statement() CASCADE",
             )
             .await?;
         }
@@ -114,6 +116,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000019_distribute_on_citus::Migration),
             Box::new(m20261206_000020_chain_removals_into_seals::Migration),
             Box::new(m20261206_000021_index_seal_ends::Migration),
+            Box::new(m20261207_000022_check_sealed_range_per_statement::Migration),
         ]
     }
 }

@@ -443,12 +443,14 @@ async fn hourly_seals(db: &Db, hours: i64) {
 }
 
 on_both! {
-    /// Every event inserted asks for the end of the sealed ranges (the trigger of migration 18):
-    /// that lookup reads an index, not every seal, so appends do not slow as seals accumulate.
+    /// Every insert into the log asks for the end of the sealed ranges (the trigger of migrations
+    /// 18 and 22): that lookup reads an index, not every seal, so appends do not slow as seals
+    /// accumulate.
     async fn an_append_s_check_against_the_seals_reads_an_index(db: &Db) {
         hourly_seals(db, 8_760).await;
         let definition = if common::is_pg(db) {
-            "SELECT prosrc FROM pg_proc WHERE proname = 'audit_events_unsealed'"
+            "SELECT p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid \
+             WHERE t.tgrelid = 'audit_events'::regclass AND t.tgname = 'audit_events_unsealed'"
         } else {
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_events_unsealed'"
         };

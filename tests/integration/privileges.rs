@@ -18,8 +18,9 @@ use sark_db::privileges::grant_application;
 use sark_db::registry::capabilities::{self, CapabilityPatch, NewCapability};
 use sark_db::registry::discovery;
 use sark_db::registry::resources::{self, NewResource, ResourceFilter, ResourcePatch};
-use sark_db::{Db, Error};
+use sark_db::{Conflict, Db, Error};
 use sea_orm::ConnectionTrait;
+use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 /// Every repository function a service uses, as `app`.
@@ -199,8 +200,24 @@ async fn serve_and_try_to_rewrite(backend: Backend) {
         audit::append(&app, &old).await.unwrap();
         // Sealing is the owner's; verifying is anyone's.
         let until = OffsetDateTime::now_utc() - Duration::minutes(10);
+        let sealed =
+            NewAuditEvent { timestamp: until - Duration::minutes(1), ..NewAuditEvent::new("sealed") };
+        audit::append(&app, &sealed).await.unwrap();
         assert!(audit::seal(&app, until).await.is_err());
         audit::seal(&t.db, until).await.unwrap();
+        // Back-dating into the sealed range is refused to the role by every way in: the log, and
+        // the piece of it that holds the time (no privilege on a partition; on TimescaleDB, the
+        // chunk's own check).
+        let refused = audit::append(&app, &NewAuditEvent { id: None, ..sealed.clone() }).await;
+        assert!(matches!(refused, Err(Error::Conflict(Conflict::Sealed { .. }))), "{refused:?}");
+        let at = sealed.timestamp.format(&Rfc3339).unwrap();
+        let piece = piece_holding(&t.db, timescale, sealed.timestamp).await;
+        for table in ["audit_events", piece.as_str()] {
+            let sql =
+                format!("INSERT INTO {table} (id, \"timestamp\", event_type) VALUES ('back', '{at}', 'x')");
+            let e = app.execute_unprepared(&sql).await.expect_err(&sql).to_string();
+            assert!(e.contains("permission denied") || e.contains("sealed range"), "{sql}: {e}");
+        }
         assert!(audit::verify(&app, until - Duration::days(1), until).await.unwrap().is_clean());
         // Maintenance is the owner's: the role cannot take partitions away.
         let policy = Policy { keep_audit_events: Some(Duration::days(1)), ..Policy::default() };
@@ -214,4 +231,17 @@ async fn serve_and_try_to_rewrite(backend: Backend) {
         app.close().await.unwrap();
         t.db.execute_unprepared(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).await.unwrap();
     }
+}
+
+/// The piece of `audit_events` that holds `at`: its month partition, or on TimescaleDB its chunk.
+async fn piece_holding(db: &Db, timescale: bool, at: OffsetDateTime) -> String {
+    if !timescale {
+        return format!("audit_events_p{:04}_{:02}", at.year(), u8::from(at.month()));
+    }
+    let at = at.format(&Rfc3339).unwrap();
+    let sql = format!(
+        "SELECT format('%I.%I', chunk_schema, chunk_name) FROM timescaledb_information.chunks \
+         WHERE hypertable_name = 'audit_events' AND range_start <= '{at}' AND range_end > '{at}'"
+    );
+    common::strings(db, &sql).await.remove(0)
 }
