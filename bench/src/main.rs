@@ -62,9 +62,10 @@ pub struct Args {
     /// bulk, summary, audit, appends, governed, kills, sqlite.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Run on plain tables: roll back the migrations after 15 first, to compare a run on
+    /// Run on plain tables: roll back every migration after 15 first (the partitions, and with
+    /// them the retention log, the seals and the sealed-range check), to compare a run on
     /// partitioned tables with one on plain tables.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "seal")]
     plain: bool,
     /// Only time `audit::seal` and `audit::verify` over this many events (loaded by `COPY`);
     /// run under `/usr/bin/time -v` for the peak memory.

@@ -69,7 +69,9 @@ pub async fn run(args: &Args) -> Res<Vec<Row>> {
     sark_db::migrate(&sark).await?;
     if args.plain {
         use sark_db::MigratorTrait;
-        sark_db::Migrator::down(sark.pool(), Some(3)).await?;
+        // Migrations 0–15 stay: 16 made the partitions, and every one after it goes with it.
+        let after_15 = sark_db::Migrator::migrations().len() as u32 - 16;
+        sark_db::Migrator::down(sark.pool(), Some(after_15)).await?;
     }
     let raw = pings_like_sark(PgPoolOptions::new()).max_connections(args.tasks as u32).connect(&url).await?;
     // The Ledger on a pool of its own, a connection per lane and one to spare, as the guide
