@@ -4,6 +4,7 @@
 use crate::common;
 
 use common::{Backend, Schema, TestDb, certs};
+use migration::partitions::Month;
 use rust_decimal::dec;
 use sark_db::Conn;
 use sark_db::audit::{self, AuditFilter, NewAuditEvent};
@@ -147,17 +148,7 @@ async fn serve_and_try_to_rewrite(backend: Backend) {
         // hypertable's grants (SELECT, INSERT) and nothing more.
         let month = OffsetDateTime::now_utc();
         let timescale = backend == Backend::Timescale;
-        let partition = if timescale {
-            common::strings(
-                &t.db,
-                "SELECT format('%I.%I', chunk_schema, chunk_name) FROM timescaledb_information.chunks \
-                WHERE hypertable_name = 'audit_events' LIMIT 1",
-            )
-            .await
-            .remove(0)
-        } else {
-            format!("audit_events_p{:04}_{:02}", month.year(), u8::from(month.month()))
-        };
+        let partition = piece_holding(&t.db, timescale, month).await;
         if timescale {
             app.execute_unprepared(&format!("SELECT * FROM {partition}")).await.unwrap();
         }
@@ -238,7 +229,7 @@ async fn serve_and_try_to_rewrite(backend: Backend) {
 /// The piece of `audit_events` that holds `at`: its month partition, or on TimescaleDB its chunk.
 async fn piece_holding(db: &Db, timescale: bool, at: OffsetDateTime) -> String {
     if !timescale {
-        return format!("audit_events_p{:04}_{:02}", at.year(), u8::from(at.month()));
+        return Month { year: at.year(), month: u8::from(at.month()).into() }.partition_of("audit_events");
     }
     let at = at.format(&Rfc3339).unwrap();
     let sql = format!(
